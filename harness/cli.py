@@ -1,0 +1,108 @@
+"""``harness``: bring the topology up and down, and show its outputs.
+
+Later drills (check, chaos, load, restore, report, all) hang off the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness.progress import say
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from harness.stack_ops import setup
+
+    setup()
+    say("setup complete: engine answers, base image and Toxiproxy are cached")
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from harness.stack_ops import up
+
+    result = up(args.stack)
+    r = result.report
+    say(
+        f"stack {args.stack} is up in {result.seconds:.1f} s: {len(r.created)} created, {len(r.replaced)} replaced, "
+        f"{len(r.started)} started, {len(r.removed)} removed, {len(r.unchanged)} unchanged"
+    )
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from harness.stack_ops import down
+
+    report = down(args.stack)
+    say(f"stack {args.stack} is down: {len(report.removed)} objects removed")
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from harness.stack_ops import preview
+
+    run = preview(args.stack)
+    by_type: dict[str, int] = {}
+    for resource in run.graph.resources:
+        by_type[resource.type] = by_type.get(resource.type, 0) + 1
+    for kind, count in sorted(by_type.items()):
+        print(f"{count:4d}  {kind}")
+    say(f"stack {args.stack}: {len(run.graph.resources)} resources, every policy rule holds")
+    return 0
+
+
+def _cmd_outputs(args: argparse.Namespace) -> int:
+    from harness.outputs import StackOutputs, outputs_from_pulumi_cli
+
+    if args.pulumi:
+        view = outputs_from_pulumi_cli(args.stack)
+    else:
+        outputs = StackOutputs.load(args.stack)
+        view = outputs.raw if args.show_secrets else outputs.public()
+    if args.json:
+        json.dump(view, sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        for key, value in sorted(view.items()):
+            print(f"{key}: {json.dumps(value)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    parser.add_argument("--stack", default="local", help="stack name (stacks/Pulumi.<stack>.yaml); default: local")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup", help="install-time preparation: engine, base image, Toxiproxy").set_defaults(
+        func=_cmd_setup)
+    sub.add_parser("preview", help="run the program offline and check every policy rule").set_defaults(
+        func=_cmd_preview)
+    sub.add_parser("up", help="create or converge the stack").set_defaults(func=_cmd_up)
+    sub.add_parser("down", help="remove every container, network and volume of the stack").set_defaults(
+        func=_cmd_down)
+    outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
+    outputs.add_argument("--json", action="store_true", help="print JSON")
+    outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")
+    outputs.add_argument("--pulumi", action="store_true", help="read outputs from the Pulumi CLI's stack")
+    outputs.set_defaults(func=_cmd_outputs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line for a person, not a traceback
+        from infra.config import ConfigError
+
+        kind = "config error" if isinstance(exc, ConfigError) else type(exc).__name__
+        print(f"harness {args.command}: {kind}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The Docker engine: find one that answers, or start Debian's dockerd ourselves.
+
+This machine (and air-gapped hospital networks) have no systemd unit to lean on,
+so the harness owns starting the daemon and knows whether it did.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException
+
+from harness.progress import say
+from harness.waiting import wait_for
+
+DOCKERD_LOG = Path(os.environ.get("IHH_DOCKERD_LOG", "/var/log/ihh-dockerd.log"))
+
+
+class EngineError(RuntimeError):
+    """No Docker engine answers and none could be started."""
+
+
+@dataclass
+class Engine:
+    """A client to a running engine; ``started_here`` says whether we own the daemon."""
+
+    client: docker.DockerClient
+    started_here: bool
+    process: subprocess.Popen[bytes] | None = None
+
+    def stop_if_ours(self) -> None:
+        """Stop dockerd only when this process started it."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _client_if_answering() -> docker.DockerClient | None:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except DockerException:
+        return None
+
+
+def ensure_engine(start_timeout: float = 60.0) -> Engine:
+    """Return a client to an answering engine, starting ``dockerd`` when none answers."""
+    client = _client_if_answering()
+    if client is not None:
+        return Engine(client=client, started_here=False)
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        raise EngineError(
+            "no Docker engine answers and dockerd is not installed; "
+            "run `bash scripts/setup.sh` (installs Debian's docker.io)"
+        )
+    say(f"no Docker engine answers; starting {dockerd} (log: {DOCKERD_LOG})")
+    DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    log = DOCKERD_LOG.open("ab")
+    process = subprocess.Popen(  # noqa: S603 - fixed binary path
+        [dockerd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    def answering() -> docker.DockerClient | None:
+        if process.poll() is not None:
+            raise EngineError(f"dockerd exited with {process.returncode}; see {DOCKERD_LOG}")
+        return _client_if_answering()
+
+    client = wait_for("dockerd to answer", answering, timeout=start_timeout)
+    return Engine(client=client, started_here=True, process=process)

@@ -1,0 +1,74 @@
+"""The stack operations behind ``harness up`` and ``down``: run the program, check the rules, apply."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harness.base_image import ensure_base_image
+from harness.docker_apply import ApplyReport, DockerApplier
+from harness.engine import ensure_engine
+from harness.mockrun import ProgramRun, read_stack_config, run_program
+from harness.outputs import save_outputs
+from harness.progress import say, step
+from harness.state import forget, generated_state, save_generated_state
+from harness.toxiproxy_build import ensure_toxiproxy
+from infra.policy.rules import Violation, check, subjects_from
+
+
+class PolicyViolations(RuntimeError):
+    """The declared topology breaks requirement rules; nothing was applied."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        lines = "\n".join(f"  - {v}" for v in violations)
+        super().__init__(f"{len(violations)} policy violation(s); nothing was created:\n{lines}")
+        self.violations = violations
+
+
+@dataclass
+class UpResult:
+    report: ApplyReport
+    seconds: float
+
+
+def preview(stack: str) -> ProgramRun:
+    """Run the program under mocks and the rules over its graph; raise on any violation."""
+    run = run_program(stack, read_stack_config(stack), generated_state(stack))
+    violations = check(subjects_from(run.graph.resources))
+    if violations:
+        raise PolicyViolations(violations)
+    return run
+
+
+def setup() -> None:
+    """Everything ``up`` needs on this machine: engine, base image, Toxiproxy binary."""
+    engine = ensure_engine()
+    ensure_base_image(engine.client)
+    ensure_toxiproxy()
+
+
+def up(stack: str) -> UpResult:
+    started = time.monotonic()
+    with step("prepare engine, base image and Toxiproxy"):
+        engine = ensure_engine()
+        ensure_base_image(engine.client)
+        ensure_toxiproxy()
+    with step(f"run the program for stack {stack!r} and check the rules"):
+        run = preview(stack)
+        say(f"{len(run.graph.resources)} resources declared, no policy violation")
+    if run.config.platform != "docker":
+        raise RuntimeError(
+            f"stack {stack!r} targets {run.config.platform}; the offline executor applies docker stacks only. "
+            f"Use `pulumi up -s {stack}` with the Pulumi CLI."
+        )
+    save_generated_state(stack, run.state)
+    report = DockerApplier(engine.client, stack).apply(run.graph)
+    save_outputs(stack, run.outputs)
+    return UpResult(report=report, seconds=time.monotonic() - started)
+
+
+def down(stack: str) -> ApplyReport:
+    engine = ensure_engine()
+    report = DockerApplier(engine.client, stack).destroy()
+    forget(stack)
+    return report

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Shared image setup: the ops account, sshd config, entrypoint and probe. Run once per role image.
+set -eu
+install -m 0755 /tmp/common/ihh-init /usr/local/sbin/ihh-init
+install -m 0755 /tmp/common/ihh-probe /usr/local/bin/ihh-probe
+install -m 0644 /tmp/common/sshd_config /etc/ssh/sshd_config
+install -m 0644 /tmp/common/supervisord.conf /etc/supervisor/supervisord.conf
+useradd --create-home --shell /bin/bash ihh-ops
+passwd --lock ihh-ops >/dev/null
+echo 'ihh-ops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/ihh-ops
+chmod 0440 /etc/sudoers.d/ihh-ops
+mkdir -p /etc/ssh/authorized_keys /etc/ihh/prestart.d /var/log/supervisor
+rm -f /etc/ssh/ssh_host_*
+rm -rf /tmp/common

@@ -1,0 +1,96 @@
+"""Audio/video nodes: coturn TURN servers using the TURN REST API shared secret.
+
+The service mints short-lived credentials (username ``expiry:user``, password the
+HMAC-SHA1 of it under the shared secret), so no long-term TURN password exists.
+Peers on loopback and private ranges are denied, so a TURN node is no open relay
+into the hospital's own networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from infra.config import Site
+from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platform, Port
+
+TURN_PORT = 3478
+REALM = "ihh.local"
+DENIED_PEERS = (
+    "0.0.0.0-0.255.255.255", "10.0.0.0-10.255.255.255", "100.64.0.0-100.127.255.255",
+    "127.0.0.0-127.255.255.255", "169.254.0.0-169.254.255.255", "172.16.0.0-172.31.255.255",
+    "192.168.0.0-192.168.255.255", "::1", "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+)
+
+
+@dataclass
+class AvNodesArgs:
+    """How many TURN nodes, where, and the secret they share with the service."""
+
+    platform: Platform
+    site: Site
+    nodes: tuple[str, ...]
+    shared_secret: pulumi.Output[str]
+    depends_on: list[pulumi.Resource]
+
+
+def turnserver_config(name: str, secret: str) -> str:
+    """coturn's configuration: REST-API auth, no CLI, private and loopback peers denied."""
+    lines = [
+        f"listening-port={TURN_PORT}",
+        "fingerprint",
+        "use-auth-secret",
+        f"static-auth-secret={secret}",
+        f"realm={REALM}",
+        f"server-name={name}",
+        "min-port=49160",
+        "max-port=49200",
+        "no-cli",
+        "no-multicast-peers",
+        "no-tlsv1",
+        "no-tlsv1_1",
+        "stale-nonce=600",
+        "user-quota=12",
+        "total-quota=1200",
+        "log-file=stdout",
+        "simple-log",
+        *[f"denied-peer-ip={r}" for r in DENIED_PEERS],
+    ]
+    return "\n".join([*lines, ""])
+
+
+class AvNodes(pulumi.ComponentResource):
+    """At least two TURN nodes (GD-1.2.4), each reachable by clients on its own port."""
+
+    hosts: list[Host]
+
+    def __init__(self, name: str, args: AvNodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ihh:av:AvNodes", name, None, opts)
+        self.hosts = [
+            args.platform.host(
+                HostSpec(
+                    name=node,
+                    roles=("av",),
+                    site=args.site,
+                    image="av",
+                    ordinal=i,
+                    networks=("media",),
+                    ports=(Port("turn-udp", TURN_PORT, "udp"), Port("turn-tcp", TURN_PORT, "tcp")),
+                    files=(
+                        File(
+                            "/etc/ihh/turnserver.conf",
+                            args.shared_secret.apply(lambda secret, node=node: turnserver_config(node, secret)),
+                            owner="turnserver",
+                            mode="0600",
+                        ),
+                    ),
+                    healthcheck=Healthcheck(("ihh-probe", "tcp", "127.0.0.1", str(TURN_PORT))),
+                    labels={f"{LABEL_PREFIX}av.protocol": "turn", f"{LABEL_PREFIX}av.auth": "rest-shared-secret"},
+                ),
+                parent=self,
+                depends_on=args.depends_on,
+            )
+            for i, node in enumerate(args.nodes, start=1)
+        ]
+        self.register_outputs({"nodes": [h.name for h in self.hosts]})

@@ -1,0 +1,311 @@
+"""Stack configuration: parsed once, typed, validated in one place.
+
+Every key lives in the ``ihh`` namespace of ``stacks/Pulumi.<stack>.yaml``. An
+unknown key, a wrong type or a value below what a rule demands raises
+``ConfigError`` naming the key and the rule, before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from infra.regions import KNOWN_REGIONS
+from infra.thresholds import MIN_RETENTION_DAYS, MIN_UPLINK_MBPS
+
+NAMESPACE = "ihh"
+NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+Platform = Literal["docker", "alicloud"]
+PLATFORMS: tuple[Platform, ...] = ("docker", "alicloud")
+POWER_SUPPLIES = ("dual-feed", "generator", "dual-feed+generator", "single-feed")
+
+
+class ConfigError(ValueError):
+    """A stack config value is missing, of the wrong type or breaks a rule."""
+
+    def __init__(self, key: str, rule: str) -> None:
+        super().__init__(f"config {NAMESPACE}:{key}: {rule}")
+        self.key = key
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place hosts live in: a name, a cloud region and how the room is powered."""
+
+    name: str
+    region: str
+    power: str = "dual-feed"
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """One broadband uplink: its provider and contracted bandwidth."""
+
+    name: str
+    provider: str
+    bandwidth_mbps: int
+
+
+@dataclass(frozen=True)
+class FailoverTiming:
+    """Patroni's timing knobs; smaller values fail over faster and risk false failovers."""
+
+    ttl: int = 20
+    loop_wait: int = 2
+    retry_timeout: int = 5
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The PostgreSQL cluster: how many standbys, synchronous commit, failover timing."""
+
+    standbys: int = 1
+    synchronous: bool = True
+    dcs_members: int = 3
+    failover: FailoverTiming = field(default_factory=FailoverTiming)
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Where the local stack publishes its ports: loopback only."""
+
+    bind_address: str = "127.0.0.1"
+    port_base: int = 17000
+
+
+@dataclass(frozen=True)
+class ProdConfig:
+    """The domestic cloud stack: zones of the primary region and the host shape."""
+
+    zones: tuple[str, ...] = ()
+    instance_type: str = "ecs.g7.large"
+    image_id: str = "debian_12_5_x64_20G_alibase_20240819.vhd"
+    vpc_cidr: str = "10.20.0.0/16"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything a stack program needs to declare the topology."""
+
+    stack: str
+    platform: Platform
+    primary_site: Site
+    app_servers: int
+    uplinks: tuple[Uplink, ...]
+    av_nodes: int
+    backup_sites: tuple[Site, ...]
+    backup_retention_days: int
+    database: DatabaseConfig
+    local: LocalConfig
+    prod: ProdConfig
+    service_image: str | None = None
+
+
+KNOWN_KEYS = {
+    "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
+    "backupRetentionDays", "database", "local", "prod", "serviceImage",
+}
+
+
+def _decode(key: str, raw: Any) -> Any:
+    """Pulumi hands structured values over as JSON text; plain values stay as they are."""
+    if isinstance(raw, str) and raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(key, f"is not valid JSON ({exc.msg})") from exc
+    return raw
+
+
+def _int(key: str, value: Any, low: int, high: int, rule: str = "") -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(key, f"must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(key, rule or f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {value!r}")
+    return value
+
+
+def _str(key: str, value: Any, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"must be a non-empty string, got {value!r}")
+    if pattern is not None and not pattern.match(value):
+        raise ConfigError(key, f"must be {what or pattern.pattern}, got {value!r}")
+    return value
+
+
+def _object(key: str, value: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be an object, got {type(value).__name__}")
+    for name in value:
+        if name not in allowed:
+            raise ConfigError(f"{key}.{name}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
+    for name in required:
+        if name not in value:
+            raise ConfigError(f"{key}.{name}", "is required")
+    return value
+
+
+def _list(key: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(key, f"must be a list, got {type(value).__name__}")
+    return value
+
+
+def _region(key: str, value: Any) -> str:
+    region = _str(key, value)
+    if region not in KNOWN_REGIONS:
+        raise ConfigError(key, f"unknown region {region!r}; known: {', '.join(sorted(KNOWN_REGIONS))}")
+    return region
+
+
+def _site(key: str, value: Any) -> Site:
+    raw = _object(key, value, {"name", "region", "power"}, {"name", "region"})
+    power = raw.get("power", "dual-feed")
+    if power not in POWER_SUPPLIES:
+        raise ConfigError(f"{key}.power", f"must be one of {', '.join(POWER_SUPPLIES)}, got {power!r}")
+    return Site(
+        name=_str(f"{key}.name", raw["name"], NAME_RULE, "lower-case letters, digits and dashes"),
+        region=_region(f"{key}.region", raw["region"]),
+        power=power,
+    )
+
+
+def _uplink(key: str, value: Any) -> Uplink:
+    raw = _object(key, value, {"name", "provider", "bandwidthMbps"}, {"name", "provider", "bandwidthMbps"})
+    return Uplink(
+        name=_str(f"{key}.name", raw["name"], NAME_RULE, "lower-case letters, digits and dashes"),
+        provider=_str(f"{key}.provider", raw["provider"]),
+        bandwidth_mbps=_int(
+            f"{key}.bandwidthMbps", raw["bandwidthMbps"], MIN_UPLINK_MBPS, 100_000,
+            f"GD-1.2.5 requires at least {MIN_UPLINK_MBPS} Mbps per uplink, got {raw['bandwidthMbps']}",
+        ),
+    )
+
+
+def _database(value: Any) -> DatabaseConfig:
+    raw = _object("database", value, {"standbys", "synchronous", "dcsMembers", "failover"}, set())
+    timing = _object("database.failover", raw.get("failover", {}), {"ttl", "loopWait", "retryTimeout"}, set())
+    defaults = FailoverTiming()
+    failover = FailoverTiming(
+        ttl=_int("database.failover.ttl", timing.get("ttl", defaults.ttl), 5, 120),
+        loop_wait=_int("database.failover.loopWait", timing.get("loopWait", defaults.loop_wait), 1, 30),
+        retry_timeout=_int(
+            "database.failover.retryTimeout", timing.get("retryTimeout", defaults.retry_timeout), 1, 60
+        ),
+    )
+    if failover.loop_wait + 2 * failover.retry_timeout > failover.ttl:
+        raise ConfigError(
+            "database.failover",
+            "Patroni needs loopWait + 2 x retryTimeout <= ttl, "
+            f"got {failover.loop_wait} + 2 x {failover.retry_timeout} > {failover.ttl}",
+        )
+    members = _int("database.dcsMembers", raw.get("dcsMembers", 3), 1, 7)
+    if members % 2 == 0:
+        raise ConfigError("database.dcsMembers", f"must be odd so a majority exists, got {members}")
+    return DatabaseConfig(
+        standbys=_int("database.standbys", raw.get("standbys", 1), 1, 8,
+                      "EH-2.2.1 requires at least one hot standby"),
+        synchronous=_bool("database.synchronous", raw.get("synchronous", True)),
+        dcs_members=members,
+        failover=failover,
+    )
+
+
+def _local(value: Any) -> LocalConfig:
+    raw = _object("local", value, {"bindAddress", "portBase"}, set())
+    bind = _str("local.bindAddress", raw.get("bindAddress", "127.0.0.1"))
+    try:
+        loopback = ipaddress.ip_address(bind).is_loopback
+    except ValueError as exc:
+        raise ConfigError("local.bindAddress", f"must be an IP address, got {bind!r}") from exc
+    if not loopback:
+        raise ConfigError("local.bindAddress", f"must be a loopback address (127.0.0.0/8 or ::1), got {bind}")
+    return LocalConfig(bind_address=bind, port_base=_int("local.portBase", raw.get("portBase", 17000), 1024, 64000))
+
+
+def _prod(value: Any) -> ProdConfig:
+    raw = _object("prod", value, {"zones", "instanceType", "imageId", "vpcCidr"}, set())
+    zones = tuple(_str(f"prod.zones[{i}]", z) for i, z in enumerate(_list("prod.zones", raw.get("zones", []))))
+    defaults = ProdConfig()
+    cidr = _str("prod.vpcCidr", raw.get("vpcCidr", defaults.vpc_cidr))
+    try:
+        ipaddress.ip_network(cidr)
+    except ValueError as exc:
+        raise ConfigError("prod.vpcCidr", f"must be a CIDR block, got {cidr!r}") from exc
+    return ProdConfig(
+        zones=zones,
+        instance_type=_str("prod.instanceType", raw.get("instanceType", defaults.instance_type)),
+        image_id=_str("prod.imageId", raw.get("imageId", defaults.image_id)),
+        vpc_cidr=cidr,
+    )
+
+
+def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
+    """Turn raw ``ihh:*`` values (namespace stripped) into a validated StackConfig."""
+    for key in values:
+        if key not in KNOWN_KEYS:
+            raise ConfigError(key, f"unknown key; known keys: {', '.join(sorted(KNOWN_KEYS))}")
+    raw = {key: _decode(key, value) for key, value in values.items()}
+    for key in ("platform", "primarySite", "uplinks", "backupSites"):
+        if key not in raw:
+            raise ConfigError(key, "is required")
+    platform = raw["platform"]
+    if platform not in PLATFORMS:
+        raise ConfigError("platform", f"must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+    uplinks = tuple(_uplink(f"uplinks[{i}]", u) for i, u in enumerate(_list("uplinks", raw["uplinks"])))
+    sites = tuple(_site(f"backupSites[{i}]", s) for i, s in enumerate(_list("backupSites", raw["backupSites"])))
+    _unique("uplinks", [u.name for u in uplinks])
+    primary = _site("primarySite", raw["primarySite"])
+    _unique("backupSites", [primary.name, *[s.name for s in sites]])
+    retention = raw.get("backupRetentionDays", MIN_RETENTION_DAYS)
+    service_image = raw.get("serviceImage")
+    return StackConfig(
+        stack=stack,
+        platform=platform,
+        primary_site=primary,
+        app_servers=_int("appServers", raw.get("appServers", 2), 1, 16),
+        uplinks=uplinks,
+        av_nodes=_int("avNodes", raw.get("avNodes", 2), 1, 16),
+        backup_sites=sites,
+        backup_retention_days=_int(
+            "backupRetentionDays", retention, MIN_RETENTION_DAYS, 36500,
+            f"EH-1.2.3 requires key records kept five years ({MIN_RETENTION_DAYS} days), got {retention}",
+        ),
+        database=_database(raw.get("database", {})),
+        local=_local(raw.get("local", {})),
+        prod=_prod(raw.get("prod", {})),
+        service_image=None if service_image is None else _str("serviceImage", service_image),
+    )
+
+
+def _unique(key: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(key, f"name {name!r} is used twice; names must be unique")
+        seen.add(name)
+
+
+def load_from_pulumi() -> StackConfig:
+    """Read the running program's ``ihh:*`` config (CLI or mock runtime) and validate it."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG
+
+    prefix = f"{NAMESPACE}:"
+    values = {k[len(prefix):]: v for k, v in CONFIG.get().items() if k.startswith(prefix)}
+    return parse_config(pulumi.get_stack(), values)

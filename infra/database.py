@@ -1,0 +1,245 @@
+"""The database tier: PostgreSQL 15 under Patroni, a 3-member etcd, WAL to every backup repository.
+
+Patroni (Debian's package) promotes the standby when the primary's leader key in
+etcd expires; the service reaches whichever host is writable through libpq's
+multi-host connection string with ``target_session_attrs=read-write``. Every link
+is TLS, verified against the stack's CA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import yaml
+
+from infra.config import DatabaseConfig, Site
+from infra.model import File, Healthcheck, Host, HostSpec, Platform, Port
+from infra.secrets import StackSecrets
+
+DATA_DIR = "/var/lib/postgresql/data/pgdata"
+TLS_DIR = "/etc/ihh/tls"
+STANZA = "main"
+PATRONI_PORT = 8008
+POSTGRES_PORT = 5432
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+PGBACKREST_TLS_PORT = 8432
+
+
+@dataclass
+class BackupRepository:
+    """One pgBackRest repository, as the database hosts address it."""
+
+    index: int
+    host: str
+
+
+@dataclass
+class DatabaseArgs:
+    """Hosts, timing and the repositories WAL and backups go to."""
+
+    platform: Platform
+    site: Site
+    config: DatabaseConfig
+    database_hosts: tuple[str, ...]
+    dcs_hosts: tuple[str, ...]
+    repositories: list[BackupRepository]
+    secrets: StackSecrets
+    depends_on: list[pulumi.Resource]
+
+
+def etcd_env(name: str, members: tuple[str, ...], cluster_token: str) -> str:
+    """etcd reads its whole configuration from ETCD_* variables."""
+    cluster = ",".join(f"{m}=http://{m}:{ETCD_PEER_PORT}" for m in members)
+    values = {
+        "ETCD_NAME": name,
+        "ETCD_DATA_DIR": "/var/lib/etcd/data",
+        "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{ETCD_CLIENT_PORT}",
+        "ETCD_ADVERTISE_CLIENT_URLS": f"http://{name}:{ETCD_CLIENT_PORT}",
+        "ETCD_LISTEN_PEER_URLS": f"http://0.0.0.0:{ETCD_PEER_PORT}",
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": f"http://{name}:{ETCD_PEER_PORT}",
+        "ETCD_INITIAL_CLUSTER": cluster,
+        "ETCD_INITIAL_CLUSTER_STATE": "new",
+        "ETCD_INITIAL_CLUSTER_TOKEN": cluster_token,
+        "ETCD_HEARTBEAT_INTERVAL": "200",
+        "ETCD_ELECTION_TIMEOUT": "2000",
+    }
+    return "".join(f"{k}={v}\n" for k, v in values.items())
+
+
+def patroni_config(
+    scope: str,
+    name: str,
+    args: DatabaseArgs,
+    passwords: dict[str, str],
+) -> str:
+    """Patroni's YAML for one member; passwords are filled in at apply time, never in the repo."""
+    timing = args.config.failover
+    ssl = {"sslmode": "verify-full", "sslrootcert": f"{TLS_DIR}/ca.crt"}
+    document = {
+        "scope": scope,
+        "name": name,
+        "restapi": {"listen": f"0.0.0.0:{PATRONI_PORT}", "connect_address": f"{name}:{PATRONI_PORT}"},
+        "etcd3": {"hosts": [f"{h}:{ETCD_CLIENT_PORT}" for h in args.dcs_hosts]},
+        "bootstrap": {
+            "dcs": {
+                "ttl": timing.ttl,
+                "loop_wait": timing.loop_wait,
+                "retry_timeout": timing.retry_timeout,
+                "maximum_lag_on_failover": 1048576,
+                "synchronous_mode": args.config.synchronous,
+                "postgresql": {
+                    "use_pg_rewind": True,
+                    "use_slots": True,
+                    "parameters": {
+                        "wal_level": "replica",
+                        "hot_standby": "on",
+                        "max_wal_senders": 10,
+                        "max_replication_slots": 10,
+                        "wal_log_hints": "on",
+                        "wal_keep_size": "256MB",
+                        "archive_mode": "on",
+                        "archive_command": f"pgbackrest --stanza={STANZA} archive-push %p",
+                        "archive_timeout": 60,
+                        "password_encryption": "scram-sha-256",
+                        "log_connections": "on",
+                        "log_disconnections": "on",
+                        "shared_buffers": "128MB",
+                    },
+                },
+            },
+            "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"],
+            "post_bootstrap": "/usr/local/lib/ihh/post-bootstrap",
+        },
+        "postgresql": {
+            "listen": f"0.0.0.0:{POSTGRES_PORT}",
+            "connect_address": f"{name}:{POSTGRES_PORT}",
+            "use_unix_socket": True,
+            "data_dir": DATA_DIR,
+            "bin_dir": "/usr/lib/postgresql/15/bin",
+            "pgpass": "/var/lib/postgresql/.pgpass-patroni",
+            # A standby clones without waiting for a spread checkpoint on the primary.
+            "basebackup": [{"checkpoint": "fast"}],
+            "authentication": {
+                "superuser": {"username": "postgres", "password": passwords["db-superuser"], **ssl},
+                "replication": {"username": "replicator", "password": passwords["db-replication"], **ssl},
+                "rewind": {"username": "postgres", "password": passwords["db-superuser"], **ssl},
+            },
+            "parameters": {
+                "unix_socket_directories": "/var/run/postgresql",
+                "ssl": "on",
+                "ssl_cert_file": f"{TLS_DIR}/host.crt",
+                "ssl_key_file": f"{TLS_DIR}/host.key",
+                "ssl_ca_file": f"{TLS_DIR}/ca.crt",
+                "ssl_min_protocol_version": "TLSv1.2",
+            },
+            "pg_hba": [
+                "local all all peer",
+                "hostssl replication replicator samenet scram-sha-256",
+                "hostssl all all samenet scram-sha-256",
+                "hostnossl all all all reject",
+            ],
+        },
+        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def pgbackrest_db_config(name: str, args: DatabaseArgs, backup_hosts: list[str]) -> str:
+    """pgBackRest on a database host: push WAL to every repository over mutual TLS."""
+    lines = ["[global]"]
+    for repo in args.repositories:
+        lines += [
+            f"repo{repo.index}-host={repo.host}",
+            f"repo{repo.index}-host-type=tls",
+            f"repo{repo.index}-host-ca-file={TLS_DIR}/ca.crt",
+            f"repo{repo.index}-host-cert-file={TLS_DIR}/host.crt",
+            f"repo{repo.index}-host-key-file={TLS_DIR}/host.key",
+        ]
+    lines += [
+        "archive-async=y",
+        "spool-path=/var/spool/pgbackrest",
+        "process-max=2",
+        "log-level-console=info",
+        "log-level-file=detail",
+        "tls-server-address=*",
+        f"tls-server-ca-file={TLS_DIR}/ca.crt",
+        f"tls-server-cert-file={TLS_DIR}/host.crt",
+        f"tls-server-key-file={TLS_DIR}/host.key",
+        *[f"tls-server-auth={h}={STANZA}" for h in backup_hosts],
+        "",
+        f"[{STANZA}]",
+        f"pg1-path={DATA_DIR}",
+        "pg1-socket-path=/var/run/postgresql",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class Database(pulumi.ComponentResource):
+    """etcd members, then PostgreSQL members under Patroni, each with its own certificate."""
+
+    members: list[Host]
+    dcs: list[Host]
+    scope: str
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ihh:database:Database", name, None, opts)
+        self.scope = f"ihh-{args.platform.stack}"
+        self.dcs = [
+            args.platform.host(
+                HostSpec(
+                    name=dcs,
+                    roles=("dcs",),
+                    site=args.site,
+                    image="dcs",
+                    ordinal=i,
+                    networks=("db",),
+                    files=(File("/etc/ihh/etcd.env", etcd_env(dcs, args.dcs_hosts, self.scope)),),
+                    volumes=(("etcd", "/var/lib/etcd"),),
+                    healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health")),
+                ),
+                parent=self,
+                depends_on=args.depends_on,
+            )
+            for i, dcs in enumerate(args.dcs_hosts, start=1)
+        ]
+        backup_hosts = [r.host for r in args.repositories]
+        self.members = []
+        for i, member in enumerate(args.database_hosts, start=1):
+            cert = args.secrets.host_certificate(member)
+            patroni = pulumi.Output.all(**args.secrets.passwords).apply(
+                lambda pw, member=member: patroni_config(self.scope, member, args, pw)
+            )
+            self.members.append(
+                args.platform.host(
+                    HostSpec(
+                        name=member,
+                        roles=("database",),
+                        site=args.site,
+                        image="database",
+                        ordinal=i,
+                        networks=("db", "backup"),
+                        ports=(Port("postgres", POSTGRES_PORT), Port("patroni", PATRONI_PORT)),
+                        files=(
+                            File("/etc/patroni/patroni.yml", patroni, owner="postgres", mode="0600"),
+                            File("/etc/pgbackrest/pgbackrest.conf",
+                                 pgbackrest_db_config(member, args, backup_hosts), owner="postgres", mode="0640"),
+                            File(f"{TLS_DIR}/ca.crt", args.secrets.ca_cert_pem),
+                            File(f"{TLS_DIR}/host.crt", cert.cert_pem),
+                            File(f"{TLS_DIR}/host.key", cert.key_pem, owner="postgres", mode="0600"),
+                            File("/etc/ihh/secrets/db-app-password", args.secrets.passwords["db-app"],
+                                 owner="postgres", mode="0400"),
+                        ),
+                        volumes=(("pgdata", "/var/lib/postgresql/data"),),
+                        healthcheck=Healthcheck(
+                            ("ihh-probe", "http", f"http://127.0.0.1:{PATRONI_PORT}/health"), retries=90
+                        ),
+                        labels={"ihh.database.scope": self.scope},
+                    ),
+                    parent=self,
+                    depends_on=[*args.depends_on, *[h.resource for h in self.dcs]],
+                )
+            )
+        self.register_outputs({"members": [m.name for m in self.members], "scope": self.scope})

@@ -1,0 +1,235 @@
+"""The local platform: every host a Docker container on segmented bridge networks.
+
+Images are built from the project's Dockerfiles on a debootstrap base; operators
+reach hosts only through ports published on a loopback address; a management
+network with inter-container traffic disabled carries those published ports, so
+it joins nothing that the segmentation keeps apart.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_docker as docker
+
+from infra.images import IMAGES_DIR, TOXIPROXY_BINARY, base_image_tag, role_image_tag
+from infra.config import LocalConfig, Site, Uplink
+from infra.model import (
+    AUTHORIZED_KEYS,
+    LABEL_PREFIX,
+    NETWORKS,
+    File,
+    Healthcheck,
+    Host,
+    HostSpec,
+    NetworkName,
+    Port,
+    Role,
+    labels_for,
+)
+
+PORT_BLOCKS: dict[Role, int] = {
+    "wan": 0, "ingress": 40, "app": 80, "database": 160, "dcs": 240, "av": 280, "backup": 360,
+}
+"""Offsets from ``portBase`` per role's block of published ports."""
+PORTS_PER_HOST: dict[Role, int] = {"wan": 40, "ingress": 4, "app": 4, "database": 4, "dcs": 4, "av": 4, "backup": 4}
+"""Consecutive ports each host of a role gets: the WAN simulator needs one per uplink."""
+TOXIPROXY_API_PORT = 8474
+UPLINK_LISTEN_BASE = 20000
+
+
+class DockerPlatform(pulumi.ComponentResource):
+    """Networks and images of the local stack, and a factory of host containers."""
+
+    def __init__(
+        self,
+        name: str,
+        stack: str,
+        local: LocalConfig,
+        ssh_public_key: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ihh:local:DockerPlatform", name, None, opts)
+        self.stack = stack
+        self.ssh_public_key = ssh_public_key
+        self.prefix = f"ihh-{stack}"
+        self.local = local
+        self._images: dict[Role, docker.Image] = {}
+        child = pulumi.ResourceOptions(parent=self)
+        self.management = docker.Network(
+            "net-mgmt",
+            name=f"{self.prefix}-mgmt",
+            options={"com.docker.network.bridge.enable_icc": "false"},
+            labels=self._labels({f"{LABEL_PREFIX}network": "mgmt"}),
+            opts=child,
+        )
+        self.networks: dict[NetworkName, docker.Network] = {
+            segment: docker.Network(
+                f"net-{segment}",
+                name=f"{self.prefix}-{segment}",
+                internal=internal,
+                labels=self._labels({f"{LABEL_PREFIX}network": segment}),
+                opts=child,
+            )
+            for segment, internal in NETWORKS.items()
+        }
+        self.register_outputs({"networks": {k: v.name for k, v in self.networks.items()}})
+
+    def _labels(self, extra: dict[str, str]) -> list[docker.ContainerLabelArgs]:
+        merged = {f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh", **extra}
+        return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(merged.items())]
+
+    def image(self, role: Role) -> docker.Image:
+        """The role's image, declared once and built from ``images/<role>/Dockerfile``."""
+        if role not in self._images:
+            if role == "wan" and not TOXIPROXY_BINARY.exists():
+                raise FileNotFoundError(
+                    f"{TOXIPROXY_BINARY} is missing: run `harness setup` (go install of Toxiproxy)"
+                )
+            self._images[role] = docker.Image(
+                f"image-{role}",
+                image_name=role_image_tag(role),
+                build=docker.DockerBuildArgs(
+                    context=str(IMAGES_DIR),
+                    dockerfile=str(IMAGES_DIR / role / "Dockerfile"),
+                    args={"BASE_IMAGE": base_image_tag()},
+                ),
+                skip_push=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return self._images[role]
+
+    def port(self, role: Role, ordinal: int, slot: int) -> int:
+        """The published port of ``slot`` on the ``ordinal``-th host of ``role``."""
+        width = PORTS_PER_HOST[role]
+        if slot >= width:
+            raise ValueError(f"{role} host {ordinal} asks for port slot {slot}; only {width} exist")
+        return self.local.port_base + PORT_BLOCKS[role] + (ordinal - 1) * width + slot
+
+    def internal_address(self, host_name: str) -> str:
+        return host_name
+
+    def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
+        container_name = f"{self.prefix}-{spec.name}"
+        opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
+        published = (Port("ssh", 22), *spec.ports)
+        ports = [
+            docker.ContainerPortArgs(
+                internal=port.container_port,
+                external=self.port(spec.image, spec.ordinal, slot),
+                ip=self.local.bind_address,
+                protocol=port.protocol,
+            )
+            for slot, port in enumerate(published)
+        ]
+        endpoints = {
+            port.purpose: pulumi.Output.from_input(
+                f"{self.local.bind_address}:{self.port(spec.image, spec.ordinal, slot)}"
+            )
+            for slot, port in enumerate(published)
+        }
+        volumes = []
+        for volume_name, mount in spec.volumes:
+            volume = docker.Volume(
+                f"vol-{spec.name}-{volume_name}",
+                name=f"{container_name}-{volume_name}",
+                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(
+                    {f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh",
+                     f"{LABEL_PREFIX}host": spec.name}.items())],
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+            volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=mount))
+        container = docker.Container(
+            spec.name,
+            name=container_name,
+            # The engine makes a container's hostname an alias on every network it joins, the
+            # management network included; the short name must resolve on the segments only.
+            hostname=container_name,
+            image=self.image(spec.image).image_name,
+            networks_advanced=[
+                *[
+                    docker.ContainerNetworksAdvancedArgs(name=self.networks[n].name, aliases=[spec.name])
+                    for n in spec.networks
+                ],
+                docker.ContainerNetworksAdvancedArgs(name=self.management.name),
+            ],
+            ports=ports,
+            uploads=_uploads((*spec.files, File(AUTHORIZED_KEYS, self.ssh_public_key))),
+            volumes=volumes,
+            healthcheck=_healthcheck(spec),
+            labels=self._labels({**labels_for(spec, self.stack)}),
+            restart="unless-stopped",
+            init=False,
+            opts=opts,
+        )
+        return Host(
+            name=spec.name,
+            roles=spec.roles,
+            site=spec.site,
+            resource=container,
+            container=container.name,
+            endpoints=endpoints,
+        )
+
+    def provider_lines(
+        self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,
+        parent: pulumi.Resource, site: Site,
+    ) -> tuple[Host, dict[str, dict[str, pulumi.Output[str]]]]:
+        """Simulate each provider's line with a Toxiproxy proxy shaped to its contract."""
+        proxies = [
+            {"name": u.name, "listen": f"0.0.0.0:{UPLINK_LISTEN_BASE + i}",
+             "upstream": f"{ingress[u.name].name}:{ingress_port}", "enabled": True}
+            for i, u in enumerate(uplinks)
+        ]
+        kbytes = {u.name: u.bandwidth_mbps * 1000 // 8 for u in uplinks}
+        toxics = [
+            {"proxy": u.name, "name": f"contract-{stream}", "type": "bandwidth", "stream": stream,
+             "toxicity": 1.0, "attributes": {"rate": kbytes[u.name]}}
+            for u in uplinks for stream in ("downstream", "upstream")
+        ]
+        spec = HostSpec(
+            name="wan",
+            roles=("wan",),
+            site=site,
+            image="wan",
+            ordinal=1,
+            networks=("uplink",),
+            ports=(Port("toxiproxy-api", TOXIPROXY_API_PORT),
+                   *[Port(f"uplink-{u.name}", UPLINK_LISTEN_BASE + i) for i, u in enumerate(uplinks)]),
+            files=(
+                File("/etc/ihh/wan/proxies.json", json.dumps(proxies, indent=2)),
+                File("/etc/ihh/wan/toxics.json", json.dumps(toxics, indent=2)),
+            ),
+            healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{TOXIPROXY_API_PORT}/version")),
+            labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)},
+        )
+        wan = self.host(spec, parent, [h.resource for h in ingress.values()])
+        lines = {
+            u.name: {
+                "url": wan.endpoints[f"uplink-{u.name}"].apply(lambda ep: f"http://{ep}"),
+                "toxiproxy_proxy": pulumi.Output.from_input(u.name),
+            }
+            for u in uplinks
+        }
+        return wan, lines
+
+
+def _uploads(files: tuple[File, ...]) -> list[docker.ContainerUploadArgs]:
+    manifest = [{"path": f.path, "owner": f.owner, "mode": f.mode} for f in files]
+    uploads = [docker.ContainerUploadArgs(file=f.path, content=f.content) for f in files]
+    uploads.append(docker.ContainerUploadArgs(file="/etc/ihh/files.json", content=json.dumps(manifest, indent=2)))
+    return uploads
+
+
+def _healthcheck(spec: HostSpec) -> docker.ContainerHealthcheckArgs | None:
+    check = spec.healthcheck
+    if check is None:
+        return None
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *check.command],
+        interval=f"{check.interval_s}s",
+        timeout=f"{check.timeout_s}s",
+        retries=check.retries,
+        start_period=f"{check.start_period_s}s",
+    )

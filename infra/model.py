@@ -1,0 +1,125 @@
+"""Platform-neutral description of a host: what components ask a platform to provision.
+
+Components decide *what* runs where (roles, files, networks, ports); a platform
+(Docker locally, Alibaba Cloud in production) decides *how* a host comes to exist.
+Compliance facts travel as labels with the ``ihh.`` prefix so the policy rules can
+read them from any platform's resource graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import pulumi
+
+from infra.config import Site, Uplink
+
+LABEL_PREFIX = "ihh."
+OPS_USER = "ihh-ops"
+AUTHORIZED_KEYS = f"/etc/ssh/authorized_keys/{OPS_USER}"
+Role = Literal["app", "database", "dcs", "ingress", "wan", "av", "backup"]
+NetworkName = Literal["uplink", "app", "db", "backup", "media"]
+
+NETWORKS: dict[NetworkName, bool] = {
+    "uplink": False,  # the provider side; published to the host's loopback
+    "app": True,
+    "db": True,
+    "backup": True,
+    "media": False,  # TURN listens for clients here
+}
+"""Each segment and whether it is internal (no route out, nothing published)."""
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port a host exposes to operators or clients, by purpose."""
+
+    purpose: str
+    container_port: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+@dataclass(frozen=True)
+class File:
+    """A file the host needs before its services start; secret files get mode 0600."""
+
+    path: str
+    content: pulumi.Input[str]
+    owner: str = "root"
+    mode: str = "0644"
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A command the platform runs to decide that the host's service is healthy."""
+
+    command: tuple[str, ...]
+    interval_s: int = 2
+    timeout_s: int = 3
+    retries: int = 30
+    start_period_s: int = 5
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host of the topology, as a component wants it."""
+
+    name: str
+    roles: tuple[Role, ...]
+    site: Site
+    image: Role
+    ordinal: int
+    networks: tuple[NetworkName, ...]
+    ports: tuple[Port, ...] = ()
+    files: tuple[File, ...] = ()
+    volumes: tuple[tuple[str, str], ...] = ()
+    healthcheck: Healthcheck | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Host:
+    """A provisioned host: its resource and where operators reach its published ports."""
+
+    name: str
+    roles: tuple[Role, ...]
+    site: Site
+    resource: pulumi.Resource
+    container: pulumi.Output[str]
+    endpoints: dict[str, pulumi.Output[str]]
+    """Purpose -> ``address:port`` an operator on the control machine reaches it at."""
+
+
+def labels_for(spec: HostSpec, stack: str) -> dict[str, str]:
+    """The compliance labels every host carries, plus the component's own."""
+    return {
+        f"{LABEL_PREFIX}stack": stack,
+        f"{LABEL_PREFIX}host": spec.name,
+        f"{LABEL_PREFIX}roles": ",".join(spec.roles),
+        f"{LABEL_PREFIX}site": spec.site.name,
+        f"{LABEL_PREFIX}region": spec.site.region,
+        f"{LABEL_PREFIX}site-power": spec.site.power,
+        **spec.labels,
+    }
+
+
+class Platform(Protocol):
+    """What a stack's platform provides to the components."""
+
+    stack: str
+
+    def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
+        """Provision one host with its files, networks and published ports."""
+        ...
+
+    def internal_address(self, host_name: str) -> str:
+        """The name other hosts use to reach ``host_name`` on a shared network."""
+        ...
+
+    def provider_lines(
+        self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,
+        parent: pulumi.Resource, site: Site,
+    ) -> tuple[Host | None, dict[str, dict[str, pulumi.Output[str]]]]:
+        """Each uplink's line in front of its ingress: URL clients use, and fault-injection handle."""
+        ...

@@ -1,0 +1,221 @@
+"""The ``policy`` requirements of the catalogue, written once as checks over a resource graph.
+
+The rules read only compliance labels (Docker labels or cloud tags with the ``ihh.``
+prefix), so the same rules judge the local stack, the prod stack and whatever a
+user's own program declares. Each violation names the requirement, the resource and
+the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from infra.regions import is_mainland_china
+from infra.thresholds import (
+    MIN_AV_NODES,
+    MIN_BACKUP_COPIES,
+    MIN_RETENTION_DAYS,
+    MIN_SERVERS,
+    MIN_UPLINK_MBPS,
+    MIN_UPLINK_PROVIDERS,
+)
+
+P = "ihh."
+POWERED = ("dual-feed", "generator", "dual-feed+generator")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A resource as the rules see it: where it is and what its labels say."""
+
+    urn: str
+    type: str
+    name: str
+    labels: Mapping[str, str]
+
+    def roles(self) -> set[str]:
+        return {r for r in self.labels.get(f"{P}roles", "").split(",") if r}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: requirement ID, resource, and what is wrong."""
+
+    requirement: str
+    urn: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.requirement} {self.urn}: {self.rule}"
+
+
+def labels_of(props: Mapping[str, Any]) -> dict[str, str]:
+    """Labels from Docker's ``labels`` list or a cloud resource's ``tags`` map."""
+    raw = props.get("labels")
+    if isinstance(raw, list):
+        return {str(i["label"]): str(i["value"]) for i in raw if isinstance(i, Mapping) and "label" in i}
+    tags = props.get("tags")
+    if isinstance(tags, Mapping):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {}
+
+
+def _hosts(subjects: list[Subject]) -> list[Subject]:
+    return [s for s in subjects if s.labels.get(f"{P}roles")]
+
+
+def _with_role(subjects: list[Subject], role: str) -> list[Subject]:
+    return [s for s in _hosts(subjects) if role in s.roles()]
+
+
+def _stack_urn(subjects: list[Subject]) -> str:
+    return subjects[0].urn.split("::")[0] + "::stack" if subjects else "stack"
+
+
+def servers_and_separate_database(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.3a: >= 2 application servers; the database on hosts of its own."""
+    apps = _with_role(subjects, "app")
+    if len(apps) < MIN_SERVERS:
+        yield Violation("GD-1.2.3a", _stack_urn(subjects),
+                        f"{len(apps)} application server(s) declared; at least {MIN_SERVERS} required")
+    databases = _with_role(subjects, "database")
+    if not databases:
+        yield Violation("GD-1.2.3a", _stack_urn(subjects), "no database server declared")
+    for host in databases:
+        if "app" in host.roles():
+            yield Violation("GD-1.2.3a", host.urn, "database server also runs the application; it must be separate")
+
+
+def hot_standby(subjects: list[Subject]) -> Iterable[Violation]:
+    """EH-2.2.1: a primary and at least one hot standby."""
+    databases = _with_role(subjects, "database")
+    if len(databases) < 2:
+        yield Violation("EH-2.2.1", _stack_urn(subjects),
+                        f"{len(databases)} database server(s); a primary and a hot standby (2) are required")
+
+
+def site_power(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.3b: every site declares dual power feeds or emergency generation."""
+    for host in _hosts(subjects):
+        power = host.labels.get(f"{P}site-power", "")
+        if power not in POWERED:
+            yield Violation("GD-1.2.3b", host.urn,
+                            f"site {host.labels.get(f'{P}site', '?')} declares power {power or 'nothing'!r}; "
+                            f"one of {', '.join(POWERED)} required")
+
+
+def mainland_only(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.3c: every host, backup sites included, in a mainland-China region."""
+    for host in _hosts(subjects):
+        region = host.labels.get(f"{P}region", "")
+        if not is_mainland_china(region):
+            yield Violation("GD-1.2.3c", host.urn, f"region {region or 'undeclared'!r} is not in mainland China")
+
+
+def av_nodes(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.4: at least two audio/video nodes."""
+    nodes = _with_role(subjects, "av")
+    if len(nodes) < MIN_AV_NODES:
+        yield Violation("GD-1.2.4", _stack_urn(subjects),
+                        f"{len(nodes)} audio/video node(s) declared; at least {MIN_AV_NODES} required")
+
+
+def uplinks(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.5: >= 2 uplinks from >= 2 distinct providers, each >= 10 Mbps."""
+    lines = [s for s in subjects if f"{P}uplink.provider" in s.labels]
+    providers = {s.labels[f"{P}uplink.provider"].strip().lower() for s in lines}
+    if len(lines) < MIN_UPLINK_PROVIDERS:
+        yield Violation("GD-1.2.5", _stack_urn(subjects),
+                        f"{len(lines)} uplink(s) declared; at least {MIN_UPLINK_PROVIDERS} required")
+    elif len(providers) < MIN_UPLINK_PROVIDERS:
+        yield Violation("GD-1.2.5", lines[0].urn,
+                        f"uplinks come from {len(providers)} provider(s) ({', '.join(sorted(providers))}); "
+                        f"at least {MIN_UPLINK_PROVIDERS} distinct providers required")
+    for line in lines:
+        raw = line.labels.get(f"{P}uplink.bandwidth-mbps", "0")
+        mbps = float(raw) if raw.replace(".", "", 1).isdigit() else 0.0
+        if mbps < MIN_UPLINK_MBPS:
+            yield Violation("GD-1.2.5", line.urn,
+                            f"uplink bandwidth {raw} Mbps is below the {MIN_UPLINK_MBPS} Mbps required")
+
+
+def _repositories(subjects: list[Subject]) -> list[Subject]:
+    return [s for s in subjects if f"{P}backup.repository" in s.labels]
+
+
+def offsite_backups(subjects: list[Subject]) -> Iterable[Violation]:
+    """EH-2.2.3: >= 2 complete copies, each off-site: not in the primary's region nor each other's."""
+    repos = _repositories(subjects)
+    if len(repos) < MIN_BACKUP_COPIES:
+        yield Violation("EH-2.2.3", _stack_urn(subjects),
+                        f"{len(repos)} backup repository(ies); at least {MIN_BACKUP_COPIES} complete copies required")
+    primary_regions = {h.labels.get(f"{P}region") for h in _with_role(subjects, "database")}
+    seen: dict[str, str] = {}
+    for repo in repos:
+        region = repo.labels.get(f"{P}region", "")
+        if region in primary_regions:
+            yield Violation("EH-2.2.3", repo.urn,
+                            f"backup copy is in {region}, the primary site's region; it must be off-site")
+        if region in seen:
+            yield Violation("EH-2.2.3", repo.urn,
+                            f"backup copy shares region {region} with {seen[region]}; copies must be in distinct regions")
+        seen.setdefault(region, repo.name)
+        if repo.labels.get(f"{P}backup.complete-copy") != "true":
+            yield Violation("EH-2.2.3", repo.urn, "backup repository does not hold a complete copy")
+
+
+def retention(subjects: list[Subject]) -> Iterable[Violation]:
+    """EH-1.2.3: key records kept at least five years."""
+    for repo in _repositories(subjects):
+        raw = repo.labels.get(f"{P}backup.retention-days", "0")
+        days = int(raw) if raw.isdigit() else 0
+        if days < MIN_RETENTION_DAYS:
+            yield Violation("EH-1.2.3", repo.urn,
+                            f"backup retention {raw} days is below five years ({MIN_RETENTION_DAYS} days)")
+
+
+def encrypted_backups(subjects: list[Subject]) -> Iterable[Violation]:
+    """TM-5.2: patient data encrypted in storage, backups included."""
+    for repo in _repositories(subjects):
+        cipher = repo.labels.get(f"{P}backup.cipher", "none")
+        if cipher in ("", "none"):
+            yield Violation("TM-5.2", repo.urn, "backup repository is not encrypted")
+
+
+RULES: tuple[Callable[[list[Subject]], Iterable[Violation]], ...] = (
+    servers_and_separate_database,
+    hot_standby,
+    site_power,
+    mainland_only,
+    av_nodes,
+    uplinks,
+    offsite_backups,
+    retention,
+    encrypted_backups,
+)
+
+RULE_REQUIREMENTS = ("GD-1.2.3a", "EH-2.2.1", "GD-1.2.3b", "GD-1.2.3c", "GD-1.2.4", "GD-1.2.5",
+                     "EH-2.2.3", "EH-1.2.3", "TM-5.2")
+"""Requirement IDs these rules judge, in RULES order."""
+
+
+def check(subjects: list[Subject]) -> list[Violation]:
+    """Every violation of every rule."""
+    return [violation for rule in RULES for violation in rule(subjects)]
+
+
+def subjects_from(resources: Iterable[Any]) -> list[Subject]:
+    """Subjects from anything with urn, type, name and props or inputs (graph or policy-pack resources)."""
+    subjects = []
+    for resource in resources:
+        props = getattr(resource, "props", None)
+        if props is None:
+            props = getattr(resource, "inputs", {})
+        labels = labels_of(props)
+        if labels:
+            subjects.append(Subject(urn=resource.urn, type=getattr(resource, "resource_type", None)
+                                    or getattr(resource, "type", ""), name=resource.name, labels=labels))
+    return subjects
+

@@ -1,0 +1,166 @@
+"""The whole internet-hospital topology, composed from one component per piece.
+
+``build_topology`` is the single description of the topology: the Pulumi program
+calls it, and so does the offline executor under Pulumi's mock runtime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from infra.app_tier import AppTier, AppTierArgs
+from infra.av_nodes import TURN_PORT, AvNodes, AvNodesArgs
+from infra.backup_sites import BackupSites, BackupSitesArgs
+from infra.config import StackConfig
+from infra.database import Database, DatabaseArgs
+from infra.layout import Layout
+from infra.model import OPS_USER, Host, Platform
+from infra.secrets import StackSecrets
+from infra.uplinks import Uplinks, UplinksArgs
+
+
+class Topology(pulumi.ComponentResource):
+    """App tier, database, backup sites, uplinks and A/V nodes on one platform."""
+
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        platform: Platform,
+        secrets: StackSecrets,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ihh:topology:Topology", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        layout = Layout.from_config(config)
+        self.config = config
+        self.secrets = secrets
+        self.backups = BackupSites(
+            "backup",
+            BackupSitesArgs(
+                platform=platform, sites=config.backup_sites, host_names=layout.backup,
+                database_hosts=layout.database, retention_days=config.backup_retention_days,
+                secrets=secrets, depends_on=[],
+            ),
+            opts=child,
+        )
+        self.database = Database(
+            "database",
+            DatabaseArgs(
+                platform=platform, site=config.primary_site, config=config.database,
+                database_hosts=layout.database, dcs_hosts=layout.dcs,
+                repositories=self.backups.repositories, secrets=secrets,
+                depends_on=[h.resource for h in self.backups.hosts],
+            ),
+            opts=child,
+        )
+        self.app = AppTier(
+            "app",
+            AppTierArgs(
+                platform=platform, site=config.primary_site, servers=layout.app,
+                database_hosts=layout.database, secrets=secrets,
+                depends_on=[h.resource for h in self.database.members],
+            ),
+            opts=child,
+        )
+        self.uplinks = Uplinks(
+            "uplinks",
+            UplinksArgs(
+                platform=platform, site=config.primary_site, uplinks=config.uplinks,
+                ingress_names=layout.ingress, app_servers=layout.app, service_port=self.app.service_port,
+                depends_on=[h.resource for h in self.app.hosts],
+            ),
+            opts=child,
+        )
+        self.av = AvNodes(
+            "av",
+            AvNodesArgs(
+                platform=platform, site=config.primary_site, nodes=layout.av,
+                shared_secret=secrets.passwords["turn-shared-secret"], depends_on=[],
+            ),
+            opts=child,
+        )
+        self.register_outputs({})
+
+    def all_hosts(self) -> list[Host]:
+        """Every host of the stack, line simulators included."""
+        hosts = [*self.backups.hosts, *self.database.dcs, *self.database.members, *self.app.hosts,
+                 *self.uplinks.ingress.values(), *self.av.hosts]
+        if self.uplinks.line_host is not None:
+            hosts.append(self.uplinks.line_host)
+        return hosts
+
+    def outputs(self) -> dict[str, Any]:
+        """The outputs contract: drills and checks reach the stack only through these."""
+        uplinks = [
+            {
+                "name": u.name,
+                "provider": u.provider,
+                "bandwidth_mbps": u.bandwidth_mbps,
+                "url": self.uplinks.lines[u.name]["url"],
+                "toxiproxy_proxy": self.uplinks.lines[u.name].get("toxiproxy_proxy"),
+                "ingress_host": self.uplinks.ingress[u.name].name,
+            }
+            for u in self.config.uplinks
+        ]
+        line_host = self.uplinks.line_host
+        return {
+            "stack": self.config.stack,
+            "platform": self.config.platform,
+            "primary_site": {"name": self.config.primary_site.name, "region": self.config.primary_site.region},
+            "uplinks": uplinks,
+            "toxiproxy_api": None if line_host is None
+            else line_host.endpoints["toxiproxy-api"].apply(lambda ep: f"http://{ep}"),
+            "av_nodes": [
+                {"name": h.name, "turn": h.endpoints["turn-udp"], "turn_tcp": h.endpoints["turn-tcp"],
+                 "realm": "ihh.local", "internal_port": TURN_PORT}
+                for h in self.av.hosts
+            ],
+            "hosts": [
+                {"name": h.name, "roles": list(h.roles), "site": h.site.name, "region": h.site.region,
+                 "ssh": h.endpoints["ssh"], "container": h.container}
+                for h in self.all_hosts()
+            ],
+            "ssh_user": OPS_USER,
+            "backup_sites": [
+                {"name": s.name, "region": s.region, "host": h.name, "repository": r.index,
+                 "retention_days": self.config.backup_retention_days}
+                for s, h, r in zip(self.config.backup_sites, self.backups.hosts, self.backups.repositories,
+                                   strict=True)
+            ],
+            "database": {
+                "scope": self.database.scope,
+                "dbname": "ihh",
+                "user": "ihh_app",
+                "members": [
+                    {"name": m.name, "postgres": m.endpoints["postgres"], "patroni": m.endpoints["patroni"]}
+                    for m in self.database.members
+                ],
+                "stanza": "main",
+            },
+            "ca_cert_pem": self.secrets.ca_cert_pem,
+            "ssh_private_key": self.secrets.ssh_private_key,
+            "secrets": {
+                "db_app_password": self.secrets.passwords["db-app"],
+                "turn_shared_secret": self.secrets.passwords["turn-shared-secret"],
+            },
+        }
+
+
+def build_topology(config: StackConfig) -> Topology:
+    """Declare every resource of the stack for its platform."""
+    secrets = StackSecrets("secrets")
+    platform = _platform(config, secrets)
+    return Topology("topology", config, platform, secrets)
+
+
+def _platform(config: StackConfig, secrets: StackSecrets) -> Platform:
+    if config.platform == "docker":
+        from infra.docker_platform import DockerPlatform
+
+        return DockerPlatform("local", config.stack, config.local, secrets.ssh_public_key)
+    from infra.alicloud_platform import AlicloudPlatform
+
+    return AlicloudPlatform("prod", config, secrets.ssh_public_key)
