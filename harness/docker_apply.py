@@ -91,15 +91,11 @@ def object_name(resource: GraphResource) -> str:
 
 
 def spec_hashes(resources: list[GraphResource]) -> dict[str, str]:
-    """Hash of each resource's inputs and of the hashes of the applied resources it depends on."""
-    by_urn = {r.urn: r for r in resources}
-    hashes: dict[str, str] = {}
-    for resource in topological(resources):
-        digest = hashlib.sha256(json.dumps(resource.inputs, sort_keys=True, default=str).encode())
-        for dep in sorted(d for d in resource.dependencies if d in by_urn):
-            digest.update(hashes[dep].encode())
-        hashes[resource.urn] = digest.hexdigest()[:16]
-    return hashes
+    """Hash of each resource's own inputs (image tags are content hashes, so a rebuilt image shows here)."""
+    return {
+        r.urn: hashlib.sha256(json.dumps(r.inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        for r in resources
+    }
 
 
 def topological(resources: list[GraphResource]) -> list[GraphResource]:
@@ -165,22 +161,30 @@ class DockerApplier:
         return report
 
     def _remove_stale(self, resources: list[GraphResource], hashes: dict[str, str], report: ApplyReport) -> None:
-        """Remove objects whose spec changed or that the graph no longer declares, containers first."""
+        """Remove what changed or is no longer declared; a container goes too when its network or volume goes."""
         wanted = {(r.type, object_name(r)): hashes[r.urn] for r in resources}
-        for name, container in self.existing_containers().items():
-            want = wanted.get((CONTAINER, name))
-            if want != container.labels.get(HASH_LABEL) or _never_started(container):
-                with step(f"remove container {name} ({'changed' if want else 'no longer declared'})"):
-                    container.remove(force=True, v=False)
-                (report.replaced if want else report.removed).append(name)
+        stale: dict[str, tuple[str, Any, bool]] = {}
         for kind, existing in ((NETWORK, self.existing_networks()), (VOLUME, self.existing_volumes())):
             for name, obj in existing.items():
-                labels = obj.attrs.get("Labels") or {}
                 want = wanted.get((kind, name))
-                if want != labels.get(HASH_LABEL):
-                    say(f"remove {kind.split(':')[-1].lower()} {name} ({'changed' if want else 'no longer declared'})")
-                    obj.remove()
-                    (report.replaced if want else report.removed).append(name)
+                if want != (obj.attrs.get("Labels") or {}).get(HASH_LABEL):
+                    stale[name] = (kind, obj, want is not None)
+        for name, container in self.existing_containers().items():
+            want = wanted.get((CONTAINER, name))
+            attached = set(container.attrs["NetworkSettings"]["Networks"]) | {
+                m.get("Name") for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"
+            }
+            reason = ("no longer declared" if want is None else "changed" if want != container.labels.get(HASH_LABEL)
+                      else "never started" if _never_started(container)
+                      else "its network or volume is replaced" if attached & set(stale) else "")
+            if reason:
+                with step(f"remove container {name} ({reason})"):
+                    container.remove(force=True, v=False)
+                (report.replaced if want else report.removed).append(name)
+        for name, (kind, obj, declared) in stale.items():
+            say(f"remove {kind.split(':')[-1].lower()} {name} ({'changed' if declared else 'no longer declared'})")
+            obj.remove()
+            (report.replaced if declared else report.removed).append(name)
 
     def _labels(self, resource: GraphResource, spec_hash: str) -> dict[str, str]:
         labels = resource.labels()

@@ -201,7 +201,8 @@ class DockerPlatform(pulumi.ComponentResource):
                 File("/etc/ihh/wan/proxies.json", json.dumps(proxies, indent=2)),
                 File("/etc/ihh/wan/toxics.json", json.dumps(toxics, indent=2)),
             ),
-            healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{TOXIPROXY_API_PORT}/version")),
+            # Healthy once the contracted shaping is applied, not merely when the API answers.
+            healthcheck=Healthcheck(("ihh-probe", "file", "/tmp/ihh-wan-ready")),
             labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)},
         )
         wan = self.host(spec, parent, [h.resource for h in ingress.values()])

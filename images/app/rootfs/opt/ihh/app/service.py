@@ -51,6 +51,7 @@ class Primary:
                     "select inet_server_addr()::text, pg_is_in_recovery(), now()"
                 ).fetchone()
             except psycopg.Error as exc:
+                print(f"readiness: primary not reachable: {type(exc).__name__}: {exc}", flush=True)
                 if self._conn is not None:
                     self._conn.close()
                 self._conn = None
