@@ -12,12 +12,14 @@ import json
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_tls as tls
 
 from infra.images import IMAGES_DIR, TOXIPROXY_BINARY, base_image_tag, role_image_tag
 from infra.config import LocalConfig, Site, Uplink
 from infra.model import (
     AUTHORIZED_KEYS,
     LABEL_PREFIX,
+    SSH_HOST_KEY,
     NETWORKS,
     File,
     Healthcheck,
@@ -129,6 +131,8 @@ class DockerPlatform(pulumi.ComponentResource):
             )
             for slot, port in enumerate(published)
         }
+        # The stack generates each host's SSH host key, so checks verify it instead of trusting on first use.
+        host_key = tls.PrivateKey(f"hostkey-{spec.name}", algorithm="ED25519", opts=pulumi.ResourceOptions(parent=parent))
         volumes = []
         for volume_name, mount in spec.volumes:
             volume = docker.Volume(
@@ -155,7 +159,11 @@ class DockerPlatform(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=self.management.name),
             ],
             ports=ports,
-            uploads=_uploads((*spec.files, File(AUTHORIZED_KEYS, self.ssh_public_key))),
+            uploads=_uploads((
+                *spec.files,
+                File(AUTHORIZED_KEYS, self.ssh_public_key),
+                File(SSH_HOST_KEY, host_key.private_key_openssh, mode="0600"),
+            )),
             volumes=volumes,
             healthcheck=_healthcheck(spec),
             labels=self._labels({**labels_for(spec, self.stack)}),
@@ -170,6 +178,7 @@ class DockerPlatform(pulumi.ComponentResource):
             resource=container,
             container=container.name,
             endpoints=endpoints,
+            ssh_host_key=host_key.public_key_openssh,
         )
 
     def provider_lines(

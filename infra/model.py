@@ -18,6 +18,7 @@ from infra.config import Site, Uplink
 LABEL_PREFIX = "ihh."
 OPS_USER = "ihh-ops"
 AUTHORIZED_KEYS = f"/etc/ssh/authorized_keys/{OPS_USER}"
+SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"
 Role = Literal["app", "database", "dcs", "ingress", "wan", "av", "backup"]
 NetworkName = Literal["uplink", "app", "db", "backup", "media"]
 
@@ -89,6 +90,8 @@ class Host:
     container: pulumi.Output[str]
     endpoints: dict[str, pulumi.Output[str]]
     """Purpose -> ``address:port`` an operator on the control machine reaches it at."""
+    ssh_host_key: pulumi.Output[str]
+    """The host's SSH public key, for strict host-key checking."""
 
 
 def labels_for(spec: HostSpec, stack: str) -> dict[str, str]:

@@ -120,7 +120,7 @@ class Topology(pulumi.ComponentResource):
             ],
             "hosts": [
                 {"name": h.name, "roles": list(h.roles), "site": h.site.name, "region": h.site.region,
-                 "ssh": h.endpoints["ssh"], "container": h.container}
+                 "ssh": h.endpoints["ssh"], "ssh_host_key": h.ssh_host_key, "container": h.container}
                 for h in self.all_hosts()
             ],
             "ssh_user": OPS_USER,

@@ -1,0 +1,1 @@
+"""Checks of running hosts and services, through the stack's outputs only."""

@@ -1,0 +1,72 @@
+"""SSH to a stack host with the stack's key, verifying the host key the stack generated.
+
+Strict host-key checking with keys from the outputs: no trust-on-first-use, so a
+check never talks to an impostor and never needs a known_hosts file.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+
+from harness.outputs import StackOutputs
+
+
+class RemoteCommandError(RuntimeError):
+    """A command on a host exited non-zero; carries host, command, exit code and stderr."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a remote command printed and how it exited."""
+
+    host: str
+    command: str
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def host_entry(outputs: StackOutputs, name: str) -> dict[str, Any]:
+    """The outputs' record of host ``name``."""
+    for host in outputs["hosts"]:
+        if host["name"] == name:
+            return host
+    known = ", ".join(h["name"] for h in outputs["hosts"])
+    raise KeyError(f"stack {outputs.stack!r} has no host {name!r} (hosts: {known})")
+
+
+def connect(outputs: StackOutputs, name: str, timeout_s: float = 10.0) -> paramiko.SSHClient:
+    """An authenticated SSH session to host ``name`` as the ops user."""
+    host = host_entry(outputs, name)
+    address, _, port = host["ssh"].rpartition(":")
+    key_type, key_b64 = host["ssh_host_key"].split()[:2]
+    client = paramiko.SSHClient()
+    client.get_host_keys().add(f"[{address}]:{port}", key_type, paramiko.Ed25519Key(data=base64.b64decode(key_b64)))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        address,
+        port=int(port),
+        username=outputs["ssh_user"],
+        pkey=paramiko.Ed25519Key.from_private_key_file(str(outputs.ssh_key_path)),
+        timeout=timeout_s,
+        banner_timeout=timeout_s,
+        auth_timeout=timeout_s,
+        allow_agent=False,
+        look_for_keys=False,
+    )
+    return client
+
+
+def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 120.0, check: bool = True) -> Result:
+    """Run ``command``; with ``check`` a non-zero exit raises RemoteCommandError."""
+    _, stdout, stderr = client.exec_command(command, timeout=timeout_s)
+    exit_code = stdout.channel.recv_exit_status()
+    result = Result(host, command, exit_code, stdout.read().decode(errors="replace"),
+                    stderr.read().decode(errors="replace"))
+    if check and exit_code != 0:
+        raise RemoteCommandError(f"{host}: `{command}` exited {exit_code}: {result.stderr.strip()[-800:]}")
+    return result
