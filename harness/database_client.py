@@ -1,0 +1,39 @@
+"""Connections to the stack's database from the control machine, through the outputs only.
+
+libpq's multi-host strings make "the primary" and "a standby" endpoints of their own:
+``target_session_attrs=read-write`` lands on whichever member Patroni promoted.
+Every connection verifies the server certificate against the stack's CA.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import psycopg
+
+from harness.outputs import StackOutputs
+
+Target = Literal["read-write", "standby", "any"]
+
+
+def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: int = 3) -> str:
+    """A libpq connection string to the members' published ports with the given target."""
+    members = outputs["database"]["members"]
+    hosts = [m["postgres"].rpartition(":") for m in members]
+    return psycopg.conninfo.make_conninfo(
+        host=",".join(h for h, _, _ in hosts),
+        port=",".join(p for _, _, p in hosts),
+        dbname=outputs["database"]["dbname"],
+        user=outputs["database"]["user"],
+        password=outputs.secret("db_app_password"),
+        sslmode="verify-full",
+        sslrootcert=str(outputs.ca_cert_path),
+        target_session_attrs=target,
+        connect_timeout=timeout_s,
+        application_name="ihh-harness",
+    )
+
+
+def connect(outputs: StackOutputs, target: Target = "read-write") -> psycopg.Connection:
+    """An autocommit connection to the primary (default) or a standby."""
+    return psycopg.connect(conninfo(outputs, target), autocommit=True)

@@ -1,0 +1,65 @@
+"""Shared fixtures: one live local stack per test session, brought up and taken down by the session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+STACK = os.environ.get("IHH_TEST_STACK", "local")
+
+
+@dataclass
+class LiveStack:
+    """The session's stack; ``ensure_up`` is cheap when it is already up (nothing changes)."""
+
+    stack: str
+    up_seconds: list[float] = field(default_factory=list)
+    brought_up: bool = False
+
+    def ensure_up(self):  # noqa: ANN201 - returns StackOutputs
+        from harness.outputs import StackOutputs
+        from harness.stack_ops import up
+
+        result = up(self.stack)
+        self.up_seconds.append(result.seconds)
+        self.brought_up = True
+        return StackOutputs.load(self.stack)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that take the stack down run last, so every other live test shares one stack."""
+    items.sort(key=lambda item: 1 if item.get_closest_marker("takes_stack_down") else 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "takes_stack_down: runs after every other test")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[object]:
+    """A Docker engine for the session; a daemon started here is stopped at the end."""
+    from harness.engine import ensure_engine
+
+    started = ensure_engine()
+    yield started
+    started.stop_if_ours()
+
+
+@pytest.fixture(scope="session")
+def live_stack(engine: object) -> Iterator[LiveStack]:
+    """The local stack, up for the whole session and down afterwards unless IHH_KEEP_STACK=1."""
+    live = LiveStack(STACK)
+    yield live
+    if live.brought_up and os.environ.get("IHH_KEEP_STACK") != "1":
+        from harness.stack_ops import down
+
+        down(STACK)
+
+
+@pytest.fixture
+def outputs(live_stack: LiveStack):  # noqa: ANN201
+    """The stack's outputs, the stack converged first."""
+    return live_stack.ensure_up()

@@ -1,0 +1,157 @@
+"""The local stack, really running: every part answers through the stack's outputs only."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from email.message import Message
+
+import pytest
+
+from checks.ssh import connect as ssh_connect
+from checks.ssh import run as ssh_run
+from checks.turn_client import TurnError, allocate
+from harness.database_client import connect as db_connect
+from harness.waiting import wait_for
+
+pytestmark = pytest.mark.live
+
+
+def _get(url: str) -> tuple[int, Message, bytes]:
+    """Status, headers (case-insensitive) and body, errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def test_every_container_is_healthy(outputs, engine) -> None:
+    for host in outputs["hosts"]:
+        state = engine.client.api.inspect_container(host["container"])["State"]
+        assert state["Status"] == "running", f"{host['name']}: {state['Status']}"
+        health = (state.get("Health") or {}).get("Status")
+        assert health == "healthy", f"{host['name']}: health {health}"
+
+
+def test_ready_through_both_uplinks_on_loopback(outputs) -> None:
+    assert len(outputs["uplinks"]) >= 2
+    for uplink in outputs["uplinks"]:
+        assert uplink["url"].startswith("http://127.0.0.1:"), uplink
+        status, headers, body = wait_for(
+            f"{uplink['name']} ready", lambda u=uplink: (r := _get(u["url"] + "/health/ready"))[0] == 200 and r,
+            timeout=60,
+        )
+        assert status == 200, body
+        assert headers.get("X-Uplink") == uplink["name"], headers
+        assert b'"ready": true' in body
+
+
+def test_uplinks_are_shaped_to_their_contract(outputs) -> None:
+    for uplink in outputs["uplinks"]:
+        url = f"{outputs['toxiproxy_api']}/proxies/{uplink['toxiproxy_proxy']}/toxics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            toxics = json.loads(response.read())
+        rates = {t["stream"]: t["attributes"]["rate"] for t in toxics if t["type"] == "bandwidth"}
+        expected = uplink["bandwidth_mbps"] * 1000 // 8
+        assert rates == {"upstream": expected, "downstream": expected}, (uplink["name"], toxics)
+
+
+def test_row_written_on_primary_is_read_on_standby(outputs) -> None:
+    marker = f"live-test-{uuid.uuid4()}"
+    with db_connect(outputs, "read-write") as primary:
+        assert primary.execute("select pg_is_in_recovery()").fetchone() == (False,)
+        primary.execute("create table if not exists replication_probe (marker text primary key, at timestamptz)")
+        primary.execute("insert into replication_probe values (%s, now())", (marker,))
+    with db_connect(outputs, "standby") as standby:
+        assert standby.execute("select pg_is_in_recovery()").fetchone() == (True,)
+        found = wait_for(
+            "the row on the standby",
+            lambda: standby.execute("select marker from replication_probe where marker = %s", (marker,)).fetchone(),
+            timeout=10,
+        )
+    assert found == (marker,)
+
+
+def test_database_is_not_reachable_from_the_uplink_side(outputs) -> None:
+    ingress = outputs["uplinks"][0]["ingress_host"]
+    client = ssh_connect(outputs, ingress)
+    try:
+        for member in outputs["database"]["members"]:
+            probe = (f"python3 -c \"import socket; socket.create_connection(('{member['name']}', 5432), timeout=2)\"")
+            result = ssh_run(client, ingress, probe, check=False)
+            assert result.exit_code != 0, f"{ingress} reached {member['name']}:5432"
+    finally:
+        client.close()
+
+
+def test_turn_allocation_on_each_av_node(outputs) -> None:
+    secret = outputs.secret("turn_shared_secret")
+    assert len(outputs["av_nodes"]) >= 2
+    for node in outputs["av_nodes"]:
+        allocation = allocate(node["turn"], secret)
+        assert allocation.relayed_port > 0 and allocation.lifetime_s > 0, (node["name"], allocation)
+    with pytest.raises(TurnError) as refused:
+        allocate(outputs["av_nodes"][0]["turn"], "not-the-shared-secret")
+    assert refused.value.code == 401
+
+
+def test_ssh_with_generated_key_on_every_host(outputs) -> None:
+    for host in outputs["hosts"]:
+        client = ssh_connect(outputs, host["name"])
+        try:
+            result = ssh_run(client, host["name"], "id -un")
+        finally:
+            client.close()
+        assert result.stdout.strip() == outputs["ssh_user"], host["name"]
+
+
+def test_each_backup_repository_accepts_a_backup(outputs) -> None:
+    for site in outputs["backup_sites"]:
+        client = ssh_connect(outputs, site["host"])
+        try:
+            wait_for(
+                f"stanza on {site['host']}",
+                lambda s=site, c=client: ssh_run(c, s["host"], "sudo -u pgbackrest pgbackrest --stanza=main "
+                                                 f"--repo={s['repository']} info --output=json", check=False
+                                                 ).exit_code == 0,
+                timeout=120,
+            )
+            ssh_run(client, site["host"],
+                    f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site['repository']} --type=full backup",
+                    timeout_s=600)
+            info = ssh_run(client, site["host"],
+                           f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site['repository']} info --output=json")
+        finally:
+            client.close()
+        stanza = json.loads(info.stdout)[0]
+        assert stanza["status"]["message"] == "ok", stanza["status"]
+        assert stanza["backup"], f"no backup in repository {site['repository']}"
+        assert stanza["cipher"] == "aes-256-cbc"
+
+
+def test_second_up_changes_nothing(live_stack) -> None:
+    from harness.stack_ops import up
+
+    live_stack.ensure_up()
+    started = time.monotonic()
+    report = up(live_stack.stack).report
+    assert not report.changed, report
+    assert time.monotonic() - started < 600  # bounded, not a timing claim
+
+
+@pytest.mark.takes_stack_down
+def test_down_leaves_no_container_network_or_volume(live_stack, engine) -> None:
+    from harness.docker_apply import DockerApplier
+    from harness.stack_ops import down
+
+    live_stack.ensure_up()
+    report = down(live_stack.stack)
+    live_stack.brought_up = False
+    assert report.removed
+    applier = DockerApplier(engine.client, live_stack.stack)
+    assert not applier.existing_containers()
+    assert not applier.existing_networks()
+    assert not applier.existing_volumes()
