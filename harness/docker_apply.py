@@ -23,7 +23,7 @@ from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
 from harness.graph import GraphResource, ResourceGraph
 from harness.progress import say, step
-from harness.waiting import WaitTimeout, wait_for
+from harness.waiting import WaitTimeoutError, wait_for
 
 STACK_LABEL = "ihh.stack"
 MANAGED_LABEL = "ihh.managed-by"
@@ -328,7 +328,7 @@ class DockerApplier:
 
         try:
             wait_for("every container healthy", all_healthy, timeout=timeout, interval=1.0)
-        except WaitTimeout as exc:
+        except WaitTimeoutError as exc:
             detail = exc.last if isinstance(exc.last, str) else ", ".join(still_waiting)
             raise ApplyError(f"containers not healthy after {timeout:.0f} s: {detail}") from exc
 

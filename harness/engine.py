@@ -68,7 +68,7 @@ def ensure_engine(start_timeout: float = 60.0) -> Engine:
     say(f"no Docker engine answers; starting {dockerd} (log: {DOCKERD_LOG})")
     DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = DOCKERD_LOG.open("ab")
-    process = subprocess.Popen(  # noqa: S603 - fixed binary path
+    process = subprocess.Popen(
         [dockerd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     def answering() -> docker.DockerClient | None:

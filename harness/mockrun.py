@@ -45,7 +45,7 @@ def read_stack_config(stack: str, stacks_dir: Path = STACKS_DIR) -> dict[str, An
     return values
 
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's secret marker, not a secret
 
 
 def unwrap_secrets(value: Any) -> Any:

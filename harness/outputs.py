@@ -20,7 +20,7 @@ SECRET_KEYS = ("ssh_private_key", "secrets")
 MASK = "[secret]"
 
 
-class OutputsMissing(RuntimeError):
+class OutputsMissingError(RuntimeError):
     """The stack has no saved outputs: it was never brought up, or it was taken down."""
 
 
@@ -35,7 +35,7 @@ def save_outputs(stack: str, outputs: dict[str, Any]) -> Path:
 def outputs_from_pulumi_cli(stack: str) -> dict[str, Any]:
     """Read the outputs of a stack deployed with the Pulumi CLI, for users who have it."""
     if shutil.which("pulumi") is None:
-        raise OutputsMissing("the Pulumi CLI is not installed here")
+        raise OutputsMissingError("the Pulumi CLI is not installed here")
     result = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],
         check=True, capture_output=True, text=True,
@@ -54,7 +54,7 @@ class StackOutputs:
     def load(cls, stack: str) -> StackOutputs:
         path = outputs_path(stack)
         if not path.exists():
-            raise OutputsMissing(f"stack {stack!r} has no outputs at {path}; run `harness up --stack {stack}`")
+            raise OutputsMissingError(f"stack {stack!r} has no outputs at {path}; run `harness up --stack {stack}`")
         return cls(stack=stack, raw=json.loads(path.read_text()))
 
     @property

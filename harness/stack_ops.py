@@ -16,7 +16,7 @@ from harness.toxiproxy_build import ensure_toxiproxy
 from infra.policy.rules import Violation, check, subjects_from
 
 
-class PolicyViolations(RuntimeError):
+class PolicyViolationsError(RuntimeError):
     """The declared topology breaks requirement rules; nothing was applied."""
 
     def __init__(self, violations: list[Violation]) -> None:
@@ -36,7 +36,7 @@ def preview(stack: str) -> ProgramRun:
     run = run_program(stack, read_stack_config(stack), generated_state(stack))
     violations = check(subjects_from(run.graph.resources))
     if violations:
-        raise PolicyViolations(violations)
+        raise PolicyViolationsError(violations)
     return run
 
 

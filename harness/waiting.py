@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class WaitTimeout(TimeoutError):
+class WaitTimeoutError(TimeoutError):
     """The condition did not hold before the deadline; carries the last observation."""
 
     def __init__(self, what: str, seconds: float, last: object) -> None:
@@ -24,7 +24,7 @@ def wait_for(
     timeout: float,
     interval: float = 0.5,
 ) -> T:
-    """Call ``probe`` until it returns a truthy value, or raise WaitTimeout.
+    """Call ``probe`` until it returns a truthy value, or raise WaitTimeoutError.
 
     A probe may raise; the exception is remembered as the last observation and the
     wait goes on, so transient connection errors do not end the wait early.
@@ -37,8 +37,8 @@ def wait_for(
             if value:
                 return value
             last = value
-        except Exception as exc:  # noqa: BLE001 - recorded, re-raised as WaitTimeout
+        except Exception as exc:  # noqa: BLE001 - recorded, re-raised as WaitTimeoutError
             last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() >= deadline:
-            raise WaitTimeout(what, timeout, last)
+            raise WaitTimeoutError(what, timeout, last)
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))  # poll interval

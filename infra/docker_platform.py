@@ -14,13 +14,13 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_tls as tls
 
-from infra.images import IMAGES_DIR, TOXIPROXY_BINARY, base_image_tag, role_image_tag
 from infra.config import LocalConfig, Site, Uplink
+from infra.images import IMAGES_DIR, ROLE_PACKAGES, TOXIPROXY_BINARY, base_image_tag, role_image_tag
 from infra.model import (
     AUTHORIZED_KEYS,
     LABEL_PREFIX,
-    SSH_HOST_KEY,
     NETWORKS,
+    SSH_HOST_KEY,
     File,
     Healthcheck,
     Host,
@@ -95,7 +95,7 @@ class DockerPlatform(pulumi.ComponentResource):
                 build=docker.DockerBuildArgs(
                     context=str(IMAGES_DIR),
                     dockerfile=str(IMAGES_DIR / role / "Dockerfile"),
-                    args={"BASE_IMAGE": base_image_tag()},
+                    args={"BASE_IMAGE": base_image_tag(), "PACKAGES": " ".join(ROLE_PACKAGES[role])},
                 ),
                 skip_push=True,
                 opts=pulumi.ResourceOptions(parent=self),
@@ -132,7 +132,9 @@ class DockerPlatform(pulumi.ComponentResource):
             for slot, port in enumerate(published)
         }
         # The stack generates each host's SSH host key, so checks verify it instead of trusting on first use.
-        host_key = tls.PrivateKey(f"hostkey-{spec.name}", algorithm="ED25519", opts=pulumi.ResourceOptions(parent=parent))
+        host_key = tls.PrivateKey(
+            f"hostkey-{spec.name}", algorithm="ED25519", opts=pulumi.ResourceOptions(parent=parent)
+        )
         volumes = []
         for volume_name, mount in spec.volumes:
             volume = docker.Volume(
@@ -211,7 +213,7 @@ class DockerPlatform(pulumi.ComponentResource):
                 File("/etc/ihh/wan/toxics.json", json.dumps(toxics, indent=2)),
             ),
             # Healthy once the contracted shaping is applied, not merely when the API answers.
-            healthcheck=Healthcheck(("ihh-probe", "file", "/tmp/ihh-wan-ready")),
+            healthcheck=Healthcheck(("ihh-probe", "file", "/tmp/ihh-wan-ready")),  # noqa: S108 - in the container
             labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)},
         )
         wan = self.host(spec, parent, [h.resource for h in ingress.values()])

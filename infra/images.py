@@ -35,6 +35,18 @@ BASE_SOURCES = (
 )
 
 
+ROLE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "app": ("python3-psycopg",),
+    "database": ("postgresql-15", "patroni", "pgbackrest", "python3-psycopg2", "python3-etcd"),
+    "dcs": ("etcd-server",),
+    "ingress": ("haproxy",),
+    "wan": ("ca-certificates",),
+    "av": ("coturn",),
+    "backup": ("pgbackrest",),
+}
+"""Debian packages per role: the build argument of each role image, and what prod hosts install."""
+
+
 def _digest(parts: list[bytes]) -> str:
     sha = hashlib.sha256()
     for part in parts:
@@ -51,7 +63,7 @@ def base_image_tag() -> str:
 
 def role_image_tag(role: str) -> str:
     """``ihh/<role>:<hash>`` over the base tag, the shared files and the role's own files."""
-    parts = [base_image_tag().encode()]
+    parts = [base_image_tag().encode(), " ".join(ROLE_PACKAGES[role]).encode()]
     for folder in (IMAGES_DIR / "common", IMAGES_DIR / role):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             mode = path.stat().st_mode & 0o777

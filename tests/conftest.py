@@ -19,7 +19,7 @@ class LiveStack:
     up_seconds: list[float] = field(default_factory=list)
     brought_up: bool = False
 
-    def ensure_up(self):  # noqa: ANN201 - returns StackOutputs
+    def ensure_up(self):
         from harness.outputs import StackOutputs
         from harness.stack_ops import up
 
@@ -60,6 +60,6 @@ def live_stack(engine: object) -> Iterator[LiveStack]:
 
 
 @pytest.fixture
-def outputs(live_stack: LiveStack):  # noqa: ANN201
+def outputs(live_stack: LiveStack):
     """The stack's outputs, the stack converged first."""
     return live_stack.ensure_up()

@@ -122,8 +122,8 @@ def test_each_backup_repository_accepts_a_backup(outputs) -> None:
             ssh_run(client, site["host"],
                     f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site['repository']} --type=full backup",
                     timeout_s=600)
-            info = ssh_run(client, site["host"],
-                           f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site['repository']} info --output=json")
+            info = ssh_run(client, site["host"], f"sudo -u pgbackrest pgbackrest --stanza=main "
+                           f"--repo={site['repository']} info --output=json")
         finally:
             client.close()
         stanza = json.loads(info.stdout)[0]

@@ -160,7 +160,8 @@ def offsite_backups(subjects: list[Subject]) -> Iterable[Violation]:
                             f"backup copy is in {region}, the primary site's region; it must be off-site")
         if region in seen:
             yield Violation("EH-2.2.3", repo.urn,
-                            f"backup copy shares region {region} with {seen[region]}; copies must be in distinct regions")
+                            f"backup copy shares region {region} with {seen[region]}; "
+                            "copies must be in distinct regions")
         seen.setdefault(region, repo.name)
         if repo.labels.get(f"{P}backup.complete-copy") != "true":
             yield Violation("EH-2.2.3", repo.urn, "backup repository does not hold a complete copy")

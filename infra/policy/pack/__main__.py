@@ -3,7 +3,7 @@
 It runs the same rules the offline executor runs before it applies anything.
 """
 
-from pulumi_policy import EnforcementLevel, PolicyPack, StackValidationArgs, StackValidationPolicy, ReportViolation
+from pulumi_policy import EnforcementLevel, PolicyPack, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from infra.policy.rules import check, subjects_from
 

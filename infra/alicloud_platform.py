@@ -1,0 +1,243 @@
+"""The production platform: Alibaba Cloud ECS hosts in mainland regions.
+
+Hosts of the primary site spread over the configured zones of one region; each
+backup site is a host in a region of its own, joined to the primary VPC through a
+Cloud Enterprise Network. Segments become security groups: hosts that share a
+segment may talk, exactly as containers on one Docker network may. Each uplink is
+an EIP of that provider's single-line ISP bound to its ingress host. Files reach a
+host through cloud-init; compliance labels become tags, so the policy rules judge
+this graph as they judge the local one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pulumi
+import pulumi_alicloud as alicloud
+import yaml
+from pulumi_alicloud import cen, ecs, pvtz, vpc
+
+from infra.config import Site, StackConfig, Uplink
+from infra.images import ROLE_PACKAGES
+from infra.model import AUTHORIZED_KEYS, LABEL_PREFIX, NETWORKS, Host, HostSpec, NetworkName, labels_for
+
+ISP_BY_PROVIDER = {
+    "china telecom": "ChinaTelecom",
+    "china unicom": "ChinaUnicom",
+    "china mobile": "ChinaMobile",
+}
+"""Single-line EIP line types; two providers means two different lines, not two BGP addresses."""
+PUBLIC_PORTS: dict[NetworkName, list[tuple[str, str]]] = {
+    "uplink": [("tcp", "80/80"), ("tcp", "443/443")],
+    "media": [("udp", "3478/3478"), ("tcp", "3478/3478"), ("udp", "49160/49200")],
+}
+INTERNAL_ZONE = "ihh.internal"
+
+
+class AlicloudPlatform(pulumi.ComponentResource):
+    """VPCs, segments as security groups, and a factory of ECS hosts."""
+
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        ssh_public_key: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ihh:prod:AlicloudPlatform", name, None, opts)
+        if not config.prod.zones:
+            raise ValueError("config ihh:prod.zones: the prod stack needs at least one zone of the primary region")
+        self.stack = config.stack
+        self.config = config
+        self._providers: dict[str, alicloud.Provider] = {}
+        self._vpcs: dict[str, vpc.Network] = {}
+        self._switches: dict[tuple[str, int], vpc.Switch] = {}
+        self._groups: dict[tuple[str, str], ecs.SecurityGroup] = {}
+        self._key_pairs: dict[str, ecs.EcsKeyPair] = {}
+        self._ssh_public_key = ssh_public_key
+        self._cidrs = self._region_cidrs()
+        self.cen = cen.Instance("cen", cen_instance_name=f"ihh-{self.stack}", opts=pulumi.ResourceOptions(parent=self))
+        self.zone = pvtz.Zone("internal-zone", zone_name=INTERNAL_ZONE, opts=self._in(config.primary_site.region))
+        for region in self._cidrs:
+            self._vpc(region)
+        pvtz.ZoneAttachment(
+            "internal-zone-vpcs",
+            zone_id=self.zone.id,
+            vpcs=[pvtz.ZoneAttachmentVpcArgs(vpc_id=v.id, region_id=r) for r, v in self._vpcs.items()],
+            opts=self._in(config.primary_site.region),
+        )
+        self.register_outputs({"vpcs": {r: v.id for r, v in self._vpcs.items()}})
+
+    def _region_cidrs(self) -> dict[str, ipaddress.IPv4Network]:
+        """A distinct /16 per region (CEN refuses overlapping VPCs): the primary's, then the next ones."""
+        base = ipaddress.ip_network(self.config.prod.vpc_cidr)
+        regions = [self.config.primary_site.region, *[s.region for s in self.config.backup_sites]]
+        cidrs: dict[str, ipaddress.IPv4Network] = {}
+        for region in regions:
+            if region not in cidrs:
+                offset = len(cidrs) * base.num_addresses
+                cidrs[region] = ipaddress.ip_network(f"{base.network_address + offset}/{base.prefixlen}")
+        return cidrs
+
+    def _in(self, region: str, parent: pulumi.Resource | None = None) -> pulumi.ResourceOptions:
+        if region not in self._providers:
+            self._providers[region] = alicloud.Provider(
+                f"provider-{region}", region=region, opts=pulumi.ResourceOptions(parent=self)
+            )
+        return pulumi.ResourceOptions(parent=parent or self, provider=self._providers[region])
+
+    def _vpc(self, region: str) -> vpc.Network:
+        if region not in self._vpcs:
+            network = vpc.Network(f"vpc-{region}", vpc_name=f"ihh-{self.stack}-{region}",
+                                  cidr_block=str(self._cidrs[region]), opts=self._in(region))
+            cen.InstanceAttachment(
+                f"cen-{region}", instance_id=self.cen.id, child_instance_id=network.id,
+                child_instance_type="VPC", child_instance_region_id=region, opts=self._in(region),
+            )
+            self._vpcs[region] = network
+        return self._vpcs[region]
+
+    def _switch(self, site: Site, ordinal: int) -> vpc.Switch:
+        """Primary-site hosts alternate over the configured zones; a backup site uses its region's first zone."""
+        zones = self.config.prod.zones if site.region == self.config.primary_site.region else (f"{site.region}-a",)
+        index = (ordinal - 1) % len(zones)
+        key = (site.region, index)
+        if key not in self._switches:
+            subnet = list(self._cidrs[site.region].subnets(new_prefix=24))[index]
+            self._switches[key] = vpc.Switch(
+                f"vswitch-{site.region}-{index}", vpc_id=self._vpc(site.region).id, cidr_block=str(subnet),
+                zone_id=zones[index], vswitch_name=f"ihh-{self.stack}-{zones[index]}", opts=self._in(site.region),
+            )
+        return self._switches[key]
+
+    def _group(self, region: str, segment: str) -> ecs.SecurityGroup:
+        """A segment's security group: members reach each other; public segments take their ports."""
+        key = (region, segment)
+        if key not in self._groups:
+            group = ecs.SecurityGroup(
+                f"sg-{region}-{segment}", vpc_id=self._vpc(region).id,
+                security_group_name=f"ihh-{self.stack}-{segment}", inner_access_policy="Accept",
+                tags={f"{LABEL_PREFIX}segment": segment, f"{LABEL_PREFIX}stack": self.stack},
+                opts=self._in(region),
+            )
+            for protocol, ports in PUBLIC_PORTS.get(segment, []):  # type: ignore[call-overload]
+                ecs.SecurityGroupRule(
+                    f"sg-{region}-{segment}-{protocol}-{ports.split('/')[0]}", security_group_id=group.id,
+                    type="ingress", ip_protocol=protocol, port_range=ports, cidr_ip="0.0.0.0/0",
+                    nic_type="intranet", policy="accept", opts=self._in(region),
+                )
+            if segment == "backup":
+                for other, cidr in self._cidrs.items():
+                    if other != region:
+                        ecs.SecurityGroupRule(
+                            f"sg-{region}-backup-from-{other}", security_group_id=group.id, type="ingress",
+                            ip_protocol="tcp", port_range="8432/8432", cidr_ip=str(cidr), nic_type="intranet",
+                            policy="accept", opts=self._in(region),
+                        )
+            if segment == "mgmt":
+                ecs.SecurityGroupRule(
+                    f"sg-{region}-mgmt-ssh", security_group_id=group.id, type="ingress", ip_protocol="tcp",
+                    port_range="22/22", cidr_ip=str(self._cidrs[self.config.primary_site.region]),
+                    nic_type="intranet", policy="accept", opts=self._in(region),
+                )
+            self._groups[key] = group
+        return self._groups[key]
+
+    def _key_pair(self, region: str) -> ecs.EcsKeyPair:
+        if region not in self._key_pairs:
+            self._key_pairs[region] = ecs.EcsKeyPair(
+                f"ops-key-{region}", key_pair_name=f"ihh-{self.stack}-ops", public_key=self._ssh_public_key,
+                opts=self._in(region),
+            )
+        return self._key_pairs[region]
+
+    def internal_address(self, host_name: str) -> str:
+        return host_name
+
+    def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
+        region = spec.site.region
+        files = [*spec.files]
+        user_data = pulumi.Output.all(
+            *[pulumi.Output.from_input(f.content) for f in files], self._ssh_public_key
+        ).apply(lambda contents: _cloud_init(spec, files, contents[:-1], contents[-1]))
+        segments = [s for s in spec.networks if s in NETWORKS] + ["mgmt"]
+        instance = ecs.Instance(
+            spec.name,
+            instance_name=f"ihh-{self.stack}-{spec.name}",
+            host_name=spec.name,
+            instance_type=self.config.prod.instance_type,
+            image_id=self.config.prod.image_id,
+            vswitch_id=self._switch(spec.site, spec.ordinal).id,
+            security_groups=[self._group(region, s).id for s in segments],
+            key_name=self._key_pair(region).key_pair_name,
+            system_disk_category="cloud_essd",
+            user_data=user_data,
+            tags=labels_for(spec, self.stack),
+            opts=pulumi.ResourceOptions.merge(self._in(region, parent), pulumi.ResourceOptions(depends_on=depends_on)),
+        )
+        pvtz.ZoneRecord(
+            f"dns-{spec.name}", zone_id=self.zone.id, rr=spec.name, type="A", value=instance.private_ip,
+            ttl=60, opts=self._in(self.config.primary_site.region, parent),
+        )
+        endpoint = instance.private_ip.apply(lambda ip: f"{ip}:22")
+        endpoints = {"ssh": endpoint}
+        for port in spec.ports:
+            endpoints[port.purpose] = instance.private_ip.apply(lambda ip, p=port.container_port: f"{ip}:{p}")
+        return Host(
+            name=spec.name, roles=spec.roles, site=spec.site, resource=instance, container=instance.id,
+            endpoints=endpoints, ssh_host_key=pulumi.Output.from_input(""),
+        )
+
+    def provider_lines(
+        self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,
+        parent: pulumi.Resource, site: Site,
+    ) -> tuple[Host | None, dict[str, dict[str, pulumi.Output[str]]]]:
+        lines: dict[str, dict[str, Any]] = {}
+        for uplink in uplinks:
+            eip = ecs.EipAddress(
+                f"eip-{uplink.name}",
+                address_name=f"ihh-{self.stack}-{uplink.name}",
+                isp=ISP_BY_PROVIDER.get(uplink.provider.strip().lower(), "BGP"),
+                bandwidth=str(uplink.bandwidth_mbps),
+                internet_charge_type="PayByBandwidth",
+                payment_type="PayAsYouGo",
+                tags={
+                    f"{LABEL_PREFIX}uplink.name": uplink.name,
+                    f"{LABEL_PREFIX}uplink.provider": uplink.provider,
+                    f"{LABEL_PREFIX}uplink.bandwidth-mbps": str(uplink.bandwidth_mbps),
+                },
+                opts=self._in(site.region, parent),
+            )
+            ecs.EipAssociation(
+                f"eip-{uplink.name}", allocation_id=eip.id, instance_id=ingress[uplink.name].resource.id,
+                opts=self._in(site.region, parent),
+            )
+            lines[uplink.name] = {
+                "url": eip.ip_address.apply(lambda ip, p=ingress_port: f"http://{ip}:{p}"),
+                "toxiproxy_proxy": None,
+            }
+        return None, lines
+
+
+def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_public_key: str) -> str:
+    """cloud-config: the role's Debian packages (the list the local images use) and its files.
+
+    The role's service wiring (images/<role>/rootfs) is expected in the custom image
+    named by ``prod.imageId``; see README, "prod stack".
+    """
+    document = {
+        "manage_etc_hosts": False,
+        "write_files": [
+            {"path": f.path, "content": content, "owner": f"{f.owner}:{f.owner}", "permissions": f.mode,
+             "defer": True}
+            for f, content in zip(files, contents, strict=True)
+        ] + [{"path": AUTHORIZED_KEYS, "content": ssh_public_key, "permissions": "0644"}],
+        "package_update": True,
+        "packages": list(ROLE_PACKAGES[spec.image]),
+        "runcmd": [["sh", "-c", f"echo 'search {INTERNAL_ZONE}' >> /etc/resolv.conf"]],
+        "final_message": json.dumps({"ihh.host": spec.name, "roles": list(spec.roles)}),
+    }
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
