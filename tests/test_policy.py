@@ -134,6 +134,6 @@ def test_policy_pack_reports_through_pulumi_policy(local_subjects) -> None:
                                  props={"labels": [{"label": k, "value": v} for k, v in s.labels.items()]})
                  for s in relabel(local_subjects, "db-1", roles="database,app")]
     reported: list[tuple[str, str]] = []
-    POLICIES[0].validate(SimpleNamespace(resources=resources), lambda message, urn=None: reported.append((message, urn)))
+    POLICIES[0].validate(SimpleNamespace(resources=resources), lambda msg, urn=None: reported.append((msg, urn)))
     assert len(reported) == 1
     assert reported[0][0].startswith("GD-1.2.3a: ") and reported[0][1].endswith("::db-1")

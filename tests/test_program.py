@@ -1,0 +1,146 @@
+"""Both stacks under Pulumi's mocks: the components, their children and the outputs contract."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from harness.mockrun import run_program
+from tests.helpers import program, stack_values
+
+COMPONENTS = {
+    "ihh:security:StackSecrets", "ihh:topology:Topology", "ihh:app:AppTier", "ihh:database:Database",
+    "ihh:backup:BackupSites", "ihh:network:Uplinks", "ihh:av:AvNodes",
+}
+
+
+@pytest.fixture(scope="module")
+def local():
+    return program("local")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return program("prod")
+
+
+@pytest.mark.parametrize("stack", ["local", "prod"])
+def test_one_component_per_piece_and_every_resource_parented(stack: str) -> None:
+    run = program(stack)
+    types = {r.type for r in run.graph.resources if not r.custom}
+    assert COMPONENTS <= types, COMPONENTS - types
+    for resource in run.graph.resources:
+        if resource.type.startswith("pulumi:providers:"):
+            continue
+        parent_type = resource.parent.split("::")[2].split("$")[-1]
+        assert parent_type != "pulumi:pulumi:Stack" or not resource.custom, (
+            f"{resource.urn}: a resource must belong to a component, not to the stack"
+        )
+
+
+def test_local_hosts_by_role(local) -> None:
+    containers = [r for r in local.graph.resources if r.type == "docker:index/container:Container"]
+    roles: dict[str, int] = {}
+    for container in containers:
+        for role in container.labels()["ihh.roles"].split(","):
+            roles[role] = roles.get(role, 0) + 1
+    assert roles == {"app": 2, "database": 2, "dcs": 3, "ingress": 2, "wan": 1, "av": 2, "backup": 2}, roles
+
+
+def test_local_publishes_on_loopback_only(local) -> None:
+    for container in local.graph.of_type("docker:index/container:Container"):
+        for port in container.inputs.get("ports", []):
+            assert ipaddress.ip_address(port["ip"]).is_loopback, f"{container.urn}: publishes on {port['ip']}"
+
+
+def test_local_segments(local) -> None:
+    networks = {n.inputs["name"]: n.inputs for n in local.graph.of_type("docker:index/network:Network")}
+    for internal in ("ihh-local-app", "ihh-local-db", "ihh-local-backup"):
+        assert networks[internal].get("internal") is True, internal
+    assert networks["ihh-local-mgmt"]["options"] == {"com.docker.network.bridge.enable_icc": "false"}
+    attached = {
+        c.name: {n["name"].removeprefix("ihh-local-") for n in c.inputs["networksAdvanced"]}
+        for c in local.graph.of_type("docker:index/container:Container")
+    }
+    assert "db" not in attached["ingress-telecom"] and "db" not in attached["wan"]
+    assert attached["db-1"] == {"db", "backup", "mgmt"}
+
+
+def test_secrets_are_generated_not_literal(local) -> None:
+    passwords = local.outputs["secrets"]
+    assert len(set(passwords.values())) == len(passwords)
+    for value in passwords.values():
+        assert len(value) == 32
+    repo_text = "\n".join(
+        p.read_text(errors="ignore") for p in __import__("pathlib").Path(".").rglob("*")
+        if p.is_file() and p.suffix in {".py", ".yaml", ".cfg", ".conf", ".toml"} and ".venv" not in p.parts
+        and ".harness" not in p.parts
+    )
+    for value in passwords.values():
+        assert value not in repo_text
+
+
+def test_generated_values_are_stable_while_inputs_are(local) -> None:
+    again = run_program("local", stack_values("local"), local.state)
+    assert again.outputs["secrets"] == local.outputs["secrets"]
+    assert again.outputs["ssh_private_key"] == local.outputs["ssh_private_key"]
+    fresh = run_program("local", stack_values("local"), {})
+    assert fresh.outputs["secrets"] != local.outputs["secrets"]
+
+
+def test_outputs_contract(local) -> None:
+    out = local.outputs
+    for key in ("uplinks", "toxiproxy_api", "av_nodes", "hosts", "ssh_private_key", "backup_sites", "database"):
+        assert key in out, key
+    assert {"name", "provider", "bandwidth_mbps", "url", "toxiproxy_proxy"} <= set(out["uplinks"][0])
+    assert out["toxiproxy_api"].startswith("http://127.0.0.1:")
+    assert {"name", "roles", "site", "region", "ssh", "container", "ssh_host_key"} <= set(out["hosts"][0])
+    assert [s["region"] for s in out["backup_sites"]] == ["cn-shanghai", "cn-shenzhen"]
+    assert out["ssh_private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert len({h["ssh"] for h in out["hosts"]}) == len(out["hosts"]), "ports collide"
+
+
+def test_patroni_and_pgbackrest_config(local) -> None:
+    import yaml
+
+    db1 = next(c for c in local.graph.of_type("docker:index/container:Container") if c.name == "db-1")
+    files = {u["file"]: u["content"] for u in db1.inputs["uploads"]}
+    patroni = yaml.safe_load(files["/etc/patroni/patroni.yml"])
+    assert patroni["bootstrap"]["dcs"]["synchronous_mode"] is True
+    assert patroni["etcd3"]["hosts"] == ["dcs-1:2379", "dcs-2:2379", "dcs-3:2379"]
+    assert all(line.startswith(("local", "hostssl", "hostnossl all all all reject"))
+               for line in patroni["postgresql"]["pg_hba"])
+    assert "repo1-host=backup-sh-backup" in files["/etc/pgbackrest/pgbackrest.conf"]
+    assert "repo2-host=backup-sz-backup" in files["/etc/pgbackrest/pgbackrest.conf"]
+    manifest = json.loads(files["/etc/ihh/files.json"])
+    modes = {m["path"]: m["mode"] for m in manifest}
+    assert modes["/etc/patroni/patroni.yml"] == "0600" and modes["/etc/ihh/tls/host.key"] == "0600"
+
+
+def test_prod_uplinks_are_single_line_eips_of_two_isps(prod) -> None:
+    eips = prod.graph.of_type("alicloud:ecs/eipAddress:EipAddress")
+    assert sorted(e.inputs["isp"] for e in eips) == ["ChinaTelecom", "ChinaUnicom"]
+    assert all(int(e.inputs["bandwidth"]) >= 10 for e in eips)
+    assert len(prod.graph.of_type("alicloud:ecs/eipAssociation:EipAssociation")) == 2
+
+
+def test_prod_hosts_spread_over_two_zones_and_backups_elsewhere(prod) -> None:
+    switches = prod.graph.of_type("alicloud:vpc/switch:Switch")
+    zones = {s.inputs["zoneId"] for s in switches}
+    assert {"cn-beijing-h", "cn-beijing-i"} <= zones
+    providers = {p.inputs.get("region") for p in prod.graph.of_type("pulumi:providers:alicloud")}
+    assert providers == {"cn-beijing", "cn-shanghai", "cn-shenzhen"}
+    instances = prod.graph.of_type("alicloud:ecs/instance:Instance")
+    assert len(instances) == 13
+    for instance in instances:
+        assert instance.inputs["userData"].startswith("#cloud-config"), instance.urn
+        assert instance.inputs["tags"]["ihh.region"].startswith("cn-"), instance.urn
+
+
+def test_prod_needs_zones() -> None:
+    values = stack_values("prod")
+    values["prod"] = {**values["prod"], "zones": []}
+    with pytest.raises(Exception, match=r"prod\.zones"):
+        run_program("prod", values)
