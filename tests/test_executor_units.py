@@ -10,7 +10,6 @@ import pytest
 from harness.docker_apply import ApplyError, _ns, _tar, docker_resources, spec_hashes, topological
 from harness.graph import GraphResource, ResourceGraph
 
-
 CONTAINER = "docker:index/container:Container"
 
 
