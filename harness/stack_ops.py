@@ -41,10 +41,16 @@ def preview(stack: str) -> ProgramRun:
 
 
 def setup() -> None:
-    """Everything ``up`` needs on this machine: engine, base image, Toxiproxy binary."""
+    """Everything ``up`` needs on this machine: engine, base image, Toxiproxy binary.
+
+    A daemon that setup had to start is stopped again: setup leaves no process behind.
+    """
     engine = ensure_engine()
-    ensure_base_image(engine.client)
-    ensure_toxiproxy()
+    try:
+        ensure_base_image(engine.client)
+        ensure_toxiproxy()
+    finally:
+        engine.stop_if_ours()
 
 
 def up(stack: str) -> UpResult:
