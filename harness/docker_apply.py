@@ -128,6 +128,7 @@ class DockerApplier:
     def __init__(self, client: docker.DockerClient, stack: str) -> None:
         self.client = client
         self.stack = stack
+        self._containers: dict[str, Any] = {}
 
     # ----- what exists -------------------------------------------------------------------------
     def _filters(self) -> dict[str, list[str]]:
@@ -148,6 +149,7 @@ class DockerApplier:
         hashes = spec_hashes(resources)
         report = ApplyReport()
         self._remove_stale(resources, hashes, report)
+        self._containers = self.existing_containers()
         for resource in resources:
             handler = {
                 IMAGE: self._ensure_image,
@@ -158,7 +160,17 @@ class DockerApplier:
             handler(resource, hashes[resource.urn], report)
         containers = [object_name(r) for r in resources if r.type == CONTAINER]
         self.wait_healthy(containers, health_timeout)
+        self._prune_images([object_name(r) for r in resources if r.type == IMAGE])
         return report
+
+    def _prune_images(self, current: list[str]) -> None:
+        """Drop older builds of this graph's image repositories that no container uses (the cache stays bounded)."""
+        in_use = {c.attrs["Image"] for c in self.client.containers.list(all=True)}
+        repositories = {tag.rpartition(":")[0] for tag in current}
+        for image in self.client.images.list():
+            stale = [t for t in image.tags if t.rpartition(":")[0] in repositories and t not in current]
+            if stale and image.id not in in_use and len(stale) == len(image.tags):
+                self.client.images.remove(image.id, force=False, noprune=False)
 
     def _remove_stale(self, resources: list[GraphResource], hashes: dict[str, str], report: ApplyReport) -> None:
         """Remove what changed or is no longer declared; a container goes too when its network or volume goes."""
@@ -240,7 +252,7 @@ class DockerApplier:
 
     def _ensure_container(self, resource: GraphResource, spec_hash: str, report: ApplyReport) -> None:
         name = object_name(resource)
-        container = self.existing_containers().get(name)
+        container = self._containers.get(name)
         if container is not None:
             if container.status != "running":
                 container.start()

@@ -83,7 +83,7 @@ class DockerPlatform(pulumi.ComponentResource):
         return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(merged.items())]
 
     def image(self, role: Role) -> docker.Image:
-        """The role's image, declared once and built from ``images/<role>/Dockerfile``."""
+        """The role's image, declared once, built from ``images/Dockerfile`` with the role's packages and files."""
         if role not in self._images:
             if role == "wan" and not TOXIPROXY_BINARY.exists():
                 raise FileNotFoundError(
@@ -94,8 +94,8 @@ class DockerPlatform(pulumi.ComponentResource):
                 image_name=role_image_tag(role),
                 build=docker.DockerBuildArgs(
                     context=str(IMAGES_DIR),
-                    dockerfile=str(IMAGES_DIR / role / "Dockerfile"),
-                    args={"BASE_IMAGE": base_image_tag(), "PACKAGES": " ".join(ROLE_PACKAGES[role])},
+                    dockerfile=str(IMAGES_DIR / "Dockerfile"),
+                    args={"BASE_IMAGE": base_image_tag(), "ROLE": role, "PACKAGES": " ".join(ROLE_PACKAGES[role])},
                 ),
                 skip_push=True,
                 opts=pulumi.ResourceOptions(parent=self),

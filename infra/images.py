@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO_ROOT / "images"
-TOXIPROXY_BINARY = IMAGES_DIR / "wan" / "bin" / "toxiproxy-server"
+TOXIPROXY_BINARY = IMAGES_DIR / "wan" / "rootfs" / "usr" / "local" / "bin" / "toxiproxy-server"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 TOXIPROXY_VERSION = "v2.5.0"
 
@@ -62,8 +62,9 @@ def base_image_tag() -> str:
 
 
 def role_image_tag(role: str) -> str:
-    """``ihh/<role>:<hash>`` over the base tag, the shared files and the role's own files."""
+    """``ihh/<role>:<hash>`` over the base tag, the packages, the Dockerfile, the shared and the role's own files."""
     parts = [base_image_tag().encode(), " ".join(ROLE_PACKAGES[role]).encode()]
+    parts.append((IMAGES_DIR / "Dockerfile").read_bytes())
     for folder in (IMAGES_DIR / "common", IMAGES_DIR / role):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             mode = path.stat().st_mode & 0o777

@@ -142,6 +142,20 @@ def test_second_up_changes_nothing(live_stack) -> None:
     assert time.monotonic() - started < 600  # bounded, not a timing claim
 
 
+def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
+    """A container lost and one stopped (as after an interrupted up) are restored; nothing else moves."""
+    from harness.stack_ops import up
+
+    outputs = live_stack.ensure_up()
+    containers = {h["name"]: h["container"] for h in outputs["hosts"]}
+    engine.client.containers.get(containers["app-2"]).remove(force=True)
+    engine.client.containers.get(containers["turn-2"]).stop(timeout=5)
+    report = up(live_stack.stack).report
+    assert report.created == [containers["app-2"]], report
+    assert report.started == [containers["turn-2"]], report
+    assert not report.replaced and not report.removed, report
+
+
 @pytest.mark.takes_stack_down
 def test_down_leaves_no_container_network_or_volume(live_stack, engine) -> None:
     from harness.docker_apply import DockerApplier
