@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import pulumi
 
 from infra.config import Site
-from infra.database import DATA_DIR, PGBACKREST_TLS_PORT, STANZA, TLS_DIR, BackupRepository
+from infra.database import (
+    DATA_DIR,
+    PGBACKREST_TLS_PORT,
+    STANZA,
+    TLS_DIR,
+    BackupRepository,
+    pgbackrest_peer,
+    pgbackrest_server,
+)
 from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platform
 from infra.secrets import StackSecrets
 
@@ -43,27 +51,12 @@ def repository_config(index: int, database_hosts: tuple[str, ...], retention_day
         f"repo{index}-retention-full-type=time",
         f"repo{index}-retention-full={retention_days}",
         "start-fast=y",
-        "process-max=2",
-        "log-level-console=info",
-        "log-level-file=detail",
-        "tls-server-address=*",
-        f"tls-server-ca-file={TLS_DIR}/ca.crt",
-        f"tls-server-cert-file={TLS_DIR}/host.crt",
-        f"tls-server-key-file={TLS_DIR}/host.key",
-        *[f"tls-server-auth={h}={STANZA}" for h in database_hosts],
+        *pgbackrest_server(database_hosts),
         "",
         f"[{STANZA}]",
     ]
     for n, host in enumerate(database_hosts, start=1):
-        lines += [
-            f"pg{n}-host={host}",
-            f"pg{n}-host-type=tls",
-            f"pg{n}-host-port={PGBACKREST_TLS_PORT}",
-            f"pg{n}-host-ca-file={TLS_DIR}/ca.crt",
-            f"pg{n}-host-cert-file={TLS_DIR}/host.crt",
-            f"pg{n}-host-key-file={TLS_DIR}/host.key",
-            f"pg{n}-path={DATA_DIR}",
-        ]
+        lines += [*pgbackrest_peer(f"pg{n}", host), f"pg{n}-path={DATA_DIR}"]
     return "\n".join([*lines, ""])
 
 

@@ -146,20 +146,21 @@ def patroni_config(
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def pgbackrest_db_config(name: str, args: DatabaseArgs, backup_hosts: list[str]) -> str:
-    """pgBackRest on a database host: push WAL to every repository over mutual TLS."""
-    lines = ["[global]"]
-    for repo in args.repositories:
-        lines += [
-            f"repo{repo.index}-host={repo.host}",
-            f"repo{repo.index}-host-type=tls",
-            f"repo{repo.index}-host-ca-file={TLS_DIR}/ca.crt",
-            f"repo{repo.index}-host-cert-file={TLS_DIR}/host.crt",
-            f"repo{repo.index}-host-key-file={TLS_DIR}/host.key",
-        ]
-    lines += [
-        "archive-async=y",
-        "spool-path=/var/spool/pgbackrest",
+def pgbackrest_peer(prefix: str, host: str) -> list[str]:
+    """Options that reach a remote pgBackRest (``repoN`` or ``pgN``) over mutual TLS with this host's cert."""
+    return [
+        f"{prefix}-host={host}",
+        f"{prefix}-host-type=tls",
+        f"{prefix}-host-port={PGBACKREST_TLS_PORT}",
+        f"{prefix}-host-ca-file={TLS_DIR}/ca.crt",
+        f"{prefix}-host-cert-file={TLS_DIR}/host.crt",
+        f"{prefix}-host-key-file={TLS_DIR}/host.key",
+    ]
+
+
+def pgbackrest_server(authorized_hosts: list[str] | tuple[str, ...]) -> list[str]:
+    """Options shared by every pgBackRest host: logging, and its TLS server open to named peers only."""
+    return [
         "process-max=2",
         "log-level-console=info",
         "log-level-file=detail",
@@ -167,7 +168,19 @@ def pgbackrest_db_config(name: str, args: DatabaseArgs, backup_hosts: list[str])
         f"tls-server-ca-file={TLS_DIR}/ca.crt",
         f"tls-server-cert-file={TLS_DIR}/host.crt",
         f"tls-server-key-file={TLS_DIR}/host.key",
-        *[f"tls-server-auth={h}={STANZA}" for h in backup_hosts],
+        *[f"tls-server-auth={h}={STANZA}" for h in authorized_hosts],
+    ]
+
+
+def pgbackrest_db_config(name: str, args: DatabaseArgs, backup_hosts: list[str]) -> str:
+    """pgBackRest on a database host: push WAL to every repository over mutual TLS."""
+    lines = ["[global]"]
+    for repo in args.repositories:
+        lines += pgbackrest_peer(f"repo{repo.index}", repo.host)
+    lines += [
+        "archive-async=y",
+        "spool-path=/var/spool/pgbackrest",
+        *pgbackrest_server(backup_hosts),
         "",
         f"[{STANZA}]",
         f"pg1-path={DATA_DIR}",
