@@ -15,17 +15,21 @@ import socket
 import struct
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAGIC_COOKIE = 0x2112A442
 ALLOCATE_REQUEST = 0x0003
 ALLOCATE_SUCCESS = 0x0103
 ALLOCATE_ERROR = 0x0113
 REFRESH_REQUEST = 0x0004
+CREATE_PERMISSION_REQUEST = 0x0008
+CREATE_PERMISSION_SUCCESS = 0x0108
+CREATE_PERMISSION_ERROR = 0x0118
 ATTR_USERNAME = 0x0006
 ATTR_MESSAGE_INTEGRITY = 0x0008
 ATTR_ERROR_CODE = 0x0009
 ATTR_LIFETIME = 0x000D
+ATTR_XOR_PEER_ADDRESS = 0x0012
 ATTR_REALM = 0x0014
 ATTR_NONCE = 0x0015
 ATTR_XOR_RELAYED_ADDRESS = 0x0016
@@ -50,6 +54,7 @@ class Allocation:
     relayed_port: int
     lifetime_s: int
     seconds: float
+    permissions: dict[str, bool | int] = field(default_factory=dict)
 
 
 def rest_credentials(secret: str, user: str, ttl_s: int = 600, now: float | None = None) -> tuple[str, str]:
@@ -94,6 +99,12 @@ def _error_code(attrs: dict[int, bytes]) -> tuple[int, str]:
     return raw[2] * 100 + raw[3], raw[4:].decode(errors="replace")
 
 
+def _xor_encode(host: str, port: int) -> bytes:
+    """XOR-PEER-ADDRESS value for an IPv4 peer."""
+    address = struct.unpack("!I", socket.inet_aton(host))[0] ^ MAGIC_COOKIE
+    return struct.pack("!BBHI", 0, 1, port ^ (MAGIC_COOKIE >> 16), address)
+
+
 def _xor_address(raw: bytes) -> tuple[str, int]:
     port = struct.unpack("!H", raw[2:4])[0] ^ (MAGIC_COOKIE >> 16)
     address = struct.unpack("!I", raw[4:8])[0] ^ MAGIC_COOKIE
@@ -132,8 +143,12 @@ class TurnClient:
                 wait *= 2  # RFC 5389 retransmission back-off
         raise TurnError(f"no answer from TURN server {self.address[0]}:{self.address[1]} in {self.timeout_s:.1f} s")
 
-    def allocate(self, username: str, password: str) -> Allocation:
-        """Allocate a UDP relay: first the unauthenticated try for realm and nonce, then the signed one."""
+    def allocate(self, username: str, password: str, peers: tuple[str, ...] = ()) -> Allocation:
+        """Allocate a UDP relay: first the unauthenticated try for realm and nonce, then the signed one.
+
+        With ``peers``, also ask permission to relay to each; the answers land in ``Allocation.permissions``
+        (peer -> True when granted, or the refusal's error code).
+        """
         started = time.monotonic()
         transport = _attr(ATTR_REQUESTED_TRANSPORT, bytes([UDP, 0, 0, 0]))
         kind, attrs = self._exchange(ALLOCATE_REQUEST, [transport], None)
@@ -151,8 +166,20 @@ class TurnClient:
             raise TurnError(f"unexpected answer to Allocate: message type {kind:#06x}")
         host, port = _xor_address(attrs[ATTR_XOR_RELAYED_ADDRESS])
         lifetime = struct.unpack("!I", attrs.get(ATTR_LIFETIME, b"\0\0\0\0"))[0]
+        credentials = [_attr(ATTR_USERNAME, username.encode()), _attr(ATTR_REALM, realm), _attr(ATTR_NONCE, nonce)]
+        permissions = {peer: self._permission(peer, credentials, key) for peer in peers}
         self._release(username, realm, nonce, key)
-        return Allocation(host, port, lifetime, time.monotonic() - started)
+        return Allocation(host, port, lifetime, time.monotonic() - started, permissions)
+
+    def _permission(self, peer: str, credentials: list[bytes], key: bytes) -> bool | int:
+        kind, attrs = self._exchange(
+            CREATE_PERMISSION_REQUEST, [_attr(ATTR_XOR_PEER_ADDRESS, _xor_encode(peer, 9)), *credentials], key
+        )
+        if kind == CREATE_PERMISSION_SUCCESS:
+            return True
+        if kind == CREATE_PERMISSION_ERROR:
+            return _error_code(attrs)[0]
+        raise TurnError(f"unexpected answer to CreatePermission: message type {kind:#06x}")
 
     def _release(self, username: str, realm: bytes, nonce: bytes, key: bytes) -> None:
         """Refresh with lifetime 0 frees the relay at once instead of holding it for its lifetime."""
@@ -161,9 +188,11 @@ class TurnClient:
         self._exchange(REFRESH_REQUEST, attrs, key)
 
 
-def allocate(endpoint: str, secret: str, user: str = "ihh-check", timeout_s: float = 3.0) -> Allocation:
-    """Allocate on ``host:port`` with a fresh REST credential."""
+def allocate(
+    endpoint: str, secret: str, user: str = "ihh-check", timeout_s: float = 3.0, peers: tuple[str, ...] = ()
+) -> Allocation:
+    """Allocate on ``host:port`` with a fresh REST credential, optionally asking to relay to ``peers``."""
     host, _, port = endpoint.rpartition(":")
     username, password = rest_credentials(secret, user)
     with TurnClient(host, int(port), timeout_s) as client:
-        return client.allocate(username, password)
+        return client.allocate(username, password, peers)

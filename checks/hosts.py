@@ -1,0 +1,22 @@
+"""testinfra hosts for a stack's hosts, over paramiko, with the host key the stack generated.
+
+testinfra's paramiko backend would accept an unknown host key with a warning; here
+its connection is replaced by one that verified the key from the outputs.
+"""
+
+from __future__ import annotations
+
+import testinfra
+from testinfra.host import Host
+
+from checks.ssh import connect, host_entry
+from harness.outputs import StackOutputs
+
+
+def testinfra_host(outputs: StackOutputs, name: str) -> Host:
+    """A testinfra Host for ``name`` that runs commands with sudo over a strictly verified session."""
+    entry = host_entry(outputs, name)
+    address, _, port = entry["ssh"].rpartition(":")
+    host = testinfra.get_host(f"paramiko://{outputs['ssh_user']}@{address}:{port}", sudo=True)
+    host.backend.client = connect(outputs, name)  # cached_property: replaced before first use
+    return host

@@ -1,0 +1,31 @@
+"""Application hosts: the service verifies the database's certificate and keeps its password private."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ROLE = "app"
+
+
+@pytest.mark.requirements("EH-1.2.1", "TM-5.2")
+@pytest.mark.impact("critical")
+def test_service_verifies_the_database_certificate(host, target) -> None:
+    config = json.loads(host.file("/etc/ihh/app/service.json").content_string)
+    ca = host.file(config["db"]["sslrootcert"])
+    assert ca.exists and "BEGIN CERTIFICATE" in ca.content_string, (
+        f"{target['name']}: the service needs the stack CA to verify the database: {ca.path} missing"
+    )
+    code = host.file("/opt/ihh/app/service.py").content_string
+    assert 'sslmode="verify-full"' in code, f"{target['name']}: the service must connect with sslmode=verify-full"
+
+
+@pytest.mark.requirements("TM-5.2")
+@pytest.mark.impact("high")
+def test_database_password_readable_only_by_the_service(host, target) -> None:
+    secret = host.file("/etc/ihh/secrets/db-app-password")
+    assert secret.user == "ihh-app" and secret.mode & 0o077 == 0, (
+        f"{target['name']}: the database password must be readable by the service only: "
+        f"{oct(secret.mode)} {secret.user}"
+    )

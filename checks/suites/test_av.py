@@ -1,0 +1,53 @@
+"""A/V nodes: coturn authenticates every allocation and relays to no loopback or private peer."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.turn_client import TurnError, allocate
+
+ROLE = "av"
+CONFIG = "/etc/ihh/turnserver.conf"
+FORBIDDEN_PEERS = ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1")
+
+
+def _options(host) -> set[str]:
+    return {line.strip().split("=")[0] for line in host.file(CONFIG).content_string.splitlines() if line.strip()}
+
+
+def _node(outputs, target) -> dict:
+    return next(n for n in outputs["av_nodes"] if n["name"] == target["name"])
+
+
+@pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
+@pytest.mark.impact("critical")
+def test_coturn_requires_authentication(host, target) -> None:
+    options = _options(host)
+    assert "use-auth-secret" in options and "no-auth" not in options, (
+        f"{target['name']}: coturn must require authentication (use-auth-secret, no no-auth) in {CONFIG}"
+    )
+
+
+@pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
+@pytest.mark.impact("critical")
+def test_allocation_without_valid_credential_is_refused(target, outputs) -> None:
+    with pytest.raises(TurnError) as refused:
+        allocate(_node(outputs, target)["turn"], "not-the-shared-secret")
+    assert refused.value.code == 401, f"{target['name']}: expected 401 for a forged credential: {refused.value}"
+
+
+@pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
+@pytest.mark.impact("critical")
+def test_no_relay_to_loopback_or_private_peers(target, outputs) -> None:
+    allocation = allocate(_node(outputs, target)["turn"], outputs.secret("turn_shared_secret"), peers=FORBIDDEN_PEERS)
+    granted = [peer for peer, answer in allocation.permissions.items() if answer is True]
+    assert not granted, f"{target['name']}: must not relay to loopback or private peers: granted {granted}"
+
+
+@pytest.mark.requirements("TM-5.2")
+@pytest.mark.impact("high")
+def test_shared_secret_readable_only_by_coturn(host, target) -> None:
+    config = host.file(CONFIG)
+    assert config.user == "turnserver" and config.mode & 0o077 == 0, (
+        f"{target['name']}: {CONFIG} holds the TURN secret and must be owner-only: {oct(config.mode)} {config.user}"
+    )

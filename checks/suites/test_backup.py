@@ -1,0 +1,42 @@
+"""Backup sites: the repository is encrypted, its key owner-only, its data private."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ROLE = "backup"
+
+
+def _site(outputs, target) -> dict:
+    return next(s for s in outputs["backup_sites"] if s["host"] == target["name"])
+
+
+@pytest.mark.requirements("TM-5.2", "EH-2.2.3")
+@pytest.mark.impact("critical")
+def test_repository_is_encrypted(host, target, outputs) -> None:
+    repo = _site(outputs, target)["repository"]
+    info = json.loads(host.check_output(
+        f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={repo} info --output=json"))
+    cipher = info[0].get("cipher")
+    assert cipher == "aes-256-cbc", f"{target['name']}: repository {repo} must be encrypted: cipher {cipher!r}"
+
+
+@pytest.mark.requirements("TM-5.2")
+@pytest.mark.impact("critical")
+def test_repository_key_readable_only_by_owner(host, target) -> None:
+    config = host.file("/etc/pgbackrest/pgbackrest.conf")
+    assert config.user == "pgbackrest" and config.mode & 0o077 == 0, (
+        f"{target['name']}: pgbackrest.conf holds the cipher passphrase and must be owner-only: "
+        f"{oct(config.mode)} {config.user}"
+    )
+
+
+@pytest.mark.requirements("TM-5.2", "EH-1.1.2")
+@pytest.mark.impact("high")
+def test_repository_directory_is_private(host, target) -> None:
+    repo = host.file("/var/lib/pgbackrest/repo")
+    assert repo.is_directory and repo.mode == 0o700 and repo.user == "pgbackrest", (
+        f"{target['name']}: /var/lib/pgbackrest/repo must be 0700 pgbackrest: {oct(repo.mode)} {repo.user}"
+    )
