@@ -70,6 +70,20 @@ def _cmd_outputs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from harness.check_runner import DEFAULT_WAIVERS, run_checks, summary
+    from harness.mockrun import REPO_ROOT
+
+    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "checks" / time.strftime("%Y%m%dT%H%M%SZ",
+                                                                                          time.gmtime())
+    run = run_checks(args.stack, out, tuple(args.host), Path(args.waivers or DEFAULT_WAIVERS), args.workers)
+    print(summary(run))
+    return 0 if run.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--stack", default="local", help="stack name (stacks/Pulumi.<stack>.yaml); default: local")
@@ -81,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="create or converge the stack").set_defaults(func=_cmd_up)
     sub.add_parser("down", help="remove every container, network and volume of the stack").set_defaults(
         func=_cmd_down)
+    check = sub.add_parser("check", help="run the host-check suites over SSH against every host")
+    check.add_argument("--out", help="folder for checks.jsonl and checks-junit.xml (default evidence/checks/<time>)")
+    check.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+    check.add_argument("--waivers", help="waiver file (default checks/waivers.yaml)")
+    check.add_argument("--workers", type=int, default=4, help="hosts checked in parallel (default 4)")
+    check.set_defaults(func=_cmd_check)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")

@@ -20,6 +20,7 @@ import pulumi_alicloud as alicloud
 import yaml
 from pulumi_alicloud import cen, ecs, pvtz, vpc
 
+from infra.av_nodes import RELAY_PORTS
 from infra.config import Site, StackConfig, Uplink
 from infra.images import ROLE_PACKAGES
 from infra.model import AUTHORIZED_KEYS, LABEL_PREFIX, NETWORKS, Host, HostSpec, NetworkName, labels_for
@@ -32,7 +33,7 @@ ISP_BY_PROVIDER = {
 """Single-line EIP line types; two providers means two different lines, not two BGP addresses."""
 PUBLIC_PORTS: dict[NetworkName, list[tuple[str, str]]] = {
     "uplink": [("tcp", "80/80"), ("tcp", "443/443")],
-    "media": [("udp", "3478/3478"), ("tcp", "3478/3478"), ("udp", "49160/49200")],
+    "media": [("udp", "3478/3478"), ("tcp", "3478/3478"), ("udp", f"{RELAY_PORTS[0]}/{RELAY_PORTS[1]}")],
 }
 INTERNAL_ZONE = "ihh.internal"
 

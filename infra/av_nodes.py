@@ -16,6 +16,8 @@ from infra.config import Site
 from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platform, Port
 
 TURN_PORT = 3478
+RELAY_PORTS = (49160, 49200)
+"""coturn's relay range: one port per allocation, bounded so the firewall and the checks can name it."""
 REALM = "ihh.local"
 DENIED_PEERS = (
     "0.0.0.0-0.255.255.255", "10.0.0.0-10.255.255.255", "100.64.0.0-100.127.255.255",
@@ -44,8 +46,8 @@ def turnserver_config(name: str, secret: str) -> str:
         f"static-auth-secret={secret}",
         f"realm={REALM}",
         f"server-name={name}",
-        "min-port=49160",
-        "max-port=49200",
+        f"min-port={RELAY_PORTS[0]}",
+        f"max-port={RELAY_PORTS[1]}",
         "no-cli",
         "no-multicast-peers",
         "no-tlsv1",

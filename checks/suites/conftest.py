@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 from checks.hosts import testinfra_host
-from checks.waivers import Waiver, load_waivers
+from checks.waivers import load_waivers
 from harness.outputs import StackOutputs
 
 IMPACTS = ("critical", "high", "medium", "low")
 _hosts: dict[str, Any] = {}
+_results: list[Path] = []
+"""The results file, set on the controlling process only (xdist workers forward their reports to it)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,8 +76,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
     target = getattr(item, "callspec", None) and item.callspec.params.get("target")
-    if not target:
-        return
+    if not isinstance(target, dict):
+        return  # a suite with no host of its role here: nothing was checked
     requirement_marker = item.get_closest_marker("requirements")
     impact_marker = item.get_closest_marker("impact")
     check = check_id(item)
@@ -86,6 +88,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed:
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)[-500:]
+        message = message.removeprefix("AssertionError: ")  # the fact's own words, not the exception type
         waiver = next((w for w in item.config.ihh_waivers if w.covers(check, target["name"])), None)  # type: ignore[attr-defined]
         if waiver is not None and status == "fail":
             status = "waived"
@@ -107,12 +110,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """On the controlling process (xdist forwards reports), append each record to the results file."""
-    path = os.environ.get("IHH_CHECK_RESULTS_PATH")
-    if not path:
+    if not _results:
         return
     for name, value in report.user_properties:
         if name == "ihh_record":
-            with open(path, "a", encoding="utf-8") as handle:
+            with _results[0].open("a", encoding="utf-8") as handle:
                 handle.write(value + "\n")
 
 
@@ -120,8 +122,5 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     results = session.config.getoption("--ihh-results")
     if results and not hasattr(session.config, "workerinput"):
         Path(results).write_text("")
-        os.environ["IHH_CHECK_RESULTS_PATH"] = results
+        _results[:] = [Path(results)]
 
-
-def waivers_for(config: pytest.Config) -> list[Waiver]:
-    return config.ihh_waivers  # type: ignore[attr-defined]

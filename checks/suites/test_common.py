@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from infra.av_nodes import RELAY_PORTS, TURN_PORT
 from infra.regions import is_mainland_china
 
 ROLE = None
@@ -25,7 +26,9 @@ ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "dcs": {("tcp", 2379), ("tcp", 2380)},
     "ingress": {("tcp", 80)},
     "wan": {("tcp", 8474), *{("tcp", p) for p in range(20000, 20040)}},
-    "av": {(proto, port) for proto in ("tcp", "udp") for port in (3478, 3479)},
+    # coturn answers on TURN_PORT and on TURN_PORT + 1 (its RFC 5780 NAT-behaviour port), plus relays.
+    "av": {(proto, port) for proto in ("tcp", "udp") for port in (TURN_PORT, TURN_PORT + 1)}
+    | {("udp", port) for port in range(RELAY_PORTS[0], RELAY_PORTS[1] + 1)},
     "backup": {("tcp", 8432)},
 }
 DOCKER_RESOLVER = "127.0.0.11"

@@ -1,0 +1,81 @@
+"""Host checks on the live local stack: all pass; a deliberate misconfiguration fails the right check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from checks.ssh import connect, run
+from harness.check_runner import run_checks
+
+pytestmark = pytest.mark.live
+
+
+@contextmanager
+def misconfigured(outputs, host: str, break_it: str, undo: str) -> Iterator[None]:
+    """Apply ``break_it`` on ``host`` as root; ``undo`` always runs afterwards."""
+    client = connect(outputs, host)
+    try:
+        run(client, host, f"sudo sh -c {break_it!r}")
+        yield
+    finally:
+        run(client, host, f"sudo sh -c {undo!r}")
+        client.close()
+
+
+def record(run_, host: str, check: str) -> dict:
+    matches = [r for r in run_.records if r["host"] == host and r["check"] == check]
+    assert len(matches) == 1, (host, check, [r["check"] for r in run_.records if r["host"] == host])
+    return matches[0]
+
+
+def test_every_suite_passes_on_every_host(outputs, tmp_path: Path) -> None:
+    result = run_checks(outputs.stack, tmp_path)
+    assert result.ok, "\n".join(f"{r['host']} {r['check']}: {r['message']}" for r in result.failed)
+    assert {r["host"] for r in result.records} == {h["name"] for h in outputs["hosts"]}
+    assert all(r["requirements"] and r["impact"] for r in result.records)
+    assert result.junit_path.read_text().count("<testcase") == len(result.records)
+
+
+SSHD_PASSWORDS = ("echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-drill.conf",
+                  "rm -f /etc/ssh/sshd_config.d/00-drill.conf")
+PG_TRUST = ("cp -p /var/lib/postgresql/data/pgdata/pg_hba.conf /root/pg_hba.drill && "
+            "echo 'host all all 10.99.0.0/16 trust' >> /var/lib/postgresql/data/pgdata/pg_hba.conf",
+            "cp -p /root/pg_hba.drill /var/lib/postgresql/data/pgdata/pg_hba.conf && rm -f /root/pg_hba.drill")
+COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.conf",
+                  "sed -i 's/^no-auth$/use-auth-secret/' /etc/ihh/turnserver.conf")
+
+
+@pytest.mark.parametrize(
+    ("host", "change", "check", "rule"),
+    [
+        ("app-1", SSHD_PASSWORDS, "common::test_sshd_is_key_only", "sshd must be key-only"),
+        ("db-1", PG_TRUST, "database::test_no_trust_or_plain_host_rule_for_remote_addresses",
+         "remote connections must need TLS and a password"),
+        ("turn-1", COTURN_NO_AUTH, "av::test_coturn_requires_authentication", "coturn must require authentication"),
+    ],
+    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth"],
+)
+def test_misconfiguration_fails_the_right_check(outputs, tmp_path: Path, host, change, check, rule) -> None:
+    with misconfigured(outputs, host, *change):
+        broken = run_checks(outputs.stack, tmp_path / "broken", hosts=(host,))
+    failing = record(broken, host, check)
+    assert failing["status"] == "fail"
+    assert failing["message"].startswith(f"{host}: {rule}"), failing["message"]
+    assert [r["check"] for r in broken.failed] == [check], broken.failed
+    repaired = run_checks(outputs.stack, tmp_path / "repaired", hosts=(host,))
+    assert record(repaired, host, check)["status"] == "pass", "the misconfiguration was not undone"
+
+
+def test_a_waiver_turns_the_failure_into_waived(outputs, tmp_path: Path) -> None:
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("- check: common::test_sshd_is_key_only\n  host: app-1\n"
+                       "  justification: vendor appliance needs passwords until 2027, RISK-7\n  expires: 2099-01-01\n")
+    with misconfigured(outputs, "app-1", *SSHD_PASSWORDS):
+        waived = run_checks(outputs.stack, tmp_path / "waived", hosts=("app-1",), waivers=waivers)
+    entry = record(waived, "app-1", "common::test_sshd_is_key_only")
+    assert entry["status"] == "waived" and "RISK-7" in entry["message"]
+    assert waived.ok
