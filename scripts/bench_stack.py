@@ -7,9 +7,12 @@ the Toxiproxy build first, so the setup figure is a fresh machine's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
+
+import docker
 
 from harness.engine import ensure_engine
 from harness.stack_ops import down, setup, up
@@ -35,6 +38,27 @@ def stack_memory_mib(stack: str) -> float:
     return total / 2**20
 
 
+def remove_image_tree(client: docker.DockerClient) -> None:
+    """Delete every ``ihh/`` image and the build layers on top of it, children first."""
+    images = client.images.list(all=True)
+    children: dict[str, list[str]] = {}
+    for image in images:
+        children.setdefault(image.attrs.get("Parent") or "", []).append(image.id)
+
+    def remove(image_id: str) -> None:
+        for child in children.get(image_id, []):
+            remove(child)
+        with contextlib.suppress(docker.errors.ImageNotFound):  # already gone with a removed child's layers
+            client.images.remove(image_id, force=True)
+
+    for image in images:
+        if any(t.startswith("ihh/base:") for t in image.tags):
+            remove(image.id)
+    for image in client.images.list():
+        if any(t.startswith("ihh/") for t in image.tags):
+            client.images.remove(image.id, force=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stack", default="local")
@@ -43,9 +67,7 @@ def main() -> None:
     engine = ensure_engine()
     down(args.stack)
     if args.cold:
-        for image in engine.client.images.list():
-            if any(tag.startswith("ihh/") for tag in image.tags):
-                engine.client.images.remove(image.id, force=True)
+        remove_image_tree(engine.client)
         shutil.rmtree(CACHE, ignore_errors=True)
         TOXIPROXY_BINARY.unlink(missing_ok=True)
         timed("cold setup (base image, Go)", setup)
