@@ -45,12 +45,27 @@ class RestoreResult:
     last_recovered_seq: int
     rpo_rows: int
     rpo_seconds: float
+    """Span of committed transactions lost (first lost commit to last commit before the loss)."""
     rto_seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     backup_label: str = ""
+    database_bytes: int = 0
+    raw_copy_seconds: float = 0.0
+    other_sites_unreachable: bool = False
+
+    @property
+    def restore_bytes_per_s(self) -> float:
+        return self.database_bytes / self.phases["fetch_and_restore"] if self.phases.get("fetch_and_restore") else 0.0
+
+    @property
+    def raw_copy_bytes_per_s(self) -> float:
+        return self.database_bytes / self.raw_copy_seconds if self.raw_copy_seconds else 0.0
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "restore_bytes_per_s": round(self.restore_bytes_per_s),
+                "raw_copy_bytes_per_s": round(self.raw_copy_bytes_per_s),
+                "restore_vs_raw_copy": round(self.restore_bytes_per_s / self.raw_copy_bytes_per_s, 3)
+                if self.raw_copy_bytes_per_s else None}
 
 
 class Sessions:
@@ -96,15 +111,15 @@ def _repo_info(ssh: Sessions, site: dict) -> dict:
     return json.loads(raw)[0]
 
 
-def ensure_backup(ssh: Sessions, site: dict) -> str:
-    """The newest backup in the site's repository, taking a full one if it holds none."""
-    info = _repo_info(ssh, site)
-    if not info.get("backup"):
-        say(f"repository {site['repository']} ({site['name']}) holds no backup: taking a full one")
-        ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
-                "--type=full backup")
-        info = _repo_info(ssh, site)
-    return str(info["backup"][-1]["label"])
+def fresh_backup(ssh: Sessions, site: dict) -> str:
+    """Back up into the site's repository now (incremental on its last full, full if none) and return the label.
+
+    A backup taken on the current timeline is what an operator restores after an earlier
+    failover or restore; restoring an older one across a lost WAL tail would fail, rightly.
+    """
+    ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
+            "--type=incr backup", timeout_s=4 * 3600)
+    return str(_repo_info(ssh, site)["backup"][-1]["label"])
 
 
 def write_sentinel(outputs: StackOutputs, rows: int) -> tuple[int, str]:
@@ -134,14 +149,14 @@ def wait_archived(ssh: Sessions, site: dict, segment: str, timeout_s: float = 12
     wait_for(f"WAL {segment} archived in repository {site['repository']}", archived, timeout=timeout_s)
 
 
-def tail_writes(outputs: StackOutputs, rows: int, first_seq: int) -> tuple[int, float]:
-    """Commits one row at a time right up to the loss; returns the last committed seq and its time."""
-    last_seq, last_at = first_seq - 1, time.time()
+def tail_writes(outputs: StackOutputs, rows: int, first_seq: int) -> dict[int, float]:
+    """Commits one row at a time right up to the loss; returns each committed seq with its commit time."""
+    committed: dict[int, float] = {}
     with db_connect(outputs) as conn:
         for seq in range(first_seq, first_seq + rows):
             conn.execute("insert into drill_sentinel (seq, payload) values (%s, 'tail')", (seq,))
-            last_seq, last_at = seq, time.time()
-    return last_seq, last_at
+            committed[seq] = time.time()
+    return committed
 
 
 @contextmanager
@@ -165,7 +180,7 @@ def run_restore_drill(
     phases: dict[str, float] = {}
     try:
         leader = _leader(outputs)
-        label = ensure_backup(ssh, site)
+        label = fresh_backup(ssh, site)
         count, checksum = write_sentinel(outputs, sentinel_rows)
         segment = switch_wal(ssh, leader)
         wait_archived(ssh, site, segment)
@@ -173,10 +188,15 @@ def run_restore_drill(
         with ExitStack() as faults:
             for other in others:
                 faults.enter_context(unreachable(client, outputs, other["host"], members))
-            last_seq, last_at = tail_writes(outputs, 20, count + 1)
+            isolated = all(
+                ssh.run(leader, f"timeout 5 {AS_POSTGRES} pgbackrest --stanza=main --repo={other['repository']} "
+                        "info --output=json", check=False, timeout_s=60).find('"status":{"code":0') < 0
+                for other in others
+            )
+            committed = tail_writes(outputs, 20, count + 1)
+            last_seq = max(committed)
             faults.enter_context(patroni_paused(ssh, leader))
             started = time.monotonic()
-            declared = time.time()
             say(f"loss declared: wiping the data of {', '.join(members)}")
             for member in members:
                 ssh.run(member, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} stop -m immediate", check=False)
@@ -205,12 +225,17 @@ def run_restore_drill(
         phases["verify"] = time.monotonic() - mark
         rto = time.monotonic() - started
         lost_rows = max(0, last_seq - recovered)
+        database_bytes = int(json.loads(ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main "
+                                                f"--repo={site['repository']} --set={label} info --output=json"))
+                             [0]["backup"][-1]["info"]["size"])
+        raw_copy = _raw_copy_seconds(ssh, leader)
+        _wait_standbys(outputs, len(members) - 1)
         result = RestoreResult(
             site=site_name, repository=site["repository"], restored_on=leader, sentinel_rows=count,
             sentinel_verified=verified, last_committed_seq=last_seq, last_recovered_seq=recovered,
-            rpo_rows=lost_rows, rpo_seconds=0.0 if lost_rows == 0 else round(last_at - declared, 3)
-            if last_at > declared else _rpo_seconds(outputs, recovered, last_at),
+            rpo_rows=lost_rows, rpo_seconds=_lost_window(committed, recovered),
             rto_seconds=round(rto, 3), phases={k: round(v, 3) for k, v in phases.items()}, backup_label=label,
+            database_bytes=database_bytes, raw_copy_seconds=round(raw_copy, 3), other_sites_unreachable=isolated,
         )
         say(f"restore from {site_name}: RTO {result.rto_seconds:.1f} s, RPO {result.rpo_rows} rows "
             f"({result.rpo_seconds:.1f} s), sentinel {'verified' if verified else 'NOT verified'}")
@@ -219,9 +244,34 @@ def run_restore_drill(
         ssh.close()
 
 
+def _raw_copy_seconds(ssh: Sessions, host: str) -> float:
+    """The physical limit here: a plain copy of the restored data directory on the same disk."""
+    copy = f"{DATA_DIR}.rawcopy"
+    started = time.monotonic()
+    ssh.run(host, f"sh -c 'cp -a {DATA_DIR} {copy} && sync'", timeout_s=4 * 3600)
+    seconds = time.monotonic() - started
+    ssh.run(host, f"rm -rf {copy}")
+    return seconds
+
+
+def _wait_standbys(outputs: StackOutputs, count: int, timeout_s: float = 600) -> None:
+    """After the drill the cluster is whole again: Patroni has rebuilt every standby and it streams."""
+    def whole() -> bool:
+        member = outputs["database"]["members"][0]
+        with urllib.request.urlopen(f"http://{member['patroni']}/cluster", timeout=3) as response:
+            cluster = json.loads(response.read())
+        streaming = [m for m in cluster["members"] if m["role"] != "leader" and m.get("state") in
+                     ("streaming", "running")]
+        return len(streaming) >= count
+
+    wait_for(f"{count} standby(s) rebuilt and streaming", whole, timeout=timeout_s)
+
+
 def _ready(url: str) -> bool:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"uplink URL {url!r} is not http(s)")
     try:
-        with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:  # noqa: S310 - scheme checked
             return response.status == 200
     except OSError:
         return False
@@ -237,9 +287,7 @@ def _verify(outputs: StackOutputs, count: int, checksum: str) -> tuple[bool, int
     return present == checksum, int(recovered)
 
 
-def _rpo_seconds(outputs: StackOutputs, recovered: int, last_committed_at: float) -> float:
-    """Seconds of committed work lost: from the last recovered row's commit to the last commit before loss."""
-    with db_connect(outputs) as conn:
-        row = conn.execute("select extract(epoch from committed_at) from drill_sentinel where seq = %s",
-                           (recovered,)).fetchone()
-    return round(max(0.0, last_committed_at - float(row[0])), 3) if row else 0.0
+def _lost_window(committed: dict[int, float], recovered: int) -> float:
+    """Seconds of committed work lost: from the first lost commit to the last commit before the loss."""
+    lost = [at for seq, at in committed.items() if seq > recovered]
+    return round(max(lost) - min(lost), 3) if lost else 0.0

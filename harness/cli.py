@@ -84,6 +84,35 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
+def _cmd_restore(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from chaos.restore_drill import run_restore_drill
+    from harness.engine import ensure_engine
+    from harness.mockrun import REPO_ROOT
+    from harness.outputs import StackOutputs
+
+    outputs = StackOutputs.load(args.stack)
+    sites = args.site or [s["name"] for s in outputs["backup_sites"]]
+    engine = ensure_engine()
+    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "restore" / time.strftime(
+        "%Y%m%dT%H%M%SZ", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for site in sites:
+        result = run_restore_drill(engine.client, outputs, site, args.sentinel_rows)
+        results.append(result.to_json())
+        (out / "restore.json").write_text(json.dumps(results, indent=2))
+    print(f"{'site':<12} {'RTO s':>7} {'RPO rows':>8} {'RPO s':>6} {'restore MB/s':>12} {'vs raw copy':>11}  verified")
+    for r in results:
+        ratio = f"{r['restore_vs_raw_copy']:.0%}" if r["restore_vs_raw_copy"] else "-"
+        print(f"{r['site']:<12} {r['rto_seconds']:>7.1f} {r['rpo_rows']:>8} {r['rpo_seconds']:>6.1f} "
+              f"{r['restore_bytes_per_s'] / 1e6:>12.1f} {ratio:>11}  {r['sentinel_verified']}")
+    print(f"results: {out / 'restore.json'}")
+    return 0 if all(r["sentinel_verified"] for r in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--stack", default="local", help="stack name (stacks/Pulumi.<stack>.yaml); default: local")
@@ -101,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--waivers", help="waiver file (default checks/waivers.yaml)")
     check.add_argument("--workers", type=int, default=4, help="hosts checked in parallel (default 4)")
     check.set_defaults(func=_cmd_check)
+    restore = sub.add_parser("restore", help="restore drill: lose the database, restore from each backup copy")
+    restore.add_argument("--from", dest="site", action="append", default=[],
+                         help="backup site to restore from (repeatable; default every site, one after the other)")
+    restore.add_argument("--sentinel-rows", type=int, default=1000, help="rows of the sentinel data set")
+    restore.add_argument("--out", help="folder for restore.json (default evidence/restore/<time>)")
+    restore.set_defaults(func=_cmd_restore)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")
