@@ -28,6 +28,7 @@ from harness.waiting import wait_for
 from infra.database import DATA_DIR
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
+WAL_SEGMENT_BYTES = 16 * 2**20
 PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/patroni.yml"
 AS_POSTGRES = "runuser -u postgres --"
 
@@ -50,6 +51,7 @@ class RestoreResult:
     phases: dict[str, float] = field(default_factory=dict)
     backup_label: str = ""
     database_bytes: int = 0
+    replayed_wal_bytes: int = 0
     raw_copy_seconds: float = 0.0
     other_sites_unreachable: bool = False
 
@@ -58,11 +60,18 @@ class RestoreResult:
         return self.database_bytes / self.phases["fetch_and_restore"] if self.phases.get("fetch_and_restore") else 0.0
 
     @property
+    def replay_bytes_per_s(self) -> float:
+        """WAL replay rate, counting at least one 16 MiB segment (each segment costs a fetch)."""
+        replayed = max(self.replayed_wal_bytes, WAL_SEGMENT_BYTES)
+        return replayed / self.phases["wal_replay"] if self.phases.get("wal_replay") else 0.0
+
+    @property
     def raw_copy_bytes_per_s(self) -> float:
         return self.database_bytes / self.raw_copy_seconds if self.raw_copy_seconds else 0.0
 
     def to_json(self) -> dict[str, object]:
         return {**asdict(self), "restore_bytes_per_s": round(self.restore_bytes_per_s),
+                "replay_bytes_per_s": round(self.replay_bytes_per_s),
                 "raw_copy_bytes_per_s": round(self.raw_copy_bytes_per_s),
                 "restore_vs_raw_copy": round(self.restore_bytes_per_s / self.raw_copy_bytes_per_s, 3)
                 if self.raw_copy_bytes_per_s else None}
@@ -225,9 +234,11 @@ def run_restore_drill(
         phases["verify"] = time.monotonic() - mark
         rto = time.monotonic() - started
         lost_rows = max(0, last_seq - recovered)
-        database_bytes = int(json.loads(ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main "
-                                                f"--repo={site['repository']} --set={label} info --output=json"))
-                             [0]["backup"][-1]["info"]["size"])
+        backup = json.loads(ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main "
+                                    f"--repo={site['repository']} --set={label} info --output=json"))[0]["backup"][-1]
+        database_bytes = int(backup["info"]["size"])
+        replayed = int(ssh.run(leader, f"{AS_POSTGRES} psql -XAtc \"select pg_wal_lsn_diff(pg_current_wal_lsn(), "
+                               f"'{backup['lsn']['stop']}')\"").strip().split(".")[0])
         raw_copy = _raw_copy_seconds(ssh, leader)
         _wait_standbys(outputs, len(members) - 1)
         result = RestoreResult(
@@ -235,7 +246,8 @@ def run_restore_drill(
             sentinel_verified=verified, last_committed_seq=last_seq, last_recovered_seq=recovered,
             rpo_rows=lost_rows, rpo_seconds=_lost_window(committed, recovered),
             rto_seconds=round(rto, 3), phases={k: round(v, 3) for k, v in phases.items()}, backup_label=label,
-            database_bytes=database_bytes, raw_copy_seconds=round(raw_copy, 3), other_sites_unreachable=isolated,
+            database_bytes=database_bytes, replayed_wal_bytes=max(0, replayed), raw_copy_seconds=round(raw_copy, 3),
+            other_sites_unreachable=isolated,
         )
         say(f"restore from {site_name}: RTO {result.rto_seconds:.1f} s, RPO {result.rpo_rows} rows "
             f"({result.rpo_seconds:.1f} s), sentinel {'verified' if verified else 'NOT verified'}")

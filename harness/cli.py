@@ -89,6 +89,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from chaos.restore_drill import run_restore_drill
+    from chaos.restore_projection import project
     from harness.engine import ensure_engine
     from harness.mockrun import REPO_ROOT
     from harness.outputs import StackOutputs
@@ -99,16 +100,23 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "restore" / time.strftime(
         "%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
+    drills = []
     results = []
     for site in sites:
-        result = run_restore_drill(engine.client, outputs, site, args.sentinel_rows)
-        results.append(result.to_json())
-        (out / "restore.json").write_text(json.dumps(results, indent=2))
+        drills.append(run_restore_drill(engine.client, outputs, site, args.sentinel_rows))
+        results.append(drills[-1].to_json())
+        (out / "restore.json").write_text(json.dumps({"drills": results}, indent=2))
+    sizes = outputs["restore_projection"]
+    projection = project(drills, sizes["data_gb"], sizes["wal_gb"])
+    (out / "restore.json").write_text(json.dumps({"drills": results, "projection": projection.to_json()}, indent=2))
     print(f"{'site':<12} {'RTO s':>7} {'RPO rows':>8} {'RPO s':>6} {'restore MB/s':>12} {'vs raw copy':>11}  verified")
     for r in results:
         ratio = f"{r['restore_vs_raw_copy']:.0%}" if r["restore_vs_raw_copy"] else "-"
         print(f"{r['site']:<12} {r['rto_seconds']:>7.1f} {r['rpo_rows']:>8} {r['rpo_seconds']:>6.1f} "
               f"{r['restore_bytes_per_s'] / 1e6:>12.1f} {ratio:>11}  {r['sentinel_verified']}")
+    print(f"projected RTO for {projection.data_gb:.0f} GB data + {projection.wal_gb:.0f} GB WAL: "
+          f"{projection.rto_low_s / 3600:.2f}-{projection.rto_high_s / 3600:.2f} h; "
+          f"within 4 h (EH-2.2.3): {projection.within_4h}; within 72 h (EH-3.3.2): {projection.within_72h}")
     print(f"results: {out / 'restore.json'}")
     return 0 if all(r["sentinel_verified"] for r in results) else 1
 

@@ -89,6 +89,14 @@ class ProdConfig:
 
 
 @dataclass(frozen=True)
+class RestoreProjection:
+    """Production sizes the restore drill's measured throughput is projected to (EH-2.2.3, EH-3.3.2)."""
+
+    data_gb: float = 500.0
+    wal_gb: float = 50.0
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything a stack program needs to declare the topology."""
 
@@ -104,11 +112,12 @@ class StackConfig:
     local: LocalConfig
     prod: ProdConfig
     service_image: str | None = None
+    restore_projection: RestoreProjection = field(default_factory=RestoreProjection)
 
 
 KNOWN_KEYS = {
     "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
-    "backupRetentionDays", "database", "local", "prod", "serviceImage",
+    "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection",
 }
 
 
@@ -255,6 +264,21 @@ def _prod(value: Any) -> ProdConfig:
     )
 
 
+def _positive(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(key, f"must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _restore_projection(value: Any) -> RestoreProjection:
+    raw = _object("restoreProjection", value, {"dataGb", "walGb"}, set())
+    defaults = RestoreProjection()
+    return RestoreProjection(
+        data_gb=_positive("restoreProjection.dataGb", raw.get("dataGb", defaults.data_gb)),
+        wal_gb=_positive("restoreProjection.walGb", raw.get("walGb", defaults.wal_gb)),
+    )
+
+
 def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
     """Turn raw ``ihh:*`` values (namespace stripped) into a validated StackConfig."""
     for key in values:
@@ -290,6 +314,7 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         local=_local(raw.get("local", {})),
         prod=_prod(raw.get("prod", {})),
         service_image=None if service_image is None else _str("serviceImage", service_image),
+        restore_projection=_restore_projection(raw.get("restoreProjection", {})),
     )
 
 

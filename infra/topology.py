@@ -140,6 +140,8 @@ class Topology(pulumi.ComponentResource):
                 ],
                 "stanza": "main",
             },
+            "restore_projection": {"data_gb": self.config.restore_projection.data_gb,
+                                   "wal_gb": self.config.restore_projection.wal_gb},
             "ca_cert_pem": self.secrets.ca_cert_pem,
             "ssh_private_key": self.secrets.ssh_private_key,
             "secrets": {

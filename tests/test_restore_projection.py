@@ -1,0 +1,43 @@
+"""The RTO projection: fixed phases as measured, restore and replay scaled by measured throughput."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.restore_drill import WAL_SEGMENT_BYTES, RestoreResult
+from chaos.restore_projection import project
+
+
+def drill(restore_s: float, replay_s: float, database_bytes: int, replayed: int) -> RestoreResult:
+    phases = {"loss": 1.0, "fetch_and_restore": restore_s, "start": 1.0, "wal_replay": replay_s,
+              "service_back": 0.5, "verify": 0.5}
+    return RestoreResult(site="s", repository=1, restored_on="db-1", sentinel_rows=10, sentinel_verified=True,
+                         last_committed_seq=10, last_recovered_seq=10, rpo_rows=0, rpo_seconds=0.0, rto_seconds=0.0,
+                         phases=phases, database_bytes=database_bytes, replayed_wal_bytes=replayed)
+
+
+def test_projection_scales_restore_and_replay() -> None:
+    # 100 MB/s restore, 50 MB/s replay: 500 GB -> 5000 s, 50 GB -> 1000 s, plus 3 s fixed.
+    result = drill(restore_s=10.0, replay_s=2.0, database_bytes=1_000_000_000, replayed=100_000_000)
+    projection = project([result], data_gb=500, wal_gb=50)
+    assert projection.rto_low_s == projection.rto_high_s == pytest.approx(6003.0)
+    assert projection.within_4h and projection.within_72h
+
+
+def test_range_spans_best_and_worst_drill_and_verdicts_follow_the_worst() -> None:
+    fast = drill(10.0, 2.0, 1_000_000_000, 100_000_000)
+    slow = drill(100.0, 2.0, 1_000_000_000, 100_000_000)  # 10 MB/s: 500 GB takes 50,000 s
+    projection = project([fast, slow], data_gb=500, wal_gb=50)
+    assert projection.rto_low_s == pytest.approx(6003.0)
+    assert projection.rto_high_s == pytest.approx(51003.0)
+    assert not projection.within_4h and projection.within_72h
+
+
+def test_replay_counts_at_least_one_segment() -> None:
+    result = drill(10.0, 1.0, 1_000_000_000, replayed=0)
+    assert result.replay_bytes_per_s == WAL_SEGMENT_BYTES
+
+
+def test_nothing_measured_is_refused() -> None:
+    with pytest.raises(ValueError, match="no restore drill measured"):
+        project([drill(0.0, 0.0, 0, 0)], 500, 50)
