@@ -144,6 +144,26 @@ def write_sentinel(outputs: StackOutputs, rows: int) -> tuple[int, str]:
     return rows, str(checksum)
 
 
+def grow_database(outputs: StackOutputs, gigabytes: float, batch_rows: int = 200_000) -> int:
+    """Add filler rows until the database holds at least ``gigabytes``; returns its size in bytes.
+
+    Bounded: each batch adds about 60 MB, and the loop stops at the target or after 500 batches.
+    """
+    target = int(gigabytes * 10**9)
+    with db_connect(outputs) as conn:
+        conn.execute("create table if not exists drill_filler (id bigserial primary key, body text not null)")
+        size = int(conn.execute("select pg_database_size(current_database())").fetchone()[0])
+        for batch in range(500):
+            if size >= target:
+                break
+            conn.execute("insert into drill_filler (body) select repeat(md5(random()::text), 8) "
+                         "from generate_series(1, %s)", (batch_rows,))
+            size = int(conn.execute("select pg_database_size(current_database())").fetchone()[0])
+            if batch % 5 == 0:
+                say(f"filling the database: {size / 10**9:.2f} of {gigabytes:.2f} GB")
+    return size
+
+
 def switch_wal(ssh: Sessions, leader: str) -> str:
     """Close the current WAL segment so it is archived now; returns its name."""
     return ssh.run(leader, f"{AS_POSTGRES} psql -XAtc 'select pg_walfile_name(pg_switch_wal())'").strip()

@@ -84,6 +84,28 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from chaos.backups import backup, verify
+    from harness.outputs import StackOutputs
+
+    outputs = StackOutputs.load(args.stack)
+    sites = [s for s in outputs["backup_sites"] if not args.site or s["name"] in args.site]
+    if args.site and len(sites) != len(args.site):
+        raise KeyError(f"unknown backup site in {args.site}; sites: {[s['name'] for s in outputs['backup_sites']]}")
+    healthy = True
+    for site in sites:
+        record = backup(outputs, site, args.type)
+        print(f"{record.site}: {record.type} backup {record.label}, database {record.database_bytes / 1e6:.1f} MB, "
+              f"stored {record.repository_bytes / 1e6:.1f} MB, {record.seconds:.1f} s "
+              f"({record.database_bytes / 1e6 / max(record.seconds, 1e-3):.1f} MB/s)")
+        if args.verify:
+            result = verify(outputs, site)
+            healthy &= result.ok
+            print(f"{site['name']}: verify {'ok' if result.ok else 'FAILED'}" +
+                  "".join(f"\n  {p}" for p in result.problems))
+    return 0 if healthy else 1
+
+
 def _cmd_restore(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -100,6 +122,11 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "restore" / time.strftime(
         "%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
+    if args.fill_gb:
+        from chaos.restore_drill import grow_database
+
+        size = grow_database(outputs, args.fill_gb)
+        print(f"database size before the drills: {size / 10**9:.2f} GB")
     drills = []
     results = []
     for site in sites:
@@ -138,11 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--waivers", help="waiver file (default checks/waivers.yaml)")
     check.add_argument("--workers", type=int, default=4, help="hosts checked in parallel (default 4)")
     check.set_defaults(func=_cmd_check)
+    backup = sub.add_parser("backup", help="back up into every repository (or --site), then verify them")
+    backup.add_argument("--type", choices=["full", "diff", "incr"], default="incr", help="backup type (default incr)")
+    backup.add_argument("--site", action="append", default=[], help="only this backup site (repeatable)")
+    backup.add_argument("--no-verify", dest="verify", action="store_false", help="skip `pgbackrest verify`")
+    backup.set_defaults(func=_cmd_backup)
     restore = sub.add_parser("restore", help="restore drill: lose the database, restore from each backup copy")
     restore.add_argument("--from", dest="site", action="append", default=[],
                          help="backup site to restore from (repeatable; default every site, one after the other)")
     restore.add_argument("--sentinel-rows", type=int, default=1000, help="rows of the sentinel data set")
     restore.add_argument("--out", help="folder for restore.json (default evidence/restore/<time>)")
+    restore.add_argument("--fill-gb", type=float, default=0.0,
+                         help="grow the database to this size first (for throughput at realistic sizes)")
     restore.set_defaults(func=_cmd_restore)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
