@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import docker
 import paramiko
 
+from chaos.backups import verify
 from chaos.isolation import unreachable
 from checks.ssh import connect, run
 from harness.database_client import connect as db_connect
@@ -75,6 +76,10 @@ class RestoreResult:
                 "raw_copy_bytes_per_s": round(self.raw_copy_bytes_per_s),
                 "restore_vs_raw_copy": round(self.restore_bytes_per_s / self.raw_copy_bytes_per_s, 3)
                 if self.raw_copy_bytes_per_s else None}
+
+
+class CorruptRepositoryError(RuntimeError):
+    """The chosen copy failed verification: the drill stops before anything is wiped."""
 
 
 class Sessions:
@@ -210,6 +215,12 @@ def run_restore_drill(
     try:
         leader = _leader(outputs)
         label = fresh_backup(ssh, site)
+        checked = verify(outputs, site)
+        if not checked.ok:
+            raise CorruptRepositoryError(
+                f"repository {site['repository']} at {site_name} failed verification, so the drill wiped nothing "
+                f"and restores nothing from it: {'; '.join(checked.problems) or 'pgBackRest reported status: error'}"
+            )
         count, checksum = write_sentinel(outputs, sentinel_rows)
         segment = switch_wal(ssh, leader)
         wait_archived(ssh, site, segment)

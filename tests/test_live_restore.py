@@ -20,3 +20,36 @@ def test_restore_from_each_copy_with_the_other_unreachable(outputs, engine, inde
     assert set(result.phases) == {"loss", "fetch_and_restore", "start", "wal_replay", "service_back", "verify"}
     assert result.rto_seconds >= sum(result.phases.values()) - 1.0
     assert result.database_bytes > 0 and result.raw_copy_seconds > 0
+
+
+def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, engine) -> None:
+    """A flipped file in the chosen copy stops the drill before the loss, naming the file."""
+    from chaos.backups import verify
+    from chaos.restore_drill import CorruptRepositoryError
+    from checks.ssh import connect, run
+
+    site = outputs["backup_sites"][0]
+    client = connect(outputs, site["host"])
+    find = ("sudo sh -c 'find /var/lib/pgbackrest/repo/backup/main -path \"*pg_data/base/*\" -type f "
+            "-size +8k | sort | tail -1'")
+    target = run(client, site["host"], find).stdout.strip()
+    assert target, "no backup file to corrupt"
+    relative = target.split("/backup/main/", 1)[1]
+    run(client, site["host"], f"sudo cp -p {target} /root/drill-original")
+    try:
+        run(client, site["host"], f"sudo sh -c \"printf XXXXXXXXXXXXXXXX | dd of={target} bs=1 seek=64 "
+            "conv=notrunc status=none\"")
+        found = verify(outputs, site)
+        assert not found.ok and any(relative in p for p in found.problems), found
+        with pytest.raises(CorruptRepositoryError) as refused:
+            run_restore_drill(engine.client, outputs, site["name"], sentinel_rows=10)
+        assert relative in str(refused.value) and "wiped nothing" in str(refused.value)
+    finally:
+        run(client, site["host"], f"sudo cp -p /root/drill-original {target}")
+        run(client, site["host"], "sudo rm -f /root/drill-original")
+        client.close()
+    assert verify(outputs, site).ok, "the corruption was not undone"
+    import urllib.request
+
+    with urllib.request.urlopen(outputs["uplinks"][0]["url"] + "/health/ready", timeout=5) as response:
+        assert response.status == 200, "the service must still be up: nothing was wiped"
