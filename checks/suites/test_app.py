@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from checks.suites.facts import assert_owner_only
+
 ROLE = "app"
 
 
@@ -24,8 +26,5 @@ def test_service_verifies_the_database_certificate(host, target) -> None:
 @pytest.mark.requirements("TM-5.2")
 @pytest.mark.impact("high")
 def test_database_password_readable_only_by_the_service(host, target) -> None:
-    secret = host.file("/etc/ihh/secrets/db-app-password")
-    assert secret.user == "ihh-app" and secret.mode & 0o077 == 0, (
-        f"{target['name']}: the database password must be readable by the service only: "
-        f"{oct(secret.mode)} {secret.user}"
-    )
+    assert_owner_only(host, target, "/etc/ihh/secrets/db-app-password", "ihh-app",
+                      "the database password must be readable by the service only")

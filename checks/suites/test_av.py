@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from checks.suites.facts import assert_owner_only
 from checks.turn_client import TurnError, allocate
 
 ROLE = "av"
@@ -47,7 +48,4 @@ def test_no_relay_to_loopback_or_private_peers(target, outputs) -> None:
 @pytest.mark.requirements("TM-5.2")
 @pytest.mark.impact("high")
 def test_shared_secret_readable_only_by_coturn(host, target) -> None:
-    config = host.file(CONFIG)
-    assert config.user == "turnserver" and config.mode & 0o077 == 0, (
-        f"{target['name']}: {CONFIG} holds the TURN secret and must be owner-only: {oct(config.mode)} {config.user}"
-    )
+    assert_owner_only(host, target, CONFIG, "turnserver", "the TURN shared secret must be readable by coturn only")

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from checks.suites.facts import assert_owner_only
+
 ROLE = "backup"
 
 
@@ -26,11 +28,8 @@ def test_repository_is_encrypted(host, target, outputs) -> None:
 @pytest.mark.requirements("TM-5.2")
 @pytest.mark.impact("critical")
 def test_repository_key_readable_only_by_owner(host, target) -> None:
-    config = host.file("/etc/pgbackrest/pgbackrest.conf")
-    assert config.user == "pgbackrest" and config.mode & 0o077 == 0, (
-        f"{target['name']}: pgbackrest.conf holds the cipher passphrase and must be owner-only: "
-        f"{oct(config.mode)} {config.user}"
-    )
+    assert_owner_only(host, target, "/etc/pgbackrest/pgbackrest.conf", "pgbackrest",
+                      "pgbackrest.conf holds the cipher passphrase and must be owner-only")
 
 
 @pytest.mark.requirements("TM-5.2", "EH-1.1.2")

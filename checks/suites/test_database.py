@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from checks.suites.facts import assert_owner_only
 from infra.database import DATA_DIR
 
 ROLE = "database"
@@ -68,10 +69,7 @@ def test_data_directory_is_private(host, target) -> None:
 @pytest.mark.impact("high")
 def test_keys_readable_only_by_owner(host, target) -> None:
     for path in ("/etc/ihh/tls/host.key", "/etc/patroni/patroni.yml"):
-        secret = host.file(path)
-        assert secret.user == "postgres" and secret.mode & 0o077 == 0, (
-            f"{target['name']}: {path} must be readable by its owner only: {oct(secret.mode)} {secret.user}"
-        )
+        assert_owner_only(host, target, path, "postgres", "keys and passwords must be readable by their owner only")
 
 
 @pytest.mark.requirements("GD-4.3", "TM-5.4")
