@@ -82,6 +82,10 @@ class CorruptRepositoryError(RuntimeError):
     """The chosen copy failed verification: the drill stops before anything is wiped."""
 
 
+class RepositoryUnreachableError(RuntimeError):
+    """The chosen copy does not answer the database hosts: the drill stops before anything is wiped."""
+
+
 class Sessions:
     """SSH sessions to the stack's hosts, opened on first use, closed together."""
 
@@ -97,6 +101,25 @@ class Sessions:
     def close(self) -> None:
         for client in self._open.values():
             client.close()
+
+
+REACH_TIMEOUT_S = 10
+UNKNOWN_STATUS = 99
+"""pgBackRest's info status "other": the repository could not be read."""
+
+
+def repository_answers(ssh: Sessions, member: str, repository: int) -> bool:
+    """Whether ``member`` reaches the repository over pgBackRest's TLS protocol within REACH_TIMEOUT_S.
+
+    An answer is any status the repository reports (even "no valid backups", code 2);
+    a cut-off repository gives none: pgBackRest keeps retrying until the timeout ends it.
+    """
+    raw = ssh.run(member, f"timeout {REACH_TIMEOUT_S} {AS_POSTGRES} pgbackrest --stanza=main --repo={repository} "
+                  "info --output=json", check=False, timeout_s=REACH_TIMEOUT_S + 30)
+    try:
+        return int(json.loads(raw)[0]["status"]["code"]) != UNKNOWN_STATUS
+    except (ValueError, LookupError, TypeError):
+        return False
 
 
 def _leader(outputs: StackOutputs) -> str:
@@ -131,6 +154,8 @@ def fresh_backup(ssh: Sessions, site: dict) -> str:
     A backup taken on the current timeline is what an operator restores after an earlier
     failover or restore; restoring an older one across a lost WAL tail would fail, rightly.
     """
+    wait_for(f"stanza ready in repository {site['repository']}",
+             lambda: int(_repo_info(ssh, site)["status"]["code"]) in (0, 2), timeout=180, interval=1.0)
     ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
             "--type=incr backup", timeout_s=4 * 3600)
     return str(_repo_info(ssh, site)["backup"][-1]["label"])
@@ -214,6 +239,12 @@ def run_restore_drill(
     phases: dict[str, float] = {}
     try:
         leader = _leader(outputs)
+        if not repository_answers(ssh, leader, site["repository"]):
+            reachable = [o["name"] for o in others if repository_answers(ssh, leader, o["repository"])]
+            raise RepositoryUnreachableError(
+                f"repository {site['repository']} at {site_name} does not answer {leader} within "
+                f"{REACH_TIMEOUT_S} s, so the drill wiped nothing; copies that answer: {', '.join(reachable) or 'none'}"
+            )
         label = fresh_backup(ssh, site)
         checked = verify(outputs, site)
         if not checked.ok:
@@ -228,11 +259,7 @@ def run_restore_drill(
         with ExitStack() as faults:
             for other in others:
                 faults.enter_context(unreachable(client, outputs, other["host"], members))
-            isolated = all(
-                ssh.run(leader, f"timeout 5 {AS_POSTGRES} pgbackrest --stanza=main --repo={other['repository']} "
-                        "info --output=json", check=False, timeout_s=60).find('"status":{"code":0') < 0
-                for other in others
-            )
+            isolated = not any(repository_answers(ssh, leader, other["repository"]) for other in others)
             committed = tail_writes(outputs, 20, count + 1)
             last_seq = max(committed)
             faults.enter_context(patroni_paused(ssh, leader))

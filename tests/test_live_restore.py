@@ -53,3 +53,21 @@ def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, engine) 
 
     with urllib.request.urlopen(outputs["uplinks"][0]["url"] + "/health/ready", timeout=5) as response:
         assert response.status == 200, "the service must still be up: nothing was wiped"
+
+
+def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, engine) -> None:
+    """With one copy cut off from the database hosts, a drill from it stops at once and names the copy that answers."""
+    from chaos.isolation import unreachable
+    from chaos.restore_drill import RepositoryUnreachableError
+
+    cut, other = outputs["backup_sites"][0], outputs["backup_sites"][1]
+    members = [m["name"] for m in outputs["database"]["members"]]
+    with unreachable(engine.client, outputs, cut["host"], members), pytest.raises(RepositoryUnreachableError) as err:
+        run_restore_drill(engine.client, outputs, cut["name"], sentinel_rows=10)
+    message = str(err.value)
+    assert f"at {cut['name']} does not answer" in message and "wiped nothing" in message
+    assert f"copies that answer: {other['name']}" in message
+    import urllib.request
+
+    with urllib.request.urlopen(outputs["uplinks"][0]["url"] + "/health/ready", timeout=5) as response:
+        assert response.status == 200, "the service must still be up: nothing was wiped"
