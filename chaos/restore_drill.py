@@ -29,6 +29,9 @@ from harness.waiting import wait_for
 from infra.database import DATA_DIR
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
+SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
+                     "from drill_sentinel where seq <= %s")
+"""One checksum, computed the same way when the sentinel is written and when it is verified."""
 WAL_SEGMENT_BYTES = 16 * 2**20
 PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/patroni.yml"
 AS_POSTGRES = "runuser -u postgres --"
@@ -122,17 +125,25 @@ def repository_answers(ssh: Sessions, member: str, repository: int) -> bool:
         return False
 
 
-def _leader(outputs: StackOutputs) -> str:
-    """The member Patroni calls leader, asked of any member that answers."""
+def _patroni_cluster(outputs: StackOutputs) -> dict:
+    """Patroni's view of the cluster, asked of the first member whose REST API answers."""
     last: Exception | None = None
     for member in outputs["database"]["members"]:
         try:
             with urllib.request.urlopen(f"http://{member['patroni']}/cluster", timeout=3) as response:
-                cluster = json.loads(response.read())
-            return next(m["name"] for m in cluster["members"] if m["role"] == "leader")
-        except (OSError, StopIteration, KeyError) as exc:
+                return json.loads(response.read())
+        except OSError as exc:
             last = exc
-    raise RuntimeError(f"no Patroni member names a leader: {last}")
+    raise RuntimeError(f"no Patroni member answers: {last}")
+
+
+def _leader(outputs: StackOutputs) -> str:
+    """The member Patroni calls leader."""
+    members = _patroni_cluster(outputs).get("members", [])
+    leaders = [m["name"] for m in members if m.get("role") == "leader"]
+    if not leaders:
+        raise RuntimeError(f"no Patroni member is leader: {[(m.get('name'), m.get('role')) for m in members]}")
+    return leaders[0]
 
 
 def _site(outputs: StackOutputs, name: str) -> dict:
@@ -169,8 +180,7 @@ def write_sentinel(outputs: StackOutputs, rows: int) -> tuple[int, str]:
         conn.execute("truncate drill_sentinel")
         conn.execute("insert into drill_sentinel (seq, payload) select g, md5('ihh-sentinel-' || g) "
                      "from generate_series(1, %s) g", (rows,))
-        checksum = conn.execute("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
-                                "from drill_sentinel").fetchone()[0]
+        checksum = conn.execute(SENTINEL_CHECKSUM, (rows,)).fetchone()[0]
     return rows, str(checksum)
 
 
@@ -327,9 +337,7 @@ def _raw_copy_seconds(ssh: Sessions, host: str) -> float:
 def _wait_standbys(outputs: StackOutputs, count: int, timeout_s: float = 600) -> None:
     """After the drill the cluster is whole again: Patroni has rebuilt every standby and it streams."""
     def whole() -> bool:
-        member = outputs["database"]["members"][0]
-        with urllib.request.urlopen(f"http://{member['patroni']}/cluster", timeout=3) as response:
-            cluster = json.loads(response.read())
+        cluster = _patroni_cluster(outputs)
         streaming = [m for m in cluster["members"] if m["role"] != "leader" and m.get("state") in
                      ("streaming", "running")]
         return len(streaming) >= count
@@ -350,8 +358,7 @@ def _ready(url: str) -> bool:
 def _verify(outputs: StackOutputs, count: int, checksum: str) -> tuple[bool, int]:
     """The sentinel rows and checksum as written, a new write accepted; returns (verified, last seq present)."""
     with db_connect(outputs) as conn:
-        present = conn.execute("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
-                               "from drill_sentinel where seq <= %s", (count,)).fetchone()[0]
+        present = conn.execute(SENTINEL_CHECKSUM, (count,)).fetchone()[0]
         recovered = conn.execute("select coalesce(max(seq), 0) from drill_sentinel").fetchone()[0]
         conn.execute("insert into drill_sentinel (seq, payload) values (%s, 'after-restore')", (recovered + 1000,))
     return present == checksum, int(recovered)
