@@ -13,6 +13,7 @@ from infra.secrets import StackSecrets
 
 SERVICE_PORT = 8080
 CA_PATH = "/etc/ihh/tls/ca.crt"
+TURN_SECRET_PATH = "/etc/ihh/secrets/turn-shared-secret"  # noqa: S105 - a path, not the secret
 
 
 @dataclass
@@ -23,8 +24,33 @@ class AppTierArgs:
     site: Site
     servers: tuple[str, ...]
     database_hosts: tuple[str, ...]
+    av_nodes: list[Host]
+    """The A/V nodes whose client-facing TURN addresses the service hands out with credentials."""
     secrets: StackSecrets
     depends_on: list[pulumi.Resource]
+    replacement_image: str | None = None
+
+
+def service_config(args: AppTierArgs, av_names: list[str], av_endpoints: list[list[str]]) -> str:
+    """The service's own config file: database hosts, pool, TURN nodes; secrets only as file paths."""
+    return json.dumps(
+        {
+            "listen_port": SERVICE_PORT,
+            "pool_size": 8,
+            "db": {
+                "hosts": [args.platform.internal_address(h) for h in args.database_hosts],
+                "port": 5432,
+                "dbname": "ihh",
+                "user": "ihh_app",
+                "password_file": "/etc/ihh/secrets/db-app-password",
+                "sslrootcert": CA_PATH,
+            },
+            "av_nodes": [{"name": n, "udp": udp, "tcp": tcp}
+                         for n, (udp, tcp) in zip(av_names, av_endpoints, strict=True)],
+            "turn_secret_file": TURN_SECRET_PATH,
+        },
+        indent=2,
+    )
 
 
 class AppTier(pulumi.ComponentResource):
@@ -36,20 +62,10 @@ class AppTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ihh:app:AppTier", name, None, opts)
         self.service_port = SERVICE_PORT
-        service = json.dumps(
-            {
-                "listen_port": SERVICE_PORT,
-                "db": {
-                    "hosts": [args.platform.internal_address(h) for h in args.database_hosts],
-                    "port": 5432,
-                    "dbname": "ihh",
-                    "user": "ihh_app",
-                    "password_file": "/etc/ihh/secrets/db-app-password",
-                    "sslrootcert": CA_PATH,
-                },
-            },
-            indent=2,
+        av_endpoints = pulumi.Output.all(
+            *[pulumi.Output.all(h.endpoints["turn-udp"], h.endpoints["turn-tcp"]) for h in args.av_nodes]
         )
+        service = av_endpoints.apply(lambda eps: service_config(args, [h.name for h in args.av_nodes], eps))
         self.hosts = [
             args.platform.host(
                 HostSpec(
@@ -64,7 +80,10 @@ class AppTier(pulumi.ComponentResource):
                         File(CA_PATH, args.secrets.ca_cert_pem),
                         File("/etc/ihh/secrets/db-app-password", args.secrets.passwords["db-app"],
                              owner="ihh-app", mode="0400"),
+                        File(TURN_SECRET_PATH, args.secrets.passwords["turn-shared-secret"],
+                             owner="ihh-app", mode="0400"),
                     ),
+                    replacement_image=args.replacement_image,
                     healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{SERVICE_PORT}/health/live")),
                 ),
                 parent=self,

@@ -96,6 +96,19 @@ class RestoreProjection:
     wal_gb: float = 50.0
 
 
+FAILURE_MODES = {
+    # mode: incidents a year assumed when the stack config declares none (README, "Availability")
+    "uplink-outage": 6.0,
+    "provider-degraded": 12.0,
+    "app-server-failure": 4.0,
+    "database-primary-failure": 2.0,
+    "av-node-failure": 4.0,
+    "site-power-loss": 1.0,
+    "backup-site-outage": 4.0,
+}
+"""Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Everything a stack program needs to declare the topology."""
@@ -113,11 +126,13 @@ class StackConfig:
     prod: ProdConfig
     service_image: str | None = None
     restore_projection: RestoreProjection = field(default_factory=RestoreProjection)
+    incidents_per_year: dict[str, float] = field(default_factory=lambda: dict(FAILURE_MODES))
 
 
 KNOWN_KEYS = {
     "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
     "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection",
+    "incidentsPerYear",
 }
 
 
@@ -298,6 +313,9 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
     _unique("backupSites", [primary.name, *[s.name for s in sites]])
     retention = raw.get("backupRetentionDays", MIN_RETENTION_DAYS)
     service_image = raw.get("serviceImage")
+    if service_image is not None and platform != "docker":
+        raise ConfigError("serviceImage", "replaces the local stack's service image; on alicloud bake it into "
+                                          "prod.imageId")
     return StackConfig(
         stack=stack,
         platform=platform,
@@ -315,7 +333,24 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         prod=_prod(raw.get("prod", {})),
         service_image=None if service_image is None else _str("serviceImage", service_image),
         restore_projection=_restore_projection(raw.get("restoreProjection", {})),
+        incidents_per_year=_incidents(raw.get("incidentsPerYear", {})),
     )
+
+
+def _incidents(raw: Any) -> dict[str, float]:
+    """Expected incidents a year per failure mode: the declared ones over the documented defaults."""
+    raw = _decode("incidentsPerYear", raw)
+    if not isinstance(raw, Mapping):
+        raise ConfigError("incidentsPerYear", "must be a mapping of failure mode to incidents a year")
+    rates = dict(FAILURE_MODES)
+    for mode, value in raw.items():
+        key = f"incidentsPerYear.{mode}"
+        if mode not in FAILURE_MODES:
+            raise ConfigError(key, f"is not a failure mode; known: {', '.join(FAILURE_MODES)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 365:
+            raise ConfigError(key, f"must be a number of incidents a year from 0 to 365, got {value!r}")
+        rates[mode] = float(value)
+    return rates
 
 
 def _unique(key: str, names: list[str]) -> None:

@@ -152,7 +152,7 @@ class DockerPlatform(pulumi.ComponentResource):
             # The engine makes a container's hostname an alias on every network it joins, the
             # management network included; the short name must resolve on the segments only.
             hostname=container_name,
-            image=self.image(spec.image).image_name,
+            image=spec.replacement_image or self.image(spec.image).image_name,
             networks_advanced=[
                 *[
                     docker.ContainerNetworksAdvancedArgs(name=self.networks[n].name, aliases=[spec.name])

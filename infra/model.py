@@ -77,6 +77,8 @@ class HostSpec:
     volumes: tuple[tuple[str, str], ...] = ()
     healthcheck: Healthcheck | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    replacement_image: str | None = None
+    """A user's own image for this host's role (``serviceImage``), used instead of the one the project builds."""
 
 
 @dataclass

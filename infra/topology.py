@@ -56,12 +56,21 @@ class Topology(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.av = AvNodes(
+            "av",
+            AvNodesArgs(
+                platform=platform, site=config.primary_site, nodes=layout.av,
+                shared_secret=secrets.passwords["turn-shared-secret"], depends_on=[],
+            ),
+            opts=child,
+        )
         self.app = AppTier(
             "app",
             AppTierArgs(
                 platform=platform, site=config.primary_site, servers=layout.app,
-                database_hosts=layout.database, secrets=secrets,
+                database_hosts=layout.database, av_nodes=self.av.hosts, secrets=secrets,
                 depends_on=[h.resource for h in self.database.members],
+                replacement_image=config.service_image,
             ),
             opts=child,
         )
@@ -71,14 +80,6 @@ class Topology(pulumi.ComponentResource):
                 platform=platform, site=config.primary_site, uplinks=config.uplinks,
                 ingress_names=layout.ingress, app_servers=layout.app, service_port=self.app.service_port,
                 depends_on=[h.resource for h in self.app.hosts],
-            ),
-            opts=child,
-        )
-        self.av = AvNodes(
-            "av",
-            AvNodesArgs(
-                platform=platform, site=config.primary_site, nodes=layout.av,
-                shared_secret=secrets.passwords["turn-shared-secret"], depends_on=[],
             ),
             opts=child,
         )

@@ -1,0 +1,217 @@
+"""HTTP JSON API: routes, idempotent writes, and errors that name the field and the rule."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import sys
+import traceback
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ihh_service import flows, validation
+from ihh_service.flows import Caller, Result
+from ihh_service.store import DatabaseUnavailable, Pool
+from ihh_service.turn import ice_servers
+from ihh_service.validation import InputError
+
+NODE = socket.gethostname()
+MAX_BODY = 64 * 1024
+Flow = Callable[[psycopg.Connection, Caller, re.Match[str], Any], Result]
+
+
+class Service:
+    """What the handlers share: the pool, the A/V nodes and the TURN secret."""
+
+    def __init__(self, config: dict[str, Any], pool: Pool) -> None:
+        self.pool = pool
+        self.av_nodes: list[dict[str, str]] = config["av_nodes"]
+        self.turn_secret = Path(config["turn_secret_file"]).read_text().strip()
+        self.schema_applied = False
+
+    def readiness(self) -> Result:
+        if not self.schema_applied:
+            return 503, {"ready": False, "error": "schema not applied yet", "node": NODE}
+        try:
+            in_recovery = self.pool.transaction(
+                lambda conn: conn.execute("SELECT pg_is_in_recovery()").fetchone()[0], budget=2.0
+            )
+        except DatabaseUnavailable as exc:
+            return 503, {"ready": False, "error": str(exc), "node": NODE}
+        return (503 if in_recovery else 200), {"ready": not in_recovery, "node": NODE}
+
+
+def _write(flow: Callable[..., Result], parse: Callable[[Any], dict[str, Any]] | None, *groups: str) -> Flow:
+    """A POST route: validated body, then the flow with the path's record ids."""
+    def run(conn: psycopg.Connection, caller: Caller, match: re.Match[str], body: Any) -> Result:
+        ids = [int(match.group(g)) for g in groups]
+        args = [*ids, parse(body)] if parse else ids
+        return flow(conn, caller, *args)
+    return run
+
+
+def _read(flow: Callable[..., Result], *groups: str) -> Flow:
+    def run(conn: psycopg.Connection, caller: Caller, match: re.Match[str], body: Any) -> Result:
+        return flow(conn, caller, *[int(match.group(g)) for g in groups])
+    return run
+
+
+WRITES: list[tuple[re.Pattern[str], Flow]] = [
+    (re.compile(r"^/v1/patients$"), _write(flows.register_patient, validation.patient_registration)),
+    (re.compile(r"^/v1/doctors$"), _write(flows.register_doctor, validation.doctor_registration)),
+    (re.compile(r"^/v1/bookings$"), _write(flows.book, validation.booking)),
+    (re.compile(r"^/v1/bookings/(?P<b>[0-9]{1,18})/confirm$"), _write(flows.confirm, None, "b")),
+    (re.compile(r"^/v1/consultations$"), _write(flows.consult, validation.consultation)),
+    (re.compile(r"^/v1/consultations/(?P<c>[0-9]{1,18})/prescriptions$"),
+     _write(flows.prescribe, validation.prescription, "c")),
+    (re.compile(r"^/v1/consultations/(?P<c>[0-9]{1,18})/follow-ups$"),
+     _write(flows.schedule_follow_up, validation.follow_up, "c")),
+]
+READS: list[tuple[re.Pattern[str], Flow]] = [
+    (re.compile(r"^/v1/bookings/(?P<b>[0-9]{1,18})$"), _read(flows.booking_view, "b")),
+    (re.compile(r"^/v1/bookings/(?P<b>[0-9]{1,18})/trail$"), _read(flows.trail, "b")),
+]
+SCHEDULE = re.compile(r"^/v1/doctors/(?P<d>[0-9]{1,18})/bookings\?status=(?P<s>[a-z]+)$")
+AV_SESSIONS = "/v1/av-sessions"
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\0".join([method.encode(), path.encode(), body])).hexdigest()
+
+
+def idempotent(conn: psycopg.Connection, key: str, digest: str, work: Callable[[], Result]) -> tuple[Result, bool]:
+    """Do ``work`` once per key: the key is claimed in the write's own transaction, so both commit or neither."""
+    claimed = conn.execute(
+        "INSERT INTO idempotency_keys (key, request_hash, status, response) VALUES (%s, %s, 0, '{}')"
+        " ON CONFLICT (key) DO NOTHING RETURNING key",
+        (key, digest),
+    ).fetchone()
+    if claimed is None:
+        stored_hash, status, response = conn.execute(
+            "SELECT request_hash, status, response FROM idempotency_keys WHERE key = %s", (key,)
+        ).fetchone()
+        if stored_hash != digest:
+            raise InputError("Idempotency-Key", "was already used for a different request", status=422)
+        return (status, response), True
+    status, response = work()
+    conn.execute("UPDATE idempotency_keys SET status = %s, response = %s WHERE key = %s",
+                 (status, Jsonb(response), key))
+    return (status, response), False
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request: route, validate, one transaction, JSON out."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "ihh-service/1.0"
+    service: Service
+
+    def _send(self, status: int, body: dict[str, Any], replayed: bool = False) -> None:
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Node", NODE)
+        if replayed:
+            self.send_header("Idempotent-Replayed", "true")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> tuple[bytes, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise InputError("body", f"must be at most {MAX_BODY} bytes", status=413)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return raw, {}
+        try:
+            return raw, json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError("body", f"is not valid JSON ({exc})") from exc
+
+    def _caller(self, key: str, optional: bool = False) -> Caller:
+        header = self.headers.get("X-Actor")
+        if optional and not header:
+            return Caller("patient", 0, NODE, key)
+        kind, ident = validation.actor(header)
+        return Caller(kind, ident, NODE, key)
+
+    def _guarded(self, handle: Callable[[], tuple[Result, bool]]) -> None:
+        try:
+            (status, body), replayed = handle()
+        except InputError as exc:
+            status, body, replayed = exc.status, exc.body(), False
+        except DatabaseUnavailable as exc:
+            status, body, replayed = 503, {"error": f"database unavailable: {exc}"}, False
+        except Exception:  # noqa: BLE001 - a request's bug must not kill the server; it is logged with an id
+            incident = uuid.uuid4().hex[:12]
+            print(f"incident {incident}: {self.command} {self.path}\n{traceback.format_exc()}", flush=True)
+            status, body, replayed = 500, {"error": f"internal error, incident {incident}"}, False
+        self._send(status, body, replayed)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == "/health/live":
+            self._send(200, {"live": True, "node": NODE})
+            return
+        if self.path == "/health/ready":
+            self._guarded(lambda: (self.service.readiness(), False))
+            return
+        self._guarded(self._get)
+
+    def _get(self) -> tuple[Result, bool]:
+        caller = self._caller("read")
+        match = SCHEDULE.match(self.path)
+        if match:
+            ident, status = int(match.group("d")), match.group("s")
+            return self.service.pool.transaction(
+                lambda conn: flows.doctor_schedule(conn, caller, ident, status)), False
+        for pattern, flow in READS:
+            match = pattern.match(self.path)
+            if match:
+                return self.service.pool.transaction(lambda conn: flow(conn, caller, match, None)), False
+        raise InputError("path", f"{self.path} is not a resource of this API", status=404)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._guarded(self._post)
+
+    def _post(self) -> tuple[Result, bool]:
+        raw, body = self._body()
+        key = validation.idempotency_key(self.headers.get("Idempotency-Key"))
+        caller = self._caller(key, optional=self.path == "/v1/patients")
+        scoped = f"{self.headers.get('X-Actor') or 'anonymous'}/{key}"
+        digest = request_hash("POST", self.path, raw)
+        if self.path == AV_SESSIONS:
+            data = validation.av_session(body)
+            ice = ice_servers(self.service.av_nodes, self.service.turn_secret, caller.actor)
+            return self.service.pool.transaction(
+                lambda conn: idempotent(conn, scoped, digest, lambda: flows.open_av_session(conn, caller, data, ice)))
+        for pattern, flow in WRITES:
+            match = pattern.match(self.path)
+            if match:
+                return self.service.pool.transaction(
+                    lambda conn: idempotent(conn, scoped, digest, lambda: flow(conn, caller, match, body)))
+        raise InputError("path", f"POST {self.path} is not a resource of this API", status=404)
+
+    def log_message(self, fmt: str, *args: object) -> None:
+        """Errors only: the audit trail, not the access log, is the record of what was done."""
+        if len(args) >= 2 and str(args[1])[:1] in "45":
+            sys.stdout.write(f"{self.address_string()} {fmt % args}\n")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        """A client that hangs up early (a load balancer's probe) is not a server error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)

@@ -1,0 +1,1 @@
+"""Patient and doctor load through both uplinks, with a client that fails over as a real app would."""

@@ -1,0 +1,211 @@
+"""Patient and doctor personas of the reference service, through both uplinks.
+
+Run it with ``harness load`` (which reads the uplinks from the stack outputs), or by
+hand: ``locust -f loadtests/locustfile.py --headless --ihh-uplinks unicom=http://...,telecom=http://...``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, between, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests.failover import FailoverClient, RequestLog, RetryBudget, expect
+from loadtests.identities import mobile, resident_id
+
+TRAIL_ACTIONS = ("patient.register", "booking.create", "booking.confirm", "consultation.record",
+                 "prescription.issue", "follow_up.schedule")
+_log: RequestLog | None = None
+_doctors: list[int] = []
+_homes = itertools.count()
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--ihh-uplinks", default="", help="name=url,name=url of the stack's uplinks")
+    parser.add_argument("--ihh-log-dir", default="loadtest-out", help="where per-request logs are written")
+    parser.add_argument("--ihh-max-requests", type=int, default=0, help="stop after this many requests (0: no cap)")
+    parser.add_argument("--ihh-run-tag", default="manual", help="tag in synthetic patients' names")
+
+
+def uplinks(environment: Environment) -> list[tuple[str, str]]:
+    raw = environment.parsed_options.ihh_uplinks if environment.parsed_options else ""
+    pairs = [item.split("=", 1) for item in raw.split(",") if item]
+    if not pairs or any(len(p) != 2 or not p[1].startswith("http") for p in pairs):
+        raise ValueError(f"--ihh-uplinks: expected name=http://host:port,... got {raw!r}")
+    return [(name, url.rstrip("/")) for name, url in pairs]
+
+
+def request_log(environment: Environment) -> RequestLog:
+    global _log  # one log per process, shared by its users
+    if _log is None:
+        _log = RequestLog(Path(environment.parsed_options.ihh_log_dir))
+    return _log
+
+
+@events.test_start.add_listener
+def _cap_requests(environment: Environment, **_: Any) -> None:
+    """The master (or the lone local runner) stops the run once the request cap is reached."""
+    cap = environment.parsed_options.ihh_max_requests if environment.parsed_options else 0
+    if cap <= 0 or isinstance(environment.runner, WorkerRunner):
+        return
+
+    def watch() -> None:
+        while environment.runner.state not in ("stopped", "quitting"):
+            if environment.stats.total.num_requests >= cap:
+                print(f"request cap {cap} reached: stopping", flush=True)
+                environment.runner.quit()
+                return
+            gevent.sleep(0.25)
+    gevent.spawn(watch)
+
+
+@events.quitting.add_listener
+def _close_log(environment: Environment, **_: Any) -> None:
+    if _log is not None and not isinstance(environment.runner, MasterRunner):
+        _log.close()
+
+
+class Persona(FastHttpUser):
+    """What both personas share: the failover client, on a home uplink taken in turn."""
+
+    abstract = True
+    network_timeout = 5.0
+    connection_timeout = 2.0
+    wait_time = between(0.2, 1.0)
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.api = FailoverClient(self.client, uplinks(self.environment), next(_homes),
+                                  request_log(self.environment), RetryBudget())
+        self.tag = self.environment.parsed_options.ihh_run_tag
+
+    def register_doctor(self) -> int | None:
+        licence = f"LT{self.rng.randrange(10**12):012d}"
+        out = self.api.call("POST", "/v1/doctors", "POST /v1/doctors", expect(201, 409, fields=("doctor_id",)),
+                            actor="admin:1", write=True,
+                            payload={"name": f"{self.tag} 医生", "license_no": licence, "department": "全科"})
+        if out.ok and out.status == 201:
+            _doctors.append(out.body["doctor_id"])
+            return out.body["doctor_id"]
+        return None
+
+
+class PatientUser(Persona):
+    """Registers, books, checks the booking, joins the video visit, reads its record."""
+
+    weight = 3
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.patient_id: int | None = None
+        self.bookings: list[int] = []
+        self.register()
+
+    def register(self) -> None:
+        out = self.api.call(
+            "POST", "/v1/patients", "POST /v1/patients", expect(201, 409, fields=("patient_id",)), write=True,
+            payload={"name": f"{self.tag} 患者", "id_number": resident_id(self.rng), "mobile": mobile(self.rng)},
+        )
+        if out.ok and out.status == 201:
+            self.patient_id = out.body["patient_id"]
+
+    @task(4)
+    def book_and_join(self) -> None:
+        if self.patient_id is None:
+            self.register()
+            return
+        doctor = self.rng.choice(_doctors) if _doctors else self.register_doctor()
+        if doctor is None:
+            return
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        slot = now - dt.timedelta(minutes=now.minute % 15) + dt.timedelta(minutes=15 * self.rng.randint(4, 400_000))
+        actor = f"patient:{self.patient_id}"
+        out = self.api.call("POST", "/v1/bookings", "POST /v1/bookings", expect(201, 409, fields=("booking_id",)),
+                            actor=actor, write=True,
+                            payload={"patient_id": self.patient_id, "doctor_id": doctor, "slot": slot.isoformat()})
+        if not out.ok or out.status != 201:
+            return
+        booking = out.body["booking_id"]
+        self.bookings.append(booking)
+        self.api.call("GET", f"/v1/bookings/{booking}", "GET /v1/bookings/[id]",
+                      expect(200, fields=("status", "slot")), actor=actor)
+        self.api.call("POST", "/v1/av-sessions", "POST /v1/av-sessions", _ice_check, actor=actor, write=True,
+                      payload={"booking_id": booking})
+
+    @task(1)
+    def read_record(self) -> None:
+        if self.bookings:
+            booking = self.rng.choice(self.bookings)
+            self.api.call("GET", f"/v1/bookings/{booking}/trail", "GET /v1/bookings/[id]/trail",
+                          expect(200, fields=("steps",)), actor=f"patient:{self.patient_id}")
+
+
+class DoctorUser(Persona):
+    """Takes the next booked patient: confirms, consults, prescribes, schedules a follow-up, checks the trail."""
+
+    weight = 1
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.doctor_id = self.register_doctor()
+
+    @task
+    def see_next_patient(self) -> None:
+        if self.doctor_id is None:
+            self.doctor_id = self.register_doctor()
+            return
+        actor = f"doctor:{self.doctor_id}"
+        out = self.api.call("GET", f"/v1/doctors/{self.doctor_id}/bookings?status=booked",
+                            "GET /v1/doctors/[id]/bookings", expect(200, fields=("bookings",)), actor=actor)
+        if not out.ok or not out.body["bookings"]:
+            return
+        booking = out.body["bookings"][0]["booking_id"]
+        out = self.api.call("POST", f"/v1/bookings/{booking}/confirm", "POST /v1/bookings/[id]/confirm",
+                            expect(200, fields=("status",)), actor=actor, write=True)
+        if not out.ok:
+            return
+        out = self.api.call("POST", "/v1/consultations", "POST /v1/consultations",
+                            expect(201, fields=("consultation_id",)), actor=actor, write=True,
+                            payload={"booking_id": booking, "note": "主诉：咳嗽三天。Cough for three days."})
+        if not out.ok:
+            return
+        consultation = out.body["consultation_id"]
+        self.api.call("POST", f"/v1/consultations/{consultation}/prescriptions",
+                      "POST /v1/consultations/[id]/prescriptions", expect(201, fields=("prescription_id",)),
+                      actor=actor, write=True,
+                      payload={"items": [{"drug": "氨溴索 Ambroxol", "dose": "30 mg tid", "days": 5}]})
+        due = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+        self.api.call("POST", f"/v1/consultations/{consultation}/follow-ups",
+                      "POST /v1/consultations/[id]/follow-ups", expect(201, fields=("follow_up_id",)),
+                      actor=actor, write=True, payload={"due_date": due, "reason": "复诊 review"})
+        self.api.call("GET", f"/v1/bookings/{booking}/trail", "GET /v1/bookings/[id]/trail", _trail_check,
+                      actor=actor)
+
+
+def _ice_check(status: int, body: Any) -> str | None:
+    problem = expect(201, fields=("ice_servers", "ttl"))(status, body)
+    if problem:
+        return problem
+    servers = body["ice_servers"]
+    if len(servers) < 2 or any(not s.get("username") or not s.get("credential") or not s.get("urls") for s in servers):
+        return f"expected TURN credentials for at least two A/V nodes, got {len(servers)}"
+    return None
+
+
+def _trail_check(status: int, body: Any) -> str | None:
+    """TM-5.4: a finished consultation's trail has every step, in order."""
+    problem = expect(200, fields=("steps",))(status, body)
+    if problem:
+        return problem
+    actions = [s["action"] for s in body["steps"] if s["action"] in TRAIL_ACTIONS]
+    if actions != list(TRAIL_ACTIONS):
+        return f"audit trail out of order or incomplete: {actions}"
+    return None
