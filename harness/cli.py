@@ -148,6 +148,22 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0 if all(r["sentinel_verified"] for r in results) else 1
 
 
+def _cmd_load(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from harness.load import LoadPlan, describe, run_load
+    from harness.mockrun import REPO_ROOT
+
+    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "load" / time.strftime(
+        "%Y%m%dT%H%M%SZ", time.gmtime())
+    plan = LoadPlan(users=args.users, spawn_rate=args.spawn_rate, run_time_s=args.run_time,
+                    max_requests=args.max_requests, workers=args.workers)
+    run = run_load(args.stack, plan, out, Path(args.chaos) if args.chaos else None)
+    print(describe(run))
+    return 0 if run.summary["availability"]["steady"]["verdict"] != "fail" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--stack", default="local", help="stack name (stacks/Pulumi.<stack>.yaml); default: local")
@@ -178,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--fill-gb", type=float, default=0.0,
                          help="grow the database to this size first (for throughput at realistic sizes)")
     restore.set_defaults(func=_cmd_restore)
+    load = sub.add_parser("load", help="patient and doctor load through both uplinks; availability verdict")
+    load.add_argument("--users", type=int, default=20, help="concurrent simulated users (default 20)")
+    load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second (default 10)")
+    load.add_argument("--run-time", type=int, default=60, help="seconds of load at most (default 60)")
+    load.add_argument("--max-requests", type=int, default=20_000, help="requests at most (default 20000)")
+    load.add_argument("--workers", type=int, default=0, help="Locust worker processes under a master (default 0)")
+    load.add_argument("--chaos", help="folder of chaos journals whose measured outages feed the downtime model")
+    load.add_argument("--out", help="folder for the artefacts (default evidence/load/<time>)")
+    load.set_defaults(func=_cmd_load)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")

@@ -143,6 +143,7 @@ class Topology(pulumi.ComponentResource):
             },
             "restore_projection": {"data_gb": self.config.restore_projection.data_gb,
                                    "wal_gb": self.config.restore_projection.wal_gb},
+            "availability": {"target": 0.999, "incidents_per_year": dict(self.config.incidents_per_year)},
             "ca_cert_pem": self.secrets.ca_cert_pem,
             "ssh_private_key": self.secrets.ssh_private_key,
             "secrets": {

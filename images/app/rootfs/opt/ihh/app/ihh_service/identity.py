@@ -37,7 +37,7 @@ def resident_id_problem(value: str, today: dt.date | None = None) -> str | None:
         born = dt.date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
     except ValueError:
         return f"birth date {body[6:14]} is not a calendar date"
-    if not dt.date(1900, 1, 1) <= born <= (today or dt.date.today()):
+    if not dt.date(1870, 1, 1) <= born <= (today or dt.date.today()):
         return f"birth date {born.isoformat()} is out of range"
     expected = check_character(body)
     if last != expected:

@@ -1,0 +1,167 @@
+"""``harness load``: Locust against the stack's uplinks, then the availability verdict from its logs.
+
+Locust runs as child processes (one, or a master with local workers), bounded by
+run time and by a request cap, and is killed with its process group if the harness
+stops first. Its CSV and HTML, the per-request logs and ``summary.json`` land in one
+folder that the evidence report reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.availability import availability_verdict, downtime_model, steady_state
+from harness.mockrun import REPO_ROOT
+from harness.outputs import StackOutputs
+from harness.progress import say
+from loadtests.analysis import read_requests, summarize
+
+LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+LOCUST = Path(sys.executable).with_name("locust")
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How much load: users, ramp, and the two bounds every run has (seconds and requests)."""
+
+    users: int = 20
+    spawn_rate: float = 10.0
+    run_time_s: int = 60
+    max_requests: int = 20_000
+    workers: int = 0
+    """0: one local process; N: a master and N local worker processes."""
+
+    def __post_init__(self) -> None:
+        for name, value, low in (("users", self.users, 1), ("run_time_s", self.run_time_s, 1),
+                                 ("max_requests", self.max_requests, 1), ("workers", self.workers, 0)):
+            if value < low:
+                raise ValueError(f"load plan {name}: must be at least {low}, got {value}")
+        if self.spawn_rate <= 0:
+            raise ValueError(f"load plan spawn_rate: must be positive, got {self.spawn_rate}")
+
+
+@dataclass
+class LoadRun:
+    out_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+
+
+def uplink_arg(outputs: StackOutputs) -> str:
+    return ",".join(f"{u['name']}={u['url']}" for u in outputs["uplinks"])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: str) -> list[list[str]]:
+    """The master (or lone) command first, then one per worker."""
+    common = ["-f", str(LOCUSTFILE), "--ihh-uplinks", uplink_arg(outputs), "--ihh-log-dir", str(out_dir),
+              "--ihh-run-tag", tag, "--ihh-max-requests", str(plan.max_requests)]
+    lead = [str(LOCUST), *common, "--headless", "--only-summary", "-u", str(plan.users), "-r", str(plan.spawn_rate),
+            "-t", f"{plan.run_time_s}s", "--stop-timeout", "5", "--host", outputs["uplinks"][0]["url"],
+            "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0"]
+    if not plan.workers:
+        return [lead]
+    port = _free_port()
+    lead += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+             "--expect-workers", str(plan.workers), "--expect-workers-max-wait", "30"]
+    worker = [str(LOCUST), *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    return [lead] + [worker] * plan.workers
+
+
+def run_locust(commands: list[list[str]], out_dir: Path, deadline_s: float) -> int:
+    """Start every process in its own group; stop them all when the lead ends, the deadline passes or we stop."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, command in enumerate(commands):
+            log = (out_dir / ("locust.log" if i == 0 else f"locust-worker-{i}.log")).open("wb")
+            procs.append(subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        started = time.monotonic()
+        next_report = started + 10
+        while procs[0].poll() is None:
+            if time.monotonic() - started > deadline_s:
+                raise TimeoutError(f"locust still running after {deadline_s:.0f} s; stopped it")
+            if time.monotonic() >= next_report:
+                attempts = sum(max(0, sum(1 for _ in p.open()) - 1) for p in out_dir.glob("requests-*.csv"))
+                say(f"load: {time.monotonic() - started:.0f} s, {attempts} requests so far")
+                next_report += 10
+            try:
+                procs[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+        for worker in procs[1:]:
+            worker.wait(timeout=30)
+        return procs[0].returncode
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+def fault_outages(chaos_dir: Path | None) -> dict[str, tuple[float, str]]:
+    """Measured user-visible outage per failure mode, from chaos journals, when any are given."""
+    outages: dict[str, tuple[float, str]] = {}
+    if chaos_dir is None or not chaos_dir.exists():
+        return outages
+    for journal in sorted(chaos_dir.glob("*/journal.json")):
+        data = json.loads(journal.read_text())
+        mode, outage = data.get("failure_mode"), data.get("measurements", {}).get("user_visible_outage_s")
+        if mode and outage is not None and outage >= outages.get(mode, (-1.0, ""))[0]:
+            outages[mode] = (float(outage), str(journal))
+    return outages
+
+
+def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None = None) -> LoadRun:
+    outputs = StackOutputs.load(stack)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = f"LT{time.strftime('%H%M%S')}"
+    commands = locust_commands(outputs, plan, out_dir, tag)
+    say(f"load: {plan.users} users through {len(outputs['uplinks'])} uplinks for at most {plan.run_time_s} s "
+        f"or {plan.max_requests} requests" + (f", {plan.workers} workers" if plan.workers else ""))
+    code = run_locust(commands, out_dir, deadline_s=plan.run_time_s + 90)
+    summary = summarize(read_requests(out_dir))
+    steady = steady_state(summary["successes"], summary["operations"], outputs["availability"]["target"])
+    faults = downtime_model(outputs["availability"]["incidents_per_year"], fault_outages(chaos_dir))
+    verdict = availability_verdict(steady, faults)
+    summary = {"plan": plan.__dict__, "run_tag": tag, "locust_exit_code": code, **summary,
+               "availability": verdict.to_json()}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    return LoadRun(out_dir, summary, code)
+
+
+def describe(run: LoadRun) -> str:
+    s = run.summary
+    a = s["availability"]
+    lines = [f"operations {s['operations']}, succeeded {s['successes']}, failed over {s['failed_over']}, "
+             f"attempts {s['attempts']} in {s['seconds']} s"]
+    for uplink, u in s["per_uplink"].items():
+        lines.append(f"  {uplink:<10} {u['requests']:>6} requests, {u['failed']:>4} failed, "
+                     f"p50 {u['p50']} ms, p95 {u['p95']} ms, p99 {u['p99']} ms")
+    st = a["steady"]
+    lines.append(f"steady state: ratio {st['ratio']:.5f}, 95 % lower bound {st['lower_bound']:.5f} "
+                 f"(target {st['target']}): {st['verdict']}")
+    f = a["faults"]
+    lines.append(f"under faults: {f['expected_hours']:.3f} h a year expected of {f['allowed_hours']:.2f} h allowed; "
+                 f"30-day budget burn {f['budget_burn_30d']:.2f}: {f['verdict']}")
+    lines.append(f"{a['requirement']} availability: {a['verdict'].upper()} - {a['reason']}")
+    lines.append(f"artefacts: {run.out_dir}")
+    return "\n".join(lines)

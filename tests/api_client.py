@@ -1,0 +1,34 @@
+"""A plain HTTP JSON client for tests that drive the reference service through an uplink."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def call(base: str, method: str, path: str, body: Any = None, actor: str | None = None,
+         key: str | None = None, write: bool | None = None) -> Answer:
+    headers = {"Content-Type": "application/json"}
+    if actor:
+        headers["X-Actor"] = actor
+    if key or (write if write is not None else method == "POST"):
+        headers["Idempotency-Key"] = key or uuid.uuid4().hex
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return Answer(response.status, headers, json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, json.loads(exc.read() or b"null"))

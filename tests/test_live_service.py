@@ -1,0 +1,138 @@
+"""The reference service on the live stack: flows end to end, nothing half-written, idempotent retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+
+import psycopg
+import pytest
+
+from checks.turn_client import TurnClient
+from harness.database_client import connect
+from loadtests.identities import mobile, resident_id
+from tests.api_client import call
+
+pytestmark = pytest.mark.live
+RNG = random.Random()
+
+
+def slot() -> str:
+    start = dt.datetime(2030, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * RNG.randint(0, 500_000))
+    return start.isoformat()
+
+
+@pytest.fixture
+def base(outputs) -> str:
+    return outputs["uplinks"][0]["url"]
+
+
+def new_patient(base: str) -> int:
+    answer = call(base, "POST", "/v1/patients",
+                  {"name": "测试患者", "id_number": resident_id(RNG), "mobile": mobile(RNG)})
+    assert answer.status == 201, answer.body
+    return answer.body["patient_id"]
+
+
+def new_doctor(base: str) -> int:
+    answer = call(base, "POST", "/v1/doctors", {"name": "测试医生", "license_no": f"T{uuid.uuid4().hex[:10]}",
+                                                "department": "全科"}, actor="admin:1")
+    assert answer.status == 201, answer.body
+    return answer.body["doctor_id"]
+
+
+def new_booking(base: str, patient: int, doctor: int) -> int:
+    answer = call(base, "POST", "/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot()},
+                  actor=f"patient:{patient}")
+    assert answer.status == 201, answer.body
+    return answer.body["booking_id"]
+
+
+def count(outputs, sql: str, *args: object) -> int:
+    with connect(outputs) as conn:
+        return conn.execute(sql, args).fetchone()[0]
+
+
+def test_one_consultation_is_traceable_end_to_end_through_either_uplink(outputs) -> None:
+    first, second = (u["url"] for u in outputs["uplinks"])
+    patient, doctor = new_patient(first), new_doctor(second)
+    booking = new_booking(first, patient, doctor)
+    dr = f"doctor:{doctor}"
+    assert call(second, "POST", f"/v1/bookings/{booking}/confirm", actor=dr).status == 200
+    consultation = call(first, "POST", "/v1/consultations", {"booking_id": booking, "note": "发热 fever"}, actor=dr)
+    assert consultation.status == 201
+    cid = consultation.body["consultation_id"]
+    assert call(second, "POST", f"/v1/consultations/{cid}/prescriptions",
+                {"items": [{"drug": "对乙酰氨基酚", "dose": "500 mg", "days": 3}]}, actor=dr).status == 201
+    assert call(first, "POST", f"/v1/consultations/{cid}/follow-ups",
+                {"due_date": (dt.date.today() + dt.timedelta(days=14)).isoformat(), "reason": "复诊"},
+                actor=dr).status == 201
+    trail = call(second, "GET", f"/v1/bookings/{booking}/trail", actor=f"patient:{patient}")
+    assert [s["action"] for s in trail.body["steps"]] == [
+        "patient.register", "booking.create", "booking.confirm", "consultation.record", "prescription.issue",
+        "follow_up.schedule"]
+    assert {s["actor"] for s in trail.body["steps"]} == {f"patient:{patient}", dr}
+    assert all(s["node"] and s["at"] for s in trail.body["steps"])
+
+
+def test_a_refused_step_writes_nothing(outputs, base: str) -> None:
+    patient, doctor = new_patient(base), new_doctor(base)
+    booking = new_booking(base, patient, doctor)
+    early = call(base, "POST", "/v1/consultations", {"booking_id": booking, "note": "x"}, actor=f"doctor:{doctor}")
+    assert early.status == 409 and early.body["field"] == "booking_id"
+    assert count(outputs, "SELECT count(*) FROM consultations WHERE booking_id = %s", booking) == 0
+    assert count(outputs, "SELECT count(*) FROM audit_trail WHERE booking_id = %s", booking) == 1
+    missing = call(base, "POST", "/v1/bookings", {"patient_id": patient, "doctor_id": 10**12, "slot": slot()},
+                   actor=f"patient:{patient}")
+    assert missing.status == 404 and missing.body["field"] == "doctor_id"
+    stranger = call(base, "POST", f"/v1/bookings/{booking}/confirm", actor=f"doctor:{doctor + 1}")
+    assert stranger.status == 403 and stranger.body["field"] == "X-Actor"
+    assert count(outputs, "SELECT count(*) FROM bookings WHERE patient_id = %s", patient) == 1
+    unkeyed = call(base, "POST", "/v1/patients", {"name": "x"}, write=False)
+    assert unkeyed.status == 400 and unkeyed.body["field"] == "Idempotency-Key"
+
+
+def test_a_retried_write_is_done_once(outputs, base: str) -> None:
+    other = outputs["uplinks"][1]["url"]
+    patient, doctor = new_patient(base), new_doctor(base)
+    body = {"patient_id": patient, "doctor_id": doctor, "slot": slot()}
+    key = uuid.uuid4().hex
+    first = call(base, "POST", "/v1/bookings", body, actor=f"patient:{patient}", key=key)
+    again = call(other, "POST", "/v1/bookings", body, actor=f"patient:{patient}", key=key)
+    assert first.status == again.status == 201
+    assert first.body == again.body
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert count(outputs, "SELECT count(*) FROM bookings WHERE patient_id = %s", patient) == 1
+    reused = call(base, "POST", "/v1/bookings", {**body, "slot": slot()}, actor=f"patient:{patient}", key=key)
+    assert reused.status == 422 and reused.body["field"] == "Idempotency-Key"
+    taken = call(base, "POST", "/v1/bookings", body, actor=f"patient:{patient}")
+    assert taken.status == 409 and taken.body["field"] == "slot"
+
+
+def test_the_audit_trail_cannot_be_rewritten(outputs) -> None:
+    with connect(outputs) as conn, pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        conn.execute("UPDATE audit_trail SET actor = 'someone-else' WHERE id = (SELECT min(id) FROM audit_trail)")
+
+
+def test_av_session_credentials_allocate_on_every_turn_node(outputs, base: str) -> None:
+    patient, doctor = new_patient(base), new_doctor(base)
+    booking = new_booking(base, patient, doctor)
+    session = call(base, "POST", "/v1/av-sessions", {"booking_id": booking}, actor=f"patient:{patient}")
+    assert session.status == 201, session.body
+    servers = session.body["ice_servers"]
+    assert {s["node"] for s in servers} == {n["name"] for n in outputs["av_nodes"]}
+    for server in servers:
+        udp = next(u for u in server["urls"] if u.endswith("transport=udp"))
+        host, _, port = udp.removeprefix("turn:").split("?")[0].rpartition(":")
+        with TurnClient(host, int(port)) as client:
+            allocation = client.allocate(server["username"], server["credential"])
+        assert allocation.relayed_port > 0 and allocation.lifetime_s > 0
+    stranger = call(base, "POST", "/v1/av-sessions", {"booking_id": booking}, actor=f"patient:{patient + 1}")
+    assert stranger.status == 403
+
+
+def test_readiness_reports_the_writable_primary(outputs) -> None:
+    for uplink in outputs["uplinks"]:
+        ready = call(uplink["url"], "GET", "/health/ready")
+        assert ready.status == 200 and ready.body["ready"] is True

@@ -1,0 +1,38 @@
+"""Per-request logs into operations, per-uplink percentiles and error windows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loadtests.analysis import Request, error_windows, read_requests, summarize
+from loadtests.failover import LOG_FIELDS
+
+
+def req(ts: float, uplink: str = "a", ok: bool = True, final: bool = True, attempt: int = 1,
+        latency: float = 10.0, op: str = "o") -> Request:
+    return Request(ts, "GET /x", uplink, attempt, latency, 200 if ok else 0, ok, final, op, "" if ok else "refused")
+
+
+def test_failures_within_a_second_form_one_window() -> None:
+    windows = error_windows([req(10.0, ok=False), req(10.5, ok=False, latency=100), req(12.0, ok=False)])
+    assert [(w.start, w.failures) for w in windows] == [(10.0, 2), (12.0, 1)]
+    assert abs(windows[0].seconds - 0.6) < 1e-9
+
+
+def test_summary_counts_operations_not_attempts() -> None:
+    rows = [
+        req(1.0, "a", ok=False, final=False, op="x"), req(1.2, "b", ok=True, attempt=2, op="x"),
+        req(2.0, "a", op="y"), req(3.0, "b", ok=False, op="z"),
+    ]
+    summary = summarize(rows)
+    assert (summary["operations"], summary["successes"], summary["failed_over"], summary["attempts"]) == (3, 2, 1, 4)
+    assert summary["per_uplink"]["a"]["failed"] == 1 and summary["per_uplink"]["b"]["p50"] == 10.0
+    assert len(summary["user_visible_error_windows"]) == 1
+
+
+def test_logs_of_several_processes_are_merged_in_time_order(tmp_path: Path) -> None:
+    header = ",".join(LOG_FIELDS)
+    (tmp_path / "requests-w1.csv").write_text(f"{header}\n2.0,GET /x,a,1,5.0,200,1,1,o1,\n")
+    (tmp_path / "requests-w2.csv").write_text(f"{header}\n1.0,GET /x,b,1,7.0,503,0,1,o2,boom\n")
+    rows = read_requests(tmp_path)
+    assert [(r.uplink, r.ok) for r in rows] == [("b", False), ("a", True)]
