@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def fault_outages(chaos_dir: Path | None) -> dict[str, tuple[float, str]]:
 def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None = None) -> LoadRun:
     outputs = StackOutputs.load(stack)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tag = f"LT{time.strftime('%H%M%S')}"
+    tag = f"LT{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
     commands = locust_commands(outputs, plan, out_dir, tag)
     say(f"load: {plan.users} users through {len(outputs['uplinks'])} uplinks for at most {plan.run_time_s} s "
         f"or {plan.max_requests} requests" + (f", {plan.workers} workers" if plan.workers else ""))

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+LOG_FIELDS = ("ts", "endpoint", "uplink", "attempt", "latency_ms", "status", "ok", "final", "operation", "error")
+"""One row per attempt; written by the failover client, read here. Kept free of Locust so tests import it."""
 WINDOW_GAP_S = 1.0
 """Failures closer together than this belong to one error window."""
 

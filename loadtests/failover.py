@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import gevent
 from locust.contrib.fasthttp import FastHttpSession
 
-LOG_FIELDS = ("ts", "endpoint", "uplink", "attempt", "latency_ms", "status", "ok", "final", "operation", "error")
+from loadtests.analysis import LOG_FIELDS
 
 
 @dataclass(frozen=True)

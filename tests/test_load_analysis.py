@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtests.analysis import Request, error_windows, read_requests, summarize
-from loadtests.failover import LOG_FIELDS
+from loadtests.analysis import LOG_FIELDS, Request, error_windows, read_requests, summarize
 
 
 def req(ts: float, uplink: str = "a", ok: bool = True, final: bool = True, attempt: int = 1,
