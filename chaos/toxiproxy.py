@@ -92,3 +92,23 @@ def toxic(api: Toxiproxy, proxy: str, name: str, kind: str, attributes: dict[str
         yield
     finally:
         api.remove_toxic(proxy, TOXIC_PREFIX + name.removeprefix(TOXIC_PREFIX))
+
+
+CONTRACT_PREFIX = "contract-"
+
+
+@contextmanager
+def shaping_removed(api: Toxiproxy) -> Iterator[None]:
+    """The contracted bandwidth toxics lifted for a comparison, and put back exactly as they were."""
+    saved = [(name, t) for name, proxy in api.proxies().items() for t in proxy.get("toxics", [])
+             if t["name"].startswith(CONTRACT_PREFIX)]
+    try:
+        for name, t in saved:
+            api.remove_toxic(name, t["name"])
+        yield
+    finally:
+        present = {(name, t["name"]) for name, proxy in api.proxies().items() for t in proxy.get("toxics", [])}
+        for name, t in saved:
+            if (name, t["name"]) not in present:
+                api._call("POST", f"/proxies/{name}/toxics", {k: t[k] for k in
+                                                              ("name", "type", "stream", "toxicity", "attributes")})

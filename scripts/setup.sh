@@ -9,6 +9,7 @@ command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v go >/dev/null || need_apt+=(golang-go)
 command -v iptables >/dev/null || need_apt+=(iptables)
+command -v wrk >/dev/null || need_apt+=(wrk)  # scripts/bench_load.py compares Locust with it
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
