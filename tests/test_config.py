@@ -41,6 +41,9 @@ def test_committed_stacks_parse() -> None:
         ({"uplinks": [{"name": "line-a", "provider": "x", "bandwidthMbps": 20},
                       {"name": "line-a", "provider": "y", "bandwidthMbps": 20}]}, "uplinks", "used twice"),
         ({"uplinks": "{not json"}, "uplinks", "not valid JSON"),
+        ({"incidentsPerYear": {"meteor-strike": 1}}, "incidentsPerYear.meteor-strike", "is not a failure mode"),
+        ({"incidentsPerYear": {"uplink-outage": -1}}, "incidentsPerYear.uplink-outage", "from 0 to 365"),
+        ({"incidentsPerYear": {"uplink-outage": "often"}}, "incidentsPerYear.uplink-outage", "from 0 to 365"),
     ],
 )
 def test_bad_value_names_key_and_rule(overrides: dict, key: str, rule: str) -> None:
@@ -49,6 +52,17 @@ def test_bad_value_names_key_and_rule(overrides: dict, key: str, rule: str) -> N
     assert error.value.key == key, str(error.value)
     assert rule in str(error.value), str(error.value)
     assert str(error.value).startswith(f"config ihh:{key}: ")
+
+
+def test_incident_rates_override_the_documented_defaults() -> None:
+    config = parse_config("local", stack_values("local", incidentsPerYear={"uplink-outage": 12}))
+    assert config.incidents_per_year["uplink-outage"] == 12.0
+    assert config.incidents_per_year["database-primary-failure"] == 2.0
+
+
+def test_service_image_is_for_the_local_platform_only() -> None:
+    with pytest.raises(ConfigError, match=r"ihh:serviceImage: .*prod.imageId"):
+        parse_config("prod", stack_values("prod", serviceImage="hospital/api:1.2"))
 
 
 def test_missing_required_key() -> None:

@@ -49,6 +49,14 @@ def test_local_hosts_by_role(local) -> None:
     assert roles == {"app": 2, "database": 2, "dcs": 3, "ingress": 2, "wan": 1, "av": 2, "backup": 2}, roles
 
 
+def test_a_users_service_image_replaces_the_reference_service() -> None:
+    run = program("local", serviceImage="hospital/api:1.2")
+    images = {r.inputs["name"]: r.inputs["image"] for r in run.graph.resources
+              if r.type == "docker:index/container:Container"}
+    assert images["ihh-local-app-1"] == images["ihh-local-app-2"] == "hospital/api:1.2"
+    assert images["ihh-local-db-1"] != "hospital/api:1.2"
+
+
 def test_local_publishes_on_loopback_only(local) -> None:
     for container in local.graph.of_type("docker:index/container:Container"):
         for port in container.inputs.get("ports", []):
