@@ -19,7 +19,7 @@ def test_service_verifies_the_database_certificate(host, target) -> None:
     assert ca.exists and "BEGIN CERTIFICATE" in ca.content_string, (
         f"{target['name']}: the service needs the stack CA to verify the database: {ca.path} missing"
     )
-    code = host.file("/opt/ihh/app/service.py").content_string
+    code = host.file("/opt/ihh/app/ihh_service/store.py").content_string
     assert 'sslmode="verify-full"' in code, f"{target['name']}: the service must connect with sslmode=verify-full"
 
 
@@ -28,3 +28,10 @@ def test_service_verifies_the_database_certificate(host, target) -> None:
 def test_database_password_readable_only_by_the_service(host, target) -> None:
     assert_owner_only(host, target, "/etc/ihh/secrets/db-app-password", "ihh-app",
                       "the database password must be readable by the service only")
+
+
+@pytest.mark.requirements("GD-1.2.4", "TM-5.2")
+@pytest.mark.impact("high")
+def test_turn_secret_readable_only_by_the_service(host, target) -> None:
+    assert_owner_only(host, target, "/etc/ihh/secrets/turn-shared-secret", "ihh-app",
+                      "the TURN shared secret mints media credentials: only the service may read it")
