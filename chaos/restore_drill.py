@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,8 @@ import docker
 import paramiko
 
 from chaos.backups import verify
+from chaos.cluster import leader as current_leader
+from chaos.cluster import patroni_cluster, ready
 from chaos.isolation import unreachable
 from checks.ssh import connect, run
 from harness.database_client import connect as db_connect
@@ -125,27 +126,6 @@ def repository_answers(ssh: Sessions, member: str, repository: int) -> bool:
         return False
 
 
-def _patroni_cluster(outputs: StackOutputs) -> dict:
-    """Patroni's view of the cluster, asked of the first member whose REST API answers."""
-    last: Exception | None = None
-    for member in outputs["database"]["members"]:
-        try:
-            with urllib.request.urlopen(f"http://{member['patroni']}/cluster", timeout=3) as response:
-                return json.loads(response.read())
-        except OSError as exc:
-            last = exc
-    raise RuntimeError(f"no Patroni member answers: {last}")
-
-
-def _leader(outputs: StackOutputs) -> str:
-    """The member Patroni calls leader."""
-    members = _patroni_cluster(outputs).get("members", [])
-    leaders = [m["name"] for m in members if m.get("role") == "leader"]
-    if not leaders:
-        raise RuntimeError(f"no Patroni member is leader: {[(m.get('name'), m.get('role')) for m in members]}")
-    return leaders[0]
-
-
 def _site(outputs: StackOutputs, name: str) -> dict:
     for site in outputs["backup_sites"]:
         if site["name"] == name:
@@ -248,7 +228,7 @@ def run_restore_drill(
     ssh = Sessions(outputs)
     phases: dict[str, float] = {}
     try:
-        leader = _leader(outputs)
+        leader = current_leader(outputs)
         if not repository_answers(ssh, leader, site["repository"]):
             reachable = [o["name"] for o in others if repository_answers(ssh, leader, o["repository"])]
             raise RepositoryUnreachableError(
@@ -295,7 +275,7 @@ def run_restore_drill(
             phases["wal_replay"] = time.monotonic() - mark
         mark = time.monotonic()
         wait_for("the service ready through every uplink", lambda: all(
-            _ready(u["url"]) for u in outputs["uplinks"]), timeout=300, interval=0.5)
+            ready(u["url"]) for u in outputs["uplinks"]), timeout=300, interval=0.5)
         phases["service_back"] = time.monotonic() - mark
         mark = time.monotonic()
         verified, recovered = _verify(outputs, count, checksum)
@@ -337,22 +317,12 @@ def _raw_copy_seconds(ssh: Sessions, host: str) -> float:
 def _wait_standbys(outputs: StackOutputs, count: int, timeout_s: float = 600) -> None:
     """After the drill the cluster is whole again: Patroni has rebuilt every standby and it streams."""
     def whole() -> bool:
-        cluster = _patroni_cluster(outputs)
+        cluster = patroni_cluster(outputs)
         streaming = [m for m in cluster["members"] if m["role"] != "leader" and m.get("state") in
                      ("streaming", "running")]
         return len(streaming) >= count
 
     wait_for(f"{count} standby(s) rebuilt and streaming", whole, timeout=timeout_s)
-
-
-def _ready(url: str) -> bool:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"uplink URL {url!r} is not http(s)")
-    try:
-        with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:  # noqa: S310 - scheme checked
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _verify(outputs: StackOutputs, count: int, checksum: str) -> tuple[bool, int]:
