@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 from harness.outputs import StackOutputs
@@ -44,3 +45,18 @@ def ready(url: str, timeout_s: float = 2) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def post_json(url: str, body: dict, headers: dict[str, str], timeout_s: float = 2) -> tuple[int, dict]:
+    """One JSON POST; (0, {}) when the connection fails, so a probe records it instead of raising."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"URL {url!r} is not http(s)")
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - scheme checked
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+    except (OSError, ValueError):
+        return 0, {}

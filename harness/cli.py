@@ -164,6 +164,51 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return 0 if run.summary["availability"]["steady"]["verdict"] != "fail" else 1
 
 
+def _cmd_chaos(args: argparse.Namespace) -> int:
+    import signal
+    import time
+    from pathlib import Path
+
+    from chaos.cleanup import cleanup
+    from chaos.experiment import find_experiments
+    from chaos.faults import FaultContext, describe
+    from chaos.runner import RunOptions, run_experiment
+    from harness.engine import ensure_engine
+    from harness.mockrun import REPO_ROOT
+    from harness.outputs import StackOutputs
+
+    outputs = StackOutputs.load(args.stack)
+    experiments = find_experiments(args.experiment)  # every file validated before anything is injected
+    engine = ensure_engine()
+    if args.cleanup:
+        undone = cleanup(engine.client, outputs)
+        print("\n".join(f"undone: {u}" for u in undone) or "nothing to clean up: no leftover fault")
+        return 0
+    if args.dry_run:
+        context = FaultContext(outputs, engine.client)
+        for experiment in experiments:
+            print(f"{experiment.name} ({experiment.failure_mode}): {experiment.title}")
+            for step in experiment.method:
+                print(f"  {step.name}: {describe(context, step.fault, step.arguments)}; hold {step.hold_s:.0f} s")
+        return 0
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds every fault's finally before the process ends
+
+    signal.signal(signal.SIGTERM, terminate)
+    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "chaos" / time.strftime("%Y%m%dT%H%M%SZ",
+                                                                                         time.gmtime())
+    journals = [run_experiment(e, outputs, engine.client, out, RunOptions(with_load=args.load)) for e in experiments]
+    print(f"{'experiment':<26} {'verdict':<8} {'outage s':>8} {'raw err s':>9} {'writes s':>8} {'RPO':>4}  reason")
+    for j in journals:
+        m = j.measurements
+        print(f"{j.experiment['name']:<26} {j.verdict:<8} {m.get('user_visible_outage_s', '-'):>8} "
+              f"{m.get('raw_error_window_s', '-'):>9} {m.get('writes_back_s', '-'):>8} {m.get('rpo_rows', '-'):>4}  "
+              f"{j.reason}")
+    print(f"journals: {out}")
+    return 0 if all(j.verdict == "pass" for j in journals) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--stack", default="local", help="stack name (stacks/Pulumi.<stack>.yaml); default: local")
@@ -203,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--chaos", help="folder of chaos journals whose measured outages feed the downtime model")
     load.add_argument("--out", help="folder for the artefacts (default evidence/load/<time>)")
     load.set_defaults(func=_cmd_load)
+    chaos = sub.add_parser("chaos", help="failover drills: chaos/experiments/*.yaml, or those named")
+    chaos.add_argument("experiment", nargs="*", help="experiment names or YAML paths (default: all)")
+    chaos.add_argument("--dry-run", action="store_true", help="print what would be injected where, inject nothing")
+    chaos.add_argument("--cleanup", action="store_true", help="remove every leftover fault the harness made")
+    chaos.add_argument("--no-load", dest="load", action="store_false", help="run without Locust alongside")
+    chaos.add_argument("--out", help="folder for the journals (default evidence/chaos/<time>)")
+    chaos.set_defaults(func=_cmd_chaos)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -83,8 +84,12 @@ def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: s
     return [lead] + [worker] * plan.workers
 
 
-def run_locust(commands: list[list[str]], out_dir: Path, deadline_s: float) -> int:
-    """Start every process in its own group; stop them all when the lead ends, the deadline passes or we stop."""
+def run_locust(commands: list[list[str]], out_dir: Path, deadline_s: float,
+               stop: threading.Event | None = None) -> int:
+    """Start every process in its own group; stop them all when the lead ends, the deadline passes or we stop.
+
+    Setting ``stop`` ends the run early the way Ctrl-C would: Locust writes its stats and exits.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -94,7 +99,11 @@ def run_locust(commands: list[list[str]], out_dir: Path, deadline_s: float) -> i
                                           start_new_session=True))
         started = time.monotonic()
         next_report = started + 10
+        stopping = False
         while procs[0].poll() is None:
+            if stop is not None and stop.is_set() and not stopping:
+                os.killpg(procs[0].pid, signal.SIGTERM)
+                stopping = True
             if time.monotonic() - started > deadline_s:
                 raise TimeoutError(f"locust still running after {deadline_s:.0f} s; stopped it")
             if time.monotonic() >= next_report:
@@ -131,14 +140,15 @@ def fault_outages(chaos_dir: Path | None) -> dict[str, tuple[float, str]]:
     return outages
 
 
-def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None = None) -> LoadRun:
+def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None = None,
+             stop: threading.Event | None = None) -> LoadRun:
     outputs = StackOutputs.load(stack)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"LT{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
     commands = locust_commands(outputs, plan, out_dir, tag)
     say(f"load: {plan.users} users through {len(outputs['uplinks'])} uplinks for at most {plan.run_time_s} s "
         f"or {plan.max_requests} requests" + (f", {plan.workers} workers" if plan.workers else ""))
-    code = run_locust(commands, out_dir, deadline_s=plan.run_time_s + 90)
+    code = run_locust(commands, out_dir, deadline_s=plan.run_time_s + 90, stop=stop)
     summary = summarize(read_requests(out_dir))
     steady = steady_state(summary["successes"], summary["operations"], outputs["availability"]["target"])
     faults = downtime_model(outputs["availability"]["incidents_per_year"], fault_outages(chaos_dir))

@@ -1,0 +1,289 @@
+"""Run one experiment: hypothesis before, fault held while probes run, rollback, hypothesis after.
+
+Phase timestamps per fault: injected, detected (first failed probe round), recovered
+(first all-green round after that), rolled back, verified (the hypothesis holds again).
+A hypothesis that does not hold is a deviated experiment in the journal, not a crash;
+an experiment whose steady state fails before the fault injects nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from chaos.cluster import streaming_standbys
+from chaos.experiment import Experiment, Probe
+from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
+from chaos.journal import Activity, Journal
+from chaos.probes import PROBES, ProbeContext, committed_writes_present
+from harness.outputs import StackOutputs
+from harness.progress import say
+from harness.waiting import WaitTimeoutError, wait_for
+
+HEAVY_PROBES = {"wal-archived"}
+"""Probes too slow for the continuous loop: run once per phase instead."""
+
+
+def _run_probe(ctx: ProbeContext, probe: Probe) -> dict[str, Any]:
+    started = time.time()
+    try:
+        ok, detail = PROBES[probe.probe](ctx, probe.arguments)
+    except Exception as exc:  # noqa: BLE001 - a probe's own failure is a failed probe, recorded with its cause
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return {"name": probe.name, "ok": ok, "detail": detail, "at": started, "seconds": round(time.time() - started, 3)}
+
+
+def check(ctx: ProbeContext, probes: list[Probe]) -> tuple[bool, list[dict[str, Any]]]:
+    results = [_run_probe(ctx, p) for p in probes]
+    return all(r["ok"] for r in results), results
+
+
+class ProbeLoop(threading.Thread):
+    """Rounds of the continuous probes until stopped; each round timestamped with what failed."""
+
+    def __init__(self, ctx: ProbeContext, probes: list[Probe], interval_s: float) -> None:
+        super().__init__(daemon=True, name="probe-loop")
+        self.ctx, self.probes, self.interval_s = ctx, probes, interval_s
+        self.rounds: list[dict[str, Any]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            started = time.time()
+            results = [_run_probe(self.ctx, p) for p in self.probes]
+            self.rounds.append({"t": started, "failed": {r["name"]: r["detail"] for r in results if not r["ok"]}})
+            self.stop.wait(self.interval_s)
+
+
+def phases_from_rounds(rounds: list[dict[str, Any]], injected: float, until: float,
+                       probe: str | None = None) -> tuple[float | None, float | None]:
+    """(detected, recovered): the first failing round after injection, the first green one after it."""
+    detected = recovered = None
+    for r in rounds:
+        if not injected <= r["t"] <= until:
+            continue
+        failing = bool(r["failed"]) if probe is None else probe in r["failed"]
+        if detected is None and failing:
+            detected = r["t"]
+        elif detected is not None and not failing:
+            recovered = r["t"]
+            break
+    return detected, recovered
+
+
+@dataclass
+class RunOptions:
+    with_load: bool = True
+    load_dir: Path | None = None
+
+
+def run_experiment(experiment: Experiment, outputs: StackOutputs, client: docker.DockerClient, out_dir: Path,
+                   options: RunOptions | None = None) -> Journal:
+    options = options or RunOptions()
+    journal = Journal(out_dir / experiment.name / "journal.json",
+                      {"name": experiment.name, "title": experiment.title, "source": experiment.source,
+                       "requirements": list(experiment.requirements), "description": experiment.description,
+                       "goals": experiment.goals},
+                      experiment.failure_mode)
+    ctx = ProbeContext(outputs)
+    fctx = FaultContext(outputs, client)
+    say(f"chaos {experiment.name}: {experiment.title}")
+    try:
+        _run(experiment, journal, ctx, fctx, options, out_dir)
+    except (KeyboardInterrupt, SystemExit):
+        journal.status, journal.reason = "aborted", "interrupted; every fault in effect was undone on the way out"
+        raise
+    except Exception as exc:  # noqa: BLE001 - a drill that cannot run is a failed experiment in its journal
+        journal.status, journal.verdict = "failed", "fail"
+        journal.reason = f"the drill could not run: {type(exc).__name__}: {exc}"
+        say(f"chaos {experiment.name}: {journal.reason}")
+    finally:
+        journal.ended = time.time()
+        journal.save()
+    return journal
+
+
+def _phase_probes(experiment: Experiment, phase: str) -> list[Probe]:
+    return [p for p in experiment.probes if phase in p.phases]
+
+
+def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: FaultContext, options: RunOptions,
+         out_dir: Path) -> None:
+    ok, results = check(ctx, _phase_probes(experiment, "before"))
+    journal.hypothesis["before"] = results
+    if not ok:
+        journal.status, journal.deviated, journal.verdict = "completed", True, "fail"
+        journal.reason = "the steady state did not hold before any fault: " + "; ".join(
+            f"{r['name']}: {r['detail']}" for r in results if not r["ok"])
+        say(f"chaos {experiment.name}: {journal.reason}")
+        return
+    during = [p for p in _phase_probes(experiment, "during") if p.probe not in HEAVY_PROBES]
+    loop = ProbeLoop(ctx, during, experiment.probe_interval_s)
+    load_stop = threading.Event()
+    load_result: list[Any] = []
+    load_thread = _start_load(experiment, journal, ctx.outputs, out_dir, options, load_stop, load_result)
+    loop.start()
+    try:
+        for step in experiment.method:
+            if not _run_step(experiment, step, journal, ctx, fctx, loop):
+                break
+        _rollbacks(experiment, journal, ctx.outputs)
+    finally:
+        loop.stop.set()
+        loop.join(timeout=30)
+        load_stop.set()
+        if load_thread is not None:
+            load_thread.join(timeout=180)
+    journal.timeline = [{"t": r["t"], "failed": r["failed"]} for r in loop.rounds if r["failed"]]
+    _measure(experiment, journal, ctx, loop, load_result)
+
+
+def _start_load(experiment: Experiment, journal: Journal, outputs: StackOutputs, out_dir: Path,
+                options: RunOptions, stop: threading.Event, result: list[Any]) -> threading.Thread | None:
+    if not (experiment.load_users and options.with_load):
+        return None
+    from harness.load import LoadPlan, run_load
+
+    budget = sum(s.hold_s + s.verify_within_s for s in experiment.method) + 120
+    plan = LoadPlan(users=experiment.load_users, spawn_rate=experiment.load_users, run_time_s=int(budget),
+                    max_requests=200_000)
+    load_dir = out_dir / experiment.name / "load"
+    thread = threading.Thread(target=lambda: result.append(run_load(outputs.stack, plan, load_dir, stop=stop)),
+                              daemon=True, name="load")
+    thread.start()
+    journal.load = {"dir": str(load_dir), "users": experiment.load_users}
+
+    def requests_logged() -> bool:
+        return sum(max(0, sum(1 for _ in p.open()) - 1) for p in load_dir.glob("requests-*.csv")) >= 20
+
+    wait_for("load to start", requests_logged, timeout=60)
+    return thread
+
+
+def _run_step(experiment: Experiment, step: Any, journal: Journal, ctx: ProbeContext, fctx: FaultContext,
+              loop: ProbeLoop) -> bool:
+    """One fault, held then undone; False when the experiment cannot go on."""
+    activity = journal.begin(step.name, "action", f"{step.fault}: {describe(fctx, step.fault, step.arguments)}")
+    fctx.notes = activity.notes
+    say(f"  inject: {activity.target}")
+    try:
+        with inject(fctx, step.fault, step.arguments):
+            activity.phases["injected"] = time.time()
+            journal.save()
+            heavy = [p for p in _phase_probes(experiment, "during") if p.probe in HEAVY_PROBES]
+            if heavy:
+                activity.output = {"during": check(ctx, heavy)[1]}
+            loop.stop.wait(step.hold_s)  # the fault's declared duration: the hold itself is the drill
+            say(f"  roll back: {step.name}")
+        activity.phases["rolled_back"] = time.time()
+    except FaultUnavailableError as exc:
+        journal.finish(activity, "not_possible_here", str(exc))
+        say(f"  not possible here: {exc}")
+        return True
+    except Exception as exc:  # noqa: BLE001 - recorded in the journal; the experiment stops, faults are undone
+        journal.finish(activity, "failed", f"{type(exc).__name__}: {exc}")
+        journal.status, journal.verdict, journal.reason = "failed", "fail", f"{step.name}: {exc}"
+        return False
+    _verify(experiment, step, activity, journal, ctx, loop)
+    journal.finish(activity, "succeeded")
+    return True
+
+
+def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Journal, ctx: ProbeContext,
+            loop: ProbeLoop) -> None:
+    after = _phase_probes(experiment, "after")
+    last: list[dict[str, Any]] = []
+
+    def holds() -> bool:
+        ok, results = check(ctx, after)
+        last[:] = results
+        return ok
+
+    try:
+        wait_for(f"the hypothesis after {step.name}", holds, timeout=step.verify_within_s, interval=0.5)
+        activity.phases["verified"] = time.time()
+    except WaitTimeoutError:
+        journal.deviated = True
+        activity.error = "hypothesis not restored within {:.0f} s: {}".format(
+            step.verify_within_s, "; ".join(f"{r['name']}: {r['detail']}" for r in last if not r["ok"]))
+    journal.hypothesis.setdefault("after", []).extend(last)
+    injected = activity.phases["injected"] or 0.0
+    detected, recovered = phases_from_rounds(loop.rounds, injected, activity.phases.get("verified") or time.time())
+    activity.phases["detected"], activity.phases["recovered"] = detected, recovered
+    per_probe = {}
+    for probe in loop.probes:
+        p_detected, p_recovered = phases_from_rounds(loop.rounds, injected, time.time(), probe.name)
+        per_probe[probe.name] = {
+            "detected_s": None if p_detected is None else round(p_detected - injected, 3),
+            "recovered_s": None if p_recovered is None else round(p_recovered - injected, 3),
+        }
+    activity.output = {**(activity.output or {}), "per_probe": per_probe}
+
+
+def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs) -> None:
+    for name in experiment.rollbacks:
+        activity = journal.begin(name, "rollback")
+        try:
+            if name == "wait-cluster-whole":
+                wait_for("every standby streaming again", lambda: len(streaming_standbys(outputs)) >=
+                         len(outputs["database"]["members"]) - 1, timeout=180)
+            elif name == "wait-ready":
+                from chaos.cluster import ready
+
+                wait_for("the service ready on every uplink",
+                         lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=180)
+            journal.finish(activity, "succeeded")
+        except WaitTimeoutError as exc:
+            journal.deviated = True
+            journal.finish(activity, "failed", str(exc))
+
+
+def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: ProbeLoop,
+             load_result: list[Any]) -> None:
+    actions = [a for a in journal.activities if a.kind == "action" and a.phases.get("injected")]
+    m: dict[str, Any] = {}
+    outages = [(a.phases["recovered"] or a.phases.get("verified") or 0) - a.phases["detected"]
+               for a in actions if a.phases.get("detected")]
+    m["probe_outage_s"] = round(max(outages, default=0.0), 3)
+    m["recovered_s"] = round(max(((a.phases.get("recovered") or a.phases.get("verified") or a.phases["injected"])
+                                  - a.phases["injected"] for a in actions), default=0.0), 3)
+    writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
+              for p in experiment.probes if p.probe == "service-write"]
+    m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)
+    committed, present = committed_writes_present(ctx)
+    m["acknowledged_writes"], m["rpo_rows"] = committed, committed - present
+    watched = {p.name for p in loop.probes if p.probe == "leader-unchanged"}
+    m["false_failovers"] = int(any(watched & set(r["failed"]) for r in loop.rounds))
+    if load_result:
+        s = load_result[0].summary
+        journal.load.update({"operations": s["operations"], "successes": s["successes"],
+                             "failed_over": s["failed_over"], "per_uplink": s["per_uplink"]})
+        m["user_visible_outage_s"] = round(sum(w["seconds"] for w in s["user_visible_error_windows"]), 3)
+        m["raw_error_window_s"] = s["longest_raw_error_window_s"]
+        m["failed_operations"] = s["operations"] - s["successes"]
+    else:
+        m["user_visible_outage_s"] = m["probe_outage_s"]
+    journal.measurements = m
+    unmet = []
+    for goal, limit in experiment.goals.items():
+        measured = m.get(goal)
+        met = measured is not None and measured <= limit
+        journal.goals[goal] = {"goal": limit, "measured": measured, "met": met}
+        if not met:
+            unmet.append(f"{goal} {measured} > {limit}")
+    not_possible = [a.name for a in journal.activities if a.status == "not_possible_here"]
+    if journal.status == "running":
+        journal.status = "completed"
+    journal.deviated = journal.deviated or bool(unmet)
+    if journal.status == "failed":
+        return
+    journal.verdict = "fail" if journal.deviated else "pass"
+    reasons = unmet + [f"{a.name}: {a.error}" for a in journal.activities
+                       if a.error and a.status != "not_possible_here"]
+    reasons += [f"not possible here: {n}" for n in not_possible]
+    journal.reason = "; ".join(reasons) or "the hypothesis held before, during and after every fault; goals met"
