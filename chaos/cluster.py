@@ -30,10 +30,15 @@ def leader(outputs: StackOutputs, timeout_s: float = 3) -> str:
     return leaders[0]
 
 
-def streaming_standbys(outputs: StackOutputs, timeout_s: float = 3) -> list[str]:
-    """Members that replicate from the leader right now."""
+def streaming_standbys(outputs: StackOutputs, timeout_s: float = 3, synchronous: bool = False) -> list[str]:
+    """Members that replicate from the leader right now; with ``synchronous``, only those Patroni may promote.
+
+    In synchronous mode Patroni promotes only the registered sync standby (no committed
+    transaction lost), so a drill that kills the primary needs one before it starts.
+    """
     members = patroni_cluster(outputs, timeout_s).get("members", [])
-    return [m["name"] for m in members if m.get("role") != "leader" and m.get("state") in ("streaming", "running")]
+    roles = ("sync_standby",) if synchronous else ("replica", "sync_standby")
+    return [m["name"] for m in members if m.get("role") in roles and m.get("state") in ("streaming", "running")]
 
 
 def ready(url: str, timeout_s: float = 2) -> bool:

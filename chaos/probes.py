@@ -80,7 +80,7 @@ def database_leader(ctx: ProbeContext, args: dict[str, Any]) -> Result:
 
 def standby_streaming(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     try:
-        standbys = streaming_standbys(ctx.outputs, timeout_s=1.5)
+        standbys = streaming_standbys(ctx.outputs, timeout_s=1.5, synchronous=bool(args.get("synchronous", False)))
     except RuntimeError as exc:
         return False, str(exc)
     need = int(args.get("count", 1))

@@ -56,7 +56,8 @@ class ProbeLoop(threading.Thread):
         while not self.stop.is_set():
             started = time.time()
             results = [_run_probe(self.ctx, p) for p in self.probes]
-            self.rounds.append({"t": started, "failed": {r["name"]: r["detail"] for r in results if not r["ok"]}})
+            self.rounds.append({"t": started, "failed": {r["name"]: r["detail"] for r in results if not r["ok"]},
+                                "took": {r["name"]: r["seconds"] for r in results}})
             self.stop.wait(self.interval_s)
 
 
@@ -218,9 +219,12 @@ def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Jour
     per_probe = {}
     for probe in loop.probes:
         p_detected, p_recovered = phases_from_rounds(loop.rounds, injected, time.time(), probe.name)
+        during = [r["took"].get(probe.name, 0.0) for r in loop.rounds
+                  if injected <= r["t"] <= (activity.phases.get("rolled_back") or time.time())]
         per_probe[probe.name] = {
             "detected_s": None if p_detected is None else round(p_detected - injected, 3),
             "recovered_s": None if p_recovered is None else round(p_recovered - injected, 3),
+            "slowest_answer_during_fault_s": round(max(during, default=0.0), 3),
         }
     activity.output = {**(activity.output or {}), "per_probe": per_probe}
 
@@ -230,8 +234,9 @@ def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs) 
         activity = journal.begin(name, "rollback")
         try:
             if name == "wait-cluster-whole":
-                wait_for("every standby streaming again", lambda: len(streaming_standbys(outputs)) >=
-                         len(outputs["database"]["members"]) - 1, timeout=180)
+                wait_for("every standby streaming again, one of them synchronous",
+                         lambda: len(streaming_standbys(outputs)) >= len(outputs["database"]["members"]) - 1
+                         and streaming_standbys(outputs, synchronous=True), timeout=180)
             elif name == "wait-ready":
                 from chaos.cluster import ready
 
@@ -251,7 +256,8 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
                for a in actions if a.phases.get("detected")]
     m["probe_outage_s"] = round(max(outages, default=0.0), 3)
     m["recovered_s"] = round(max(((a.phases.get("recovered") or a.phases.get("verified") or a.phases["injected"])
-                                  - a.phases["injected"] for a in actions), default=0.0), 3)
+                                  - a.phases["injected"] for a in actions if a.phases.get("detected")),
+                                 default=0.0), 3)
     writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
               for p in experiment.probes if p.probe == "service-write"]
     m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)

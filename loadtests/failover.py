@@ -27,7 +27,7 @@ from loadtests.analysis import LOG_FIELDS
 class RetryBudget:
     """How hard one operation tries: attempts in all, seconds in all, and the pause before each retry."""
 
-    attempts: int = 6
+    attempts: int = 10
     seconds: float = 20.0
     first_pause_s: float = 0.1
     home_after_s: float = 10.0
