@@ -178,7 +178,12 @@ def _run_step(experiment: Experiment, step: Any, journal: Journal, ctx: ProbeCon
             journal.save()
             heavy = [p for p in _phase_probes(experiment, "during") if p.probe in HEAVY_PROBES]
             if heavy:
-                activity.output = {"during": check(ctx, heavy)[1]}
+                held, results = check(ctx, heavy)
+                activity.output = {"during": results}
+                if not held:
+                    journal.deviated = True
+                    activity.notes.append("hypothesis failed during the fault: " + "; ".join(
+                        f"{r['name']}: {r['detail']}" for r in results if not r["ok"]))
             loop.stop.wait(step.hold_s)  # the fault's declared duration: the hold itself is the drill
             say(f"  roll back: {step.name}")
         activity.phases["rolled_back"] = time.time()
@@ -291,5 +296,6 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     journal.verdict = "fail" if journal.deviated else "pass"
     reasons = unmet + [f"{a.name}: {a.error}" for a in journal.activities
                        if a.error and a.status != "not_possible_here"]
+    reasons += [n for a in journal.activities for n in a.notes if n.startswith("hypothesis failed")]
     reasons += [f"not possible here: {n}" for n in not_possible]
     journal.reason = "; ".join(reasons) or "the hypothesis held before, during and after every fault; goals met"

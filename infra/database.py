@@ -182,6 +182,9 @@ def pgbackrest_db_config(name: str, args: DatabaseArgs, backup_hosts: list[str])
     lines += [
         "archive-async=y",
         "spool-path=/var/spool/pgbackrest",
+        # A cut-off repository must fail fast, or the async archiver waits on it (60 s by
+        # default) before pushing to the copies that answer (drill: backup-site-unreachable).
+        "io-timeout=10",
         *pgbackrest_server(backup_hosts),
         "",
         f"[{STANZA}]",
