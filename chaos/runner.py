@@ -260,6 +260,8 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     outages = [(a.phases["recovered"] or a.phases.get("verified") or 0) - a.phases["detected"]
                for a in actions if a.phases.get("detected")]
     m["probe_outage_s"] = round(max(outages, default=0.0), 3)
+    m["service_outage_s"] = m["probe_outage_s"]
+    # the downtime model uses this: how long new requests could not be served, whatever client retries hid
     m["recovered_s"] = round(max(((a.phases.get("recovered") or a.phases.get("verified") or a.phases["injected"])
                                   - a.phases["injected"] for a in actions if a.phases.get("detected")),
                                  default=0.0), 3)

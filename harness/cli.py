@@ -199,12 +199,13 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "chaos" / time.strftime("%Y%m%dT%H%M%SZ",
                                                                                          time.gmtime())
     journals = [run_experiment(e, outputs, engine.client, out, RunOptions(with_load=args.load)) for e in experiments]
-    print(f"{'experiment':<26} {'verdict':<8} {'outage s':>8} {'raw err s':>9} {'writes s':>8} {'RPO':>4}  reason")
+    print(f"{'experiment':<26} {'verdict':<8} {'outage s':>8} {'user s':>7} {'raw err s':>9} {'writes s':>8} "
+          f"{'RPO':>4}  reason")
     for j in journals:
         m = j.measurements
-        print(f"{j.experiment['name']:<26} {j.verdict:<8} {m.get('user_visible_outage_s', '-'):>8} "
-              f"{m.get('raw_error_window_s', '-'):>9} {m.get('writes_back_s', '-'):>8} {m.get('rpo_rows', '-'):>4}  "
-              f"{j.reason}")
+        print(f"{j.experiment['name']:<26} {j.verdict:<8} {m.get('service_outage_s', '-'):>8} "
+              f"{m.get('user_visible_outage_s', '-'):>7} {m.get('raw_error_window_s', '-'):>9} "
+              f"{m.get('writes_back_s', '-'):>8} {m.get('rpo_rows', '-'):>4}  {j.reason}")
     print(f"journals: {out}")
     return 0 if all(j.verdict == "pass" for j in journals) else 1
 
@@ -271,11 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         say("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for a person, not a traceback
+        from chaos.experiment import ExperimentError
         from infra.config import ConfigError
 
-        kind = "config error" if isinstance(exc, ConfigError) else type(exc).__name__
+        bad_input = isinstance(exc, ConfigError | ExperimentError)
+        kind = {ConfigError: "config error", ExperimentError: "experiment error"}.get(type(exc), type(exc).__name__)
         print(f"harness {args.command}: {kind}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+        return 2 if bad_input else 1
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def fault_outages(chaos_dir: Path | None) -> dict[str, tuple[float, str]]:
         return outages
     for journal in sorted(chaos_dir.glob("*/journal.json")):
         data = json.loads(journal.read_text())
-        mode, outage = data.get("failure_mode"), data.get("measurements", {}).get("user_visible_outage_s")
+        mode, outage = data.get("failure_mode"), data.get("measurements", {}).get("service_outage_s")
         if mode and outage is not None and outage >= outages.get(mode, (-1.0, ""))[0]:
             outages[mode] = (float(outage), str(journal))
     return outages

@@ -1,0 +1,67 @@
+"""Experiment files are validated before anything is injected; phases are read off the probe rounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chaos.experiment import ExperimentError, find_experiments, parse_experiment
+from chaos.runner import phases_from_rounds
+from infra.config import FAILURE_MODES
+
+VALID: dict[str, Any] = {
+    "version": 1,
+    "title": "t",
+    "failure_mode": "uplink-outage",
+    "steady-state-hypothesis": {"title": "h", "probes": [{"name": "r", "probe": "service-ready"}]},
+    "method": [{"name": "cut", "fault": "uplink-cut", "arguments": {"uplink": 0}, "hold_s": 5}],
+}
+
+
+def test_every_committed_experiment_is_valid_and_every_failure_mode_has_a_drill() -> None:
+    experiments = find_experiments([])
+    assert {e.failure_mode for e in experiments} >= set(FAILURE_MODES)
+    for experiment in experiments:
+        assert experiment.method and experiment.probes and experiment.title
+
+
+@pytest.mark.parametrize(("change", "field", "rule"), [
+    ({"version": 2}, "version", "must be 1"),
+    ({"failure_mode": "meteor"}, "failure_mode", "unknown mode"),
+    ({"method": []}, "method", "at least one step"),
+    ({"method": [{"name": "x", "fault": "unplug-everything", "hold_s": 1}]}, "method[0].fault", "unknown fault"),
+    ({"method": [{"name": "x", "fault": "uplink-cut", "hold_s": 900}]}, "method[0].hold_s", "between 0 and 300"),
+    ({"method": [{"name": "x", "fault": "uplink-cut"}]}, "hold_s", "is required"),
+    ({"method": [{"name": "x", "fault": "uplink-cut", "hold_s": "long"}]}, "hold_s", "must be int or float"),
+    ({"steady-state-hypothesis": {"probes": [{"name": "p", "probe": "vibes"}]}},
+     "steady-state-hypothesis.probes[0].probe", "unknown probe"),
+    ({"steady-state-hypothesis": {"probes": [{"name": "p", "probe": "service-ready", "phases": ["later"]}]}},
+     "steady-state-hypothesis.probes[0].phases", "non-empty list"),
+    ({"goals": {"happiness": 1}}, "goals.happiness", "not a known goal"),
+    ({"goals": {"rpo_rows": -1}}, "goals.rpo_rows", "non-negative"),
+    ({"rollbacks": ["pray"]}, "rollbacks[0]", "unknown step"),
+    ({"colour": "red"}, "colour", "not a known field"),
+    ({"load": {"users": 5000}}, "load.users", "between 0 and 200"),
+])
+def test_a_malformed_experiment_names_the_field(change: dict[str, Any], field: str, rule: str) -> None:
+    with pytest.raises(ExperimentError) as caught:
+        parse_experiment({**VALID, **change}, "x", "x.yaml")
+    assert caught.value.field == field
+    assert rule in caught.value.rule
+    assert str(caught.value).startswith(f"x.yaml: {field}: ")
+
+
+def test_an_unknown_experiment_name_lists_the_known_ones() -> None:
+    with pytest.raises(ExperimentError, match=r"no such experiment; known: .*uplink-outage"):
+        find_experiments(["no-such-drill"])
+
+
+def test_phases_are_the_first_failing_round_and_the_first_green_one_after_it() -> None:
+    rounds = [{"t": t, "failed": failed} for t, failed in
+              [(9.0, {"w": "x"}), (10.5, {}), (11.0, {"w": "down"}), (11.5, {"w": "down", "r": "x"}), (12.0, {}),
+               (13.0, {"w": "again"})]]
+    assert phases_from_rounds(rounds, injected=10.0, until=20.0) == (11.0, 12.0)
+    assert phases_from_rounds(rounds, injected=10.0, until=20.0, probe="r") == (11.5, 12.0)
+    assert phases_from_rounds(rounds, injected=12.5, until=20.0) == (13.0, None)
+    assert phases_from_rounds(rounds, injected=14.0, until=20.0) == (None, None)

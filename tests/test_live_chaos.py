@@ -1,0 +1,153 @@
+"""Every experiment against the live stack; a killed harness leaves faults that --cleanup removes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chaos.cleanup import cleanup
+from chaos.cluster import ready, streaming_standbys
+from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
+from chaos.faults import QDISC_HANDLE, netns
+from chaos.runner import RunOptions, run_experiment
+from chaos.toxiproxy import TOXIC_PREFIX, Toxiproxy
+from harness.waiting import wait_for
+
+pytestmark = pytest.mark.live
+HARNESS = Path(sys.executable).with_name("harness")
+NAMES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
+
+
+@pytest.fixture
+def steady(outputs, engine):
+    """Each drill starts from a whole cluster: every fault gone, a synchronous standby, ready on every uplink."""
+    cleanup(engine.client, outputs)
+    wait_for("a synchronous standby", lambda: streaming_standbys(outputs, synchronous=True), timeout=180)
+    wait_for("ready on every uplink", lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=120)
+    return outputs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_experiment_runs_and_undoes_its_faults(name: str, steady, engine, tmp_path: Path) -> None:
+    journal = run_experiment(find_experiments([name])[0], steady, engine.client, tmp_path, RunOptions())
+    data = json.loads(journal.path.read_text())
+    assert data["status"] == "completed", data["reason"]
+    for activity in data["activities"]:
+        if activity["status"] == "not_possible_here":
+            assert "netem" in activity["error"]  # this kernel has no netem; the journal says so
+            continue
+        assert activity["status"] == "succeeded", activity
+        assert not activity["error"], activity["error"]
+        if activity["kind"] == "action":
+            assert activity["phases"]["injected"] <= activity["phases"]["rolled_back"] <= activity["phases"][
+                "verified"]
+    assert data["measurements"]["rpo_rows"] == 0
+    assert not cleanup(engine.client, steady), "the experiment left a fault behind"
+    if name == "uplink-outage":
+        assert data["load"]["operations"] > 100 and data["measurements"]["failed_operations"] == 0
+    if name == "database-primary-kill":
+        assert data["measurements"]["writes_back_s"] > 0
+        assert any("killed the primary" in n for a in data["activities"] for n in a["notes"])
+
+
+def _write(tmp_path: Path, name: str, method: list[dict], probes: list[dict] | None = None) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({
+        "version": 1, "title": name, "failure_mode": "none",
+        "steady-state-hypothesis": {"probes": probes or [{"name": "reachable", "probe": "service-ready"}]},
+        "method": method,
+    }))
+    return path
+
+
+def test_a_failing_steady_state_is_a_failed_experiment_not_a_crash(steady, engine, tmp_path: Path) -> None:
+    during = _write(tmp_path, "strict", [{"name": "cut", "fault": "uplink-cut", "arguments": {"uplink": 0},
+                                          "hold_s": 3}],
+                    [{"name": "every-uplink", "probe": "service-ready", "arguments": {"need": "all"}}])
+    journal = run_experiment(load_experiment(during), steady, engine.client, tmp_path, RunOptions(with_load=False))
+    assert (journal.status, journal.deviated, journal.verdict) == ("completed", True, "fail")
+    assert journal.activities[0].phases["detected"] is not None
+    assert all(p["enabled"] for p in Toxiproxy(steady["toxiproxy_api"]).proxies().values())
+    before = _write(tmp_path, "impossible", [{"name": "cut", "fault": "uplink-cut", "hold_s": 3}],
+                    [{"name": "five-standbys", "probe": "standby-streaming", "arguments": {"count": 5}}])
+    journal = run_experiment(load_experiment(before), steady, engine.client, tmp_path, RunOptions(with_load=False))
+    assert journal.verdict == "fail" and "did not hold before" in journal.reason
+    assert not journal.activities, "nothing may be injected when the steady state fails first"
+
+
+def test_a_malformed_file_is_refused_before_anything_is_injected(steady, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"version": 1, "title": "x", "failure_mode": "none",
+                                   "steady-state-hypothesis": {"probes": [{"name": "r", "probe": "service-ready"}]},
+                                   "method": [{"name": "x", "fault": "uplink-cut", "hold_s": -1}]}))
+    result = subprocess.run([str(HARNESS), "chaos", "uplink-outage", str(bad)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert "method[0].hold_s: must be between 0 and 300" in result.stderr
+    proxies = Toxiproxy(steady["toxiproxy_api"]).proxies().values()
+    assert all(p["enabled"] for p in proxies)
+    assert not any(t["name"].startswith(TOXIC_PREFIX) for p in proxies for t in p["toxics"])
+
+
+def _leftovers(outputs, client) -> dict[str, bool]:
+    """Which kinds of harness fault are in effect on the stack right now."""
+    api = Toxiproxy(outputs["toxiproxy_api"])
+    toxics = any(t["name"].startswith(TOXIC_PREFIX) for p in api.proxies().values() for t in p["toxics"])
+    containers = client.containers.list(all=True, filters={"label": f"ihh.stack={outputs.stack}"})
+    stopped = any(c.status != "running" for c in containers)
+    rules = qdiscs = False
+    for host in outputs["hosts"]:
+        pid = int(client.api.inspect_container(host["container"])["State"]["Pid"])
+        if pid:
+            rules |= "ihh-drill:" in netns(pid, "iptables", "-S", check=False).stdout
+            qdiscs |= QDISC_HANDLE in netns(pid, "tc", "qdisc", "show", check=False).stdout
+    return {"toxic": toxics, "stopped container": stopped, "iptables rule": rules, "qdisc": qdiscs}
+
+
+def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, engine, tmp_path: Path) -> None:
+    drills = {
+        "toxic": {"name": "latency", "fault": "uplink-toxic", "hold_s": 120,
+                  "arguments": {"uplink": 0, "toxic": "latency", "attributes": {"latency": 500}}},
+        "stopped container": {"name": "kill", "fault": "container-kill", "hold_s": 120,
+                              "arguments": {"role": "app", "index": 1}},
+        "iptables rule": {"name": "cut", "fault": "udp-loss", "hold_s": 120,
+                          "arguments": {"role": "av", "index": 1, "probability": 0.5}},
+        "qdisc": {"name": "squeeze", "fault": "udp-rate", "hold_s": 120, "arguments": {"role": "av", "index": 1}},
+    }
+    for kind, step in drills.items():
+        path = _write(tmp_path, kind.replace(" ", "-"), [step])
+        out = tmp_path / f"out-{kind.replace(' ', '-')}"
+        process = subprocess.Popen([str(HARNESS), "chaos", "--no-load", "--out", str(out), str(path)],
+                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        journal = out / path.stem / "journal.json"
+
+        def injected(journal: Path = journal) -> bool:
+            if not journal.exists():
+                return False
+            return any(a["phases"].get("injected") for a in json.loads(journal.read_text())["activities"])
+
+        try:
+            wait_for(f"{kind} injected", injected, timeout=90)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        assert _leftovers(steady, engine.client)[kind], f"SIGKILL should have left the {kind} behind"
+    result = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
+                            check=True)
+    assert "undone:" in result.stdout
+    assert not any(_leftovers(steady, engine.client).values()), _leftovers(steady, engine.client)
+    again = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
+                           check=True)
+    assert "nothing to clean up" in again.stdout
+    wait_for("ready on every uplink", lambda: all(ready(u["url"]) for u in steady["uplinks"]), timeout=120)
+    journal = run_experiment(find_experiments(["app-server-kill"])[0], steady, engine.client, tmp_path,
+                             RunOptions(with_load=False))
+    assert journal.status == "completed"
+    assert not any(_leftovers(steady, engine.client).values())
