@@ -9,10 +9,12 @@ drill without Python::
     failure_mode: uplink-outage            # a mode of ihh:incidentsPerYear
     requirements: [GD-3.2.3, GD-1.2.5]
     load: {users: 12}                      # optional: Locust alongside, for user-visible windows
-    steady-state-hypothesis:
+    steady-state-hypothesis:               # must hold before, during and after (or the phases named)
       title: Patients reach the service
       probes:
         - {name: ready, probe: service-ready, arguments: {need: any}}
+    monitors:                              # probed throughout for timings, allowed to fail
+        - {name: writes, probe: service-write}
     method:
       - {name: cut the first uplink, fault: uplink-cut, arguments: {uplink: 0}, hold_s: 8}
     goals: {user_visible_outage_s: 0, raw_error_window_s: 1.0}
@@ -79,6 +81,9 @@ class Experiment:
     description: str
     hypothesis_title: str
     probes: tuple[Probe, ...]
+    """The hypothesis: each must hold in the phases it names; failing during a fault deviates the experiment."""
+    monitors: tuple[Probe, ...]
+    """Probed continuously for phase timings (detected, recovered) without being part of the hypothesis."""
     method: tuple[Step, ...]
     rollbacks: tuple[str, ...]
     load_users: int
@@ -144,7 +149,8 @@ def parse_experiment(raw: Any, name: str, source: str) -> Experiment:
     if not isinstance(raw, dict):
         raise ExperimentError(source, "(top level)", "must be a mapping")
     _unknown(raw, {"version", "title", "failure_mode", "requirements", "description", "load",
-                   "steady-state-hypothesis", "method", "rollbacks", "goals", "probe_interval_s"}, source, "")
+                   "steady-state-hypothesis", "monitors", "method", "rollbacks", "goals", "probe_interval_s"},
+             source, "")
     if raw.get("version") != 1:
         raise ExperimentError(source, "version", f"must be 1, got {raw.get('version')!r}")
     mode = _get(raw, "failure_mode", str, source)
@@ -183,6 +189,8 @@ def parse_experiment(raw: Any, name: str, source: str) -> Experiment:
         description=str(raw.get("description", "")).strip(),
         hypothesis_title=str(hypothesis.get("title", "")),
         probes=tuple(_probe(p, source, f"steady-state-hypothesis.probes[{i}]") for i, p in enumerate(probes)),
+        monitors=tuple(_probe(p, source, f"monitors[{i}]")
+                       for i, p in enumerate(_get(raw, "monitors", list, source, False, []))),
         method=tuple(_step(s, source, f"method[{i}]") for i, s in enumerate(method)),
         rollbacks=rollbacks, load_users=users, goals={k: float(v) for k, v in goals.items()},
         probe_interval_s=interval, source=source,

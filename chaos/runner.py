@@ -124,7 +124,7 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
         say(f"chaos {experiment.name}: {journal.reason}")
         return
     during = [p for p in _phase_probes(experiment, "during") if p.probe not in HEAVY_PROBES]
-    loop = ProbeLoop(ctx, during, experiment.probe_interval_s)
+    loop = ProbeLoop(ctx, [*during, *experiment.monitors], experiment.probe_interval_s)
     load_stop = threading.Event()
     load_result: list[Any] = []
     load_thread = _start_load(experiment, journal, ctx.outputs, out_dir, options, load_stop, load_result)
@@ -219,13 +219,21 @@ def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Jour
             step.verify_within_s, "; ".join(f"{r['name']}: {r['detail']}" for r in last if not r["ok"]))
     journal.hypothesis.setdefault("after", []).extend(last)
     injected = activity.phases["injected"] or 0.0
+    rolled_back = activity.phases.get("rolled_back") or time.time()
+    held = {p.name for p in _phase_probes(experiment, "during")}
+    broken = [(r["t"], name, detail) for r in loop.rounds if injected <= r["t"] <= rolled_back
+              for name, detail in r["failed"].items() if name in held]
+    if broken:
+        journal.deviated = True
+        t, name, detail = broken[0]
+        activity.notes.append(f"hypothesis failed during the fault: {name} at +{t - injected:.1f} s: {detail} "
+                              f"({len(broken)} failed probes)")
     detected, recovered = phases_from_rounds(loop.rounds, injected, activity.phases.get("verified") or time.time())
     activity.phases["detected"], activity.phases["recovered"] = detected, recovered
     per_probe = {}
     for probe in loop.probes:
         p_detected, p_recovered = phases_from_rounds(loop.rounds, injected, time.time(), probe.name)
-        during = [r["took"].get(probe.name, 0.0) for r in loop.rounds
-                  if injected <= r["t"] <= (activity.phases.get("rolled_back") or time.time())]
+        during = [r["took"].get(probe.name, 0.0) for r in loop.rounds if injected <= r["t"] <= rolled_back]
         per_probe[probe.name] = {
             "detected_s": None if p_detected is None else round(p_detected - injected, 3),
             "recovered_s": None if p_recovered is None else round(p_recovered - injected, 3),
@@ -266,7 +274,7 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
                                   - a.phases["injected"] for a in actions if a.phases.get("detected")),
                                  default=0.0), 3)
     writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
-              for p in experiment.probes if p.probe == "service-write"]
+              for p in [*experiment.probes, *experiment.monitors] if p.probe == "service-write"]
     m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)
     committed, present = committed_writes_present(ctx)
     m["acknowledged_writes"], m["rpo_rows"] = committed, committed - present
