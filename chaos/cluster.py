@@ -65,3 +65,17 @@ def post_json(url: str, body: dict, headers: dict[str, str], timeout_s: float = 
         return exc.code, {}
     except (OSError, ValueError):
         return 0, {}
+
+
+def get_json(url: str, headers: dict[str, str], timeout_s: float = 5) -> tuple[int, dict]:
+    """One JSON GET; (0, {}) when the connection fails."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"URL {url!r} is not http(s)")
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+    except (OSError, ValueError):
+        return 0, {}

@@ -19,6 +19,7 @@ import docker
 import paramiko
 
 from chaos.backups import verify
+from chaos.clinical_sentinel import verify_consultation, write_consultation
 from chaos.cluster import leader as current_leader
 from chaos.cluster import patroni_cluster, ready
 from chaos.isolation import unreachable
@@ -47,6 +48,7 @@ class RestoreResult:
     restored_on: str
     sentinel_rows: int
     sentinel_verified: bool
+    """The drill table's rows and checksum, and the sentinel consultation with its audit trail, all intact."""
     last_committed_seq: int
     last_recovered_seq: int
     rpo_rows: int
@@ -55,6 +57,8 @@ class RestoreResult:
     rto_seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     backup_label: str = ""
+    clinical_sentinel: str = ""
+    """What the check of the sentinel consultation (records, audit trail, trail view) found."""
     database_bytes: int = 0
     replayed_wal_bytes: int = 0
     raw_copy_seconds: float = 0.0
@@ -242,6 +246,7 @@ def run_restore_drill(
                 f"repository {site['repository']} at {site_name} failed verification, so the drill wiped nothing "
                 f"and restores nothing from it: {'; '.join(checked.problems) or 'pgBackRest reported status: error'}"
             )
+        consultation = write_consultation(outputs)
         count, checksum = write_sentinel(outputs, sentinel_rows)
         segment = switch_wal(ssh, leader)
         wait_archived(ssh, site, segment)
@@ -279,6 +284,9 @@ def run_restore_drill(
         phases["service_back"] = time.monotonic() - mark
         mark = time.monotonic()
         verified, recovered = _verify(outputs, count, checksum)
+        clinical_ok, clinical = verify_consultation(outputs, consultation)
+        say(f"sentinel consultation: {clinical}")
+        verified = verified and clinical_ok
         phases["verify"] = time.monotonic() - mark
         rto = time.monotonic() - started
         lost_rows = max(0, last_seq - recovered)
@@ -294,6 +302,7 @@ def run_restore_drill(
             sentinel_verified=verified, last_committed_seq=last_seq, last_recovered_seq=recovered,
             rpo_rows=lost_rows, rpo_seconds=_lost_window(committed, recovered),
             rto_seconds=round(rto, 3), phases={k: round(v, 3) for k, v in phases.items()}, backup_label=label,
+            clinical_sentinel=clinical,
             database_bytes=database_bytes, replayed_wal_bytes=max(0, replayed), raw_copy_seconds=round(raw_copy, 3),
             other_sites_unreachable=isolated,
         )

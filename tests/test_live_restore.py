@@ -15,6 +15,7 @@ def test_restore_from_each_copy_with_the_other_unreachable(outputs, engine, inde
     result = run_restore_drill(engine.client, outputs, site, sentinel_rows=500)
     assert result.other_sites_unreachable, "the other copy answered during the drill"
     assert result.sentinel_verified, "sentinel rows or checksum differ after the restore"
+    assert "intact" in result.clinical_sentinel, result.clinical_sentinel
     assert result.last_recovered_seq >= result.sentinel_rows
     assert result.rpo_rows == result.last_committed_seq - result.last_recovered_seq
     assert set(result.phases) == {"loss", "fetch_and_restore", "start", "wal_replay", "service_back", "verify"}

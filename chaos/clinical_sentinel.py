@@ -1,0 +1,94 @@
+"""A consultation written through the service before a loss, and checked record by record after it.
+
+EH-1.1.2 and TM-5.4: a restore must bring back clinical records and their audit trail
+intact, not merely rows of a drill table. One full consultation (registration, booking,
+confirmation, note, prescription, follow-up) goes through an uplink; a checksum over its
+records and audit rows is taken from the database; after the restore both the checksum
+and the service's own trail view must match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from dataclasses import dataclass
+
+from chaos.cluster import get_json, post_json
+from harness.database_client import connect
+from harness.outputs import StackOutputs
+from loadtests.identities import mobile, resident_id
+
+TRAIL = ("patient.register", "booking.create", "booking.confirm", "consultation.record", "prescription.issue",
+         "follow_up.schedule")
+CHECKSUM = """
+select md5(concat_ws('|',
+  (select string_agg(concat_ws(',', id, name, id_number, mobile), ';') from patients where id = %(p)s),
+  (select string_agg(concat_ws(',', id, patient_id, doctor_id, slot, status), ';') from bookings where id = %(b)s),
+  (select string_agg(concat_ws(',', id, note), ';') from consultations where booking_id = %(b)s),
+  (select string_agg(concat_ws(',', r.id, r.items::text), ';' order by r.id) from prescriptions r
+     join consultations c on c.id = r.consultation_id where c.booking_id = %(b)s),
+  (select string_agg(concat_ws(',', f.id, f.due_date, f.reason), ';' order by f.id) from follow_ups f
+     join consultations c on c.id = f.consultation_id where c.booking_id = %(b)s),
+  (select string_agg(concat_ws(',', id, at, actor, action, record_type, record_id), ';' order by id)
+     from audit_trail where booking_id = %(b)s or (patient_id = %(p)s and action = 'patient.register'))))
+"""
+
+
+class SentinelWriteError(RuntimeError):
+    """The service refused a step of the sentinel consultation: the drill does not start."""
+
+
+@dataclass(frozen=True)
+class ClinicalSentinel:
+    patient_id: int
+    booking_id: int
+    checksum: str
+
+
+def _post(base: str, path: str, body: dict, actor: str | None) -> dict:
+    headers = {"Idempotency-Key": uuid.uuid4().hex, **({"X-Actor": actor} if actor else {})}
+    status, answer = post_json(f"{base}{path}", body, headers, timeout_s=10)
+    if status not in (200, 201):
+        raise SentinelWriteError(f"POST {path}: status {status}")
+    return answer
+
+
+def checksum(outputs: StackOutputs, sentinel: ClinicalSentinel | tuple[int, int]) -> str:
+    patient, booking = (sentinel.patient_id, sentinel.booking_id) if isinstance(sentinel, ClinicalSentinel) \
+        else sentinel
+    with connect(outputs) as conn:
+        return str(conn.execute(CHECKSUM, {"p": patient, "b": booking}).fetchone()[0])
+
+
+def write_consultation(outputs: StackOutputs) -> ClinicalSentinel:
+    rng = random.Random()
+    base = outputs["uplinks"][0]["url"]
+    patient = _post(base, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
+                                           "mobile": mobile(rng)}, None)["patient_id"]
+    doctor = _post(base, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
+                                         "department": "全科"}, "admin:1")["doctor_id"]
+    slot = dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * rng.randint(0, 500_000))
+    booking = _post(base, "/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot.isoformat()},
+                    f"patient:{patient}")["booking_id"]
+    dr = f"doctor:{doctor}"
+    _post(base, f"/v1/bookings/{booking}/confirm", {}, dr)
+    consultation = _post(base, "/v1/consultations", {"booking_id": booking, "note": "恢复演练病历 drill note"},
+                         dr)["consultation_id"]
+    _post(base, f"/v1/consultations/{consultation}/prescriptions",
+          {"items": [{"drug": "维生素C", "dose": "100 mg", "days": 7}]}, dr)
+    _post(base, f"/v1/consultations/{consultation}/follow-ups",
+          {"due_date": (dt.date.today() + dt.timedelta(days=30)).isoformat(), "reason": "随访"}, dr)
+    return ClinicalSentinel(patient, booking, checksum(outputs, (patient, booking)))
+
+
+def verify_consultation(outputs: StackOutputs, sentinel: ClinicalSentinel) -> tuple[bool, str]:
+    """Records and audit trail as written (checksum), and the service shows the whole trail again."""
+    if checksum(outputs, sentinel) != sentinel.checksum:
+        return False, "the consultation's records or audit trail differ from what was written"
+    status, trail = get_json(f"{outputs['uplinks'][0]['url']}/v1/bookings/{sentinel.booking_id}/trail",
+                             {"X-Actor": f"patient:{sentinel.patient_id}"})
+    actions = tuple(s["action"] for s in trail.get("steps", []) if s["action"] in TRAIL)
+    if status != 200 or actions != TRAIL:
+        return False, f"the service's trail view answered {status} with {actions}"
+    return True, f"consultation of booking {sentinel.booking_id}: records, audit trail and trail view intact"
