@@ -10,6 +10,7 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v go >/dev/null || need_apt+=(golang-go)
 command -v iptables >/dev/null || need_apt+=(iptables)
 command -v wrk >/dev/null || need_apt+=(wrk)  # scripts/bench_load.py compares Locust with it
+command -v chromium >/dev/null || need_apt+=(chromium fonts-wqy-zenhei)  # the report test renders index.html headless
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
