@@ -309,3 +309,42 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     reasons += [n for a in journal.activities for n in a.notes if n.startswith("hypothesis failed")]
     reasons += [f"not possible here: {n}" for n in not_possible]
     journal.reason = "; ".join(reasons) or "the hypothesis held before, during and after every fault; goals met"
+
+
+def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = True) -> list[Journal]:
+    """Every named experiment (all by default), one after another, each from a clean stack."""
+    from chaos.cleanup import cleanup
+    from chaos.experiment import find_experiments
+    from harness.engine import ensure_engine
+
+    outputs = StackOutputs.load(stack)
+    experiments = find_experiments(names)  # every file validated before anything is injected
+    engine = ensure_engine()
+    journals = []
+    for experiment in experiments:
+        for undone in cleanup(engine.client, outputs):
+            say(f"before {experiment.name}: leftover fault removed: {undone}")
+        _settle(outputs)
+        journals.append(run_experiment(experiment, outputs, engine.client, out, RunOptions(with_load=with_load)))
+    return journals
+
+
+def _settle(outputs: StackOutputs) -> None:
+    """Between drills: the cluster whole again (a synchronous standby) and the service ready everywhere."""
+    from chaos.cluster import ready
+
+    wait_for("a synchronous standby before the next drill",
+             lambda: streaming_standbys(outputs, synchronous=True), timeout=180)
+    wait_for("the service ready on every uplink before the next drill",
+             lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=120)
+
+
+def describe_journals(journals: list[Journal]) -> str:
+    lines = [f"{'experiment':<26} {'verdict':<8} {'outage s':>8} {'user s':>7} {'raw err s':>9} {'writes s':>8} "
+             f"{'RPO':>4}  reason"]
+    for j in journals:
+        m = j.measurements
+        lines.append(f"{j.experiment['name']:<26} {j.verdict:<8} {m.get('service_outage_s', '-'):>8} "
+                     f"{m.get('user_visible_outage_s', '-'):>7} {m.get('raw_error_window_s', '-'):>9} "
+                     f"{m.get('writes_back_s', '-'):>8} {m.get('rpo_rows', '-'):>4}  {j.reason}")
+    return "\n".join(lines)

@@ -110,42 +110,15 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from chaos.restore_drill import run_restore_drill
-    from chaos.restore_projection import project
-    from harness.engine import ensure_engine
+    from chaos.restore_runs import describe_restores, run_restores
     from harness.mockrun import REPO_ROOT
-    from harness.outputs import StackOutputs
 
-    outputs = StackOutputs.load(args.stack)
-    sites = args.site or [s["name"] for s in outputs["backup_sites"]]
-    engine = ensure_engine()
     out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "restore" / time.strftime(
         "%Y%m%dT%H%M%SZ", time.gmtime())
-    out.mkdir(parents=True, exist_ok=True)
-    if args.fill_gb:
-        from chaos.restore_drill import grow_database
-
-        size = grow_database(outputs, args.fill_gb)
-        print(f"database size before the drills: {size / 10**9:.2f} GB")
-    drills = []
-    results = []
-    for site in sites:
-        drills.append(run_restore_drill(engine.client, outputs, site, args.sentinel_rows))
-        results.append(drills[-1].to_json())
-        (out / "restore.json").write_text(json.dumps({"drills": results}, indent=2))
-    sizes = outputs["restore_projection"]
-    projection = project(drills, sizes["data_gb"], sizes["wal_gb"])
-    (out / "restore.json").write_text(json.dumps({"drills": results, "projection": projection.to_json()}, indent=2))
-    print(f"{'site':<12} {'RTO s':>7} {'RPO rows':>8} {'RPO s':>6} {'restore MB/s':>12} {'vs raw copy':>11}  verified")
-    for r in results:
-        ratio = f"{r['restore_vs_raw_copy']:.0%}" if r["restore_vs_raw_copy"] else "-"
-        print(f"{r['site']:<12} {r['rto_seconds']:>7.1f} {r['rpo_rows']:>8} {r['rpo_seconds']:>6.1f} "
-              f"{r['restore_bytes_per_s'] / 1e6:>12.1f} {ratio:>11}  {r['sentinel_verified']}")
-    print(f"projected RTO for {projection.data_gb:.0f} GB data + {projection.wal_gb:.0f} GB WAL: "
-          f"{projection.rto_low_s / 3600:.2f}-{projection.rto_high_s / 3600:.2f} h; "
-          f"within 4 h (EH-2.2.3): {projection.within_4h}; within 72 h (EH-3.3.2): {projection.within_72h}")
+    data = run_restores(args.stack, args.site, out, args.sentinel_rows, args.fill_gb)
+    print(describe_restores(data))
     print(f"results: {out / 'restore.json'}")
-    return 0 if all(r["sentinel_verified"] for r in results) else 1
+    return 0 if all(r["sentinel_verified"] for r in data["drills"]) else 1
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
@@ -172,7 +145,7 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     from chaos.cleanup import cleanup
     from chaos.experiment import find_experiments
     from chaos.faults import FaultContext, describe
-    from chaos.runner import RunOptions, run_experiment
+    from chaos.runner import describe_journals, run_experiments
     from harness.engine import ensure_engine
     from harness.mockrun import REPO_ROOT
     from harness.outputs import StackOutputs
@@ -191,23 +164,67 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
             for step in experiment.method:
                 print(f"  {step.name}: {describe(context, step.fault, step.arguments)}; hold {step.hold_s:.0f} s")
         return 0
-
-    def terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)  # unwinds every fault's finally before the process ends
-
-    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "chaos" / time.strftime("%Y%m%dT%H%M%SZ",
                                                                                          time.gmtime())
-    journals = [run_experiment(e, outputs, engine.client, out, RunOptions(with_load=args.load)) for e in experiments]
-    print(f"{'experiment':<26} {'verdict':<8} {'outage s':>8} {'user s':>7} {'raw err s':>9} {'writes s':>8} "
-          f"{'RPO':>4}  reason")
-    for j in journals:
-        m = j.measurements
-        print(f"{j.experiment['name']:<26} {j.verdict:<8} {m.get('service_outage_s', '-'):>8} "
-              f"{m.get('user_visible_outage_s', '-'):>7} {m.get('raw_error_window_s', '-'):>9} "
-              f"{m.get('writes_back_s', '-'):>8} {m.get('rpo_rows', '-'):>4}  {j.reason}")
+    journals = run_experiments(args.stack, args.experiment, out, with_load=args.load)
+    print(describe_journals(journals))
     print(f"journals: {out}")
     return 0 if all(j.verdict == "pass" for j in journals) else 1
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds every fault's finally before the process ends
+
+
+def _cmd_all(args: argparse.Namespace) -> int:
+    from harness.run_all import run_all
+
+    resume = args.resume is not None
+    state = run_all(args.stack, resume, args.resume or None, quick=args.quick, take_down=args.down)
+    failed_steps = [n for n, s in state.data["steps"].items() if s.get("status") == "failed"]
+    evidence = json.loads((state.run_dir / "evidence.json").read_text())
+    print(f"evidence: {state.run_dir / 'index.html'}")
+    for step, info in state.data["steps"].items():
+        print(f"  {step:<8} {info.get('status'):<7} {info.get('seconds', '')}")
+    print("requirements: " + ", ".join(f"{n} {k}" for k, n in evidence["summary"].items() if n))
+    if failed_steps:
+        print(f"failed step: {failed_steps[0]}; resume with `harness all --resume {state.data['id']}`")
+    return 1 if failed_steps or evidence["summary"].get("fail") else 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.report import build_report
+
+    run_dir = Path(args.run_dir).resolve()
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    report = build_report(run_dir, args.stack, run.get("id", run_dir.name), run.get("started", run_dir.name),
+                          steps=run.get("steps"))
+    print(f"evidence: {run_dir / 'index.html'}; " + ", ".join(
+        f"{n} {k}" for k, n in report.evidence["summary"].items() if n))
+    return 0
+
+
+def _cmd_verify_evidence(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.bundle import verify
+    from harness.outputs import OutputsMissingError, StackOutputs
+
+    key = Path(args.key).read_text() if args.key else None
+    if key is None:
+        try:
+            key = StackOutputs.load(args.stack)["evidence_verify_key_pem"]
+        except (OutputsMissingError, KeyError):
+            key = None
+    result = verify(Path(args.dir), key)
+    print(f"{args.dir}: {result.files} files; signature checked with {result.key_source}")
+    for problem in result.problems:
+        print(f"  PROBLEM: {problem}")
+    print("verified: every file matches the manifest and the signature holds" if result.ok else "NOT VERIFIED")
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--no-load", dest="load", action="store_false", help="run without Locust alongside")
     chaos.add_argument("--out", help="folder for the journals (default evidence/chaos/<time>)")
     chaos.set_defaults(func=_cmd_chaos)
+    everything = sub.add_parser("all", help="the main job: up, check, chaos, restore, load, signed evidence report")
+    everything.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN_ID",
+                            help="go on with an unfinished run (the latest one without RUN_ID)")
+    everything.add_argument("--quick", action="store_true",
+                            help="a shorter run: three drills, one restore, 30 s of load (for trying it out)")
+    everything.add_argument("--down", action="store_true", help="take the stack down at the end")
+    everything.set_defaults(func=_cmd_all)
+    report = sub.add_parser("report", help="(re)build the evidence report of a run folder from its artefacts")
+    report.add_argument("run_dir", help="the run's folder, e.g. evidence/<run-id>")
+    report.set_defaults(func=_cmd_report)
+    verify = sub.add_parser("verify-evidence", help="check an evidence bundle's manifest hashes and signature")
+    verify.add_argument("dir", help="the bundle folder")
+    verify.add_argument("--key", help="PEM public key (default: the stack's evidence key from its outputs)")
+    verify.set_defaults(func=_cmd_verify_evidence)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")

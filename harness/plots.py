@@ -45,8 +45,8 @@ def availability_timeline(journals: list[dict[str, Any]], run_dir: Path, path: P
         for activity in journal["activities"]:
             phases = activity["phases"]
             if phases.get("injected") and phases.get("rolled_back"):
-                ax.axvspan(phases["injected"] - start, phases["rolled_back"] - start, color=FAULT, alpha=0.5,
-                           label="fault held")
+                ax.axvspan(phases["injected"] - start, phases["rolled_back"] - start, color=FAULT, alpha=0.6,
+                           label="fault held", zorder=0)
         ax.set_title(journal["experiment"]["name"], loc="left")
         ax.set_ylabel("requests/s")
         ax.set_xlim(0, width)
@@ -123,7 +123,8 @@ def restore_phases(restore: dict[str, Any], path: Path) -> Path:
     left.legend(fontsize=6, ncol=3, loc="upper right")
     if projection:
         low, high = projection["rto_low_s"] / 3600, projection["rto_high_s"] / 3600
-        right.barh(0, high - low, left=low, color="#1e88e5", height=0.4)
+        right.barh(0, max(high - low, 0.02 * max(5.0, high)), left=low, color="#1e88e5", height=0.4,
+                   label=f"{low:.2f}-{high:.2f} h")
         right.axvline(4, color=BAD, linestyle="--", label="4 h (EH-2.2.3)")
         right.set_xlim(0, max(5.0, high * 1.2))
         right.set_yticks([0], [f"{projection['data_gb']:.0f} GB + {projection['wal_gb']:.0f} GB WAL"])

@@ -123,7 +123,9 @@ def restore_items(run_dir: Path) -> dict[str, list[Item]]:
     items["TM-5.4"] = [Item("restore", "pass" if len(clinical) == len(drills) else "fail",
                             "; ".join(f"{d['site']}: {d.get('clinical_sentinel') or 'not checked'}" for d in drills),
                             art)]
-    items["OP-5.3"] = [Item("restore", "pass" if copies_ok else "fail", f"backups restored and verified: {sites}", art)]
+    all_verified = bool(drills) and len(verified) == len(drills)
+    items["OP-5.3"] = [Item("restore", "pass" if all_verified else "fail", f"backups restored and verified: {sites}",
+                            art)]
     outputs = _read(run_dir / "outputs.json") or {}
     retention = {s["name"]: s["retention_days"] for s in outputs.get("backup_sites", [])}
     restored_long_enough = bool(retention) and all(retention.get(d["site"], 0) >= FIVE_YEARS_DAYS for d in drills)
@@ -188,11 +190,16 @@ def judge(requirement: Requirement, items: list[Item]) -> RequirementVerdict:
         reason = "; ".join(i.detail for i in items if i.status == "fail")
     elif "waived" in statuses:
         verdict, reason = "waived", "; ".join(i.detail for i in items if i.status == "waived")
+    elif "not_tested" in statuses:
+        verdict = "not_tested"
+        reason = "; ".join(i.detail for i in items if i.status == "not_tested")
     elif "pass" in statuses:
         verdict = "pass"
         reason = "; ".join(i.detail for i in items if i.status == "pass")
         if missing:
             reason += f" (not exercised in this run: {', '.join(missing)})"
+        if "organisational" in requirement.methods:
+            reason += " (its organisational part rests on the hospital's own procedures and records)"
     elif requirement.methods == ("organisational",) or (not missing and "organisational" in requirement.methods):
         verdict, reason = "organisational", "met by the hospital's own procedures and records, not by software"
     else:

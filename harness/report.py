@@ -1,0 +1,277 @@
+"""Build the evidence bundle of one run from the artefacts on disk: evidence.json, index.html, junit.xml.
+
+Every number in it is read from an artefact of this run; a requirement with no
+executed check is listed ``not_tested`` with its reason; failures come first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from html import escape
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from harness import plots
+from harness.bundle import sign
+from harness.mockrun import REPO_ROOT
+from harness.outputs import StackOutputs
+from harness.stability import monthly_summary
+from harness.topology_svg import write_topology
+from harness.verdicts import ORDER, RequirementVerdict, requirement_verdicts
+
+SCHEMA_VERSION = 1
+EVIDENCE_ROOT = Path(os.environ.get("IHH_EVIDENCE_DIR", REPO_ROOT / "evidence"))
+LABELS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "not_tested": ("未测试", "not tested"),
+          "organisational": ("组织措施", "organisational"), "waived": ("已豁免", "waived")}
+
+
+@dataclass
+class Report:
+    run_dir: Path
+    verdicts: list[RequirementVerdict]
+    evidence: dict[str, Any]
+
+
+def provenance(stack: str, run_id: str, started: str) -> dict[str, Any]:
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+        return result.stdout.strip()
+
+    config = REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml"
+    versions = {}
+    for package in ("pulumi", "pulumi-docker", "locust", "psycopg", "paramiko", "scipy", "matplotlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "id": run_id,
+        "stack": stack,
+        "started": started,
+        "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "project_commit": git("rev-parse", "HEAD"),
+        "project_tree_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "stack_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest() if config.exists() else None,
+        "tool_versions": {"python": platform.python_version(), **versions},
+        "machine": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+                    "cpus": os.cpu_count(),
+                    "hostname_sha256": hashlib.sha256(platform.node().encode()).hexdigest()[:16]},
+    }
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_preview(run_dir: Path, stack: str) -> Any:
+    """The policy rules over this run's resource graph, and the graph's topology diagram."""
+    from harness.mockrun import read_stack_config, run_program
+    from harness.state import generated_state
+    from infra.policy.rules import RULE_REQUIREMENTS, check, subjects_from
+
+    run = run_program(stack, read_stack_config(stack), generated_state(stack))
+    violations = check(subjects_from(run.graph.resources))
+    (run_dir / "preview.json").write_text(json.dumps({
+        "resources": len(run.graph.resources), "requirements": sorted(set(RULE_REQUIREMENTS)),
+        "violations": [{"requirement": v.requirement, "urn": v.urn, "rule": v.rule} for v in violations],
+    }, indent=2))
+    write_topology(run.graph, f"部署拓扑 Deployment topology: {stack}", run_dir / "topology.svg")
+    return run
+
+
+def _measurements(run_dir: Path) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    load = _read(run_dir / "load" / "summary.json")
+    if load:
+        a = load["availability"]
+        m["availability"] = {"verdict": a["verdict"], "ratio": a["steady"]["ratio"],
+                             "lower_bound": a["steady"]["lower_bound"], "operations": a["steady"]["operations"],
+                             "expected_downtime_h_per_year": a["faults"]["expected_hours"],
+                             "allowed_h_per_year": a["faults"]["allowed_hours"],
+                             "budget_burn_30d": a["faults"]["budget_burn_30d"], "per_uplink": load["per_uplink"]}
+    journals = plots.load_journals(run_dir)
+    if journals:
+        m["drills"] = {"count": len(journals), "failed": sum(1 for j in journals if j["verdict"] != "pass"),
+                       "by_experiment": {j["experiment"]["name"]: {"verdict": j["verdict"], **j["measurements"]}
+                                         for j in journals}}
+    restore = _read(run_dir / "restore" / "restore.json")
+    if restore:
+        m["restore"] = {"worst_rto_s": max(d["rto_seconds"] for d in restore["drills"]),
+                        "drills": restore["drills"], "projection": restore.get("projection")}
+    checks = run_dir / "checks" / "checks.jsonl"
+    if checks.exists():
+        records = [json.loads(x) for x in checks.read_text().splitlines() if x.strip()]
+        m["host_checks"] = {s: sum(1 for r in records if r["status"] == s) for s in ("pass", "fail", "waived", "skip")}
+    return m
+
+
+def _plots(run_dir: Path) -> dict[str, str]:
+    made: dict[str, str] = {}
+    out = run_dir / "plots"
+    journals = plots.load_journals(run_dir)
+    load = _read(run_dir / "load" / "summary.json")
+    restore = _read(run_dir / "restore" / "restore.json")
+    candidates = {
+        "availability_timeline": lambda: plots.availability_timeline(journals, run_dir, out / "availability.svg"),
+        "latency_per_uplink": lambda: plots.latency_per_uplink(load, out / "latency.svg") if load else None,
+        "failover_phases": lambda: plots.failover_phases(journals, out / "failover-phases.svg"),
+        "restore": lambda: plots.restore_phases(restore, out / "restore.svg") if restore else None,
+    }
+    for name, make in candidates.items():
+        path = make()
+        if path is not None:
+            made[name] = path.relative_to(run_dir).as_posix()
+    return made
+
+
+def build_report(run_dir: Path, stack: str, run_id: str, started: str, steps: dict[str, Any] | None = None) -> Report:
+    """Evidence.json, plots, topology, stability summary, HTML and JUnit for one run; then seal the bundle."""
+    outputs = StackOutputs.load(stack)
+    (run_dir / "outputs.json").write_text(json.dumps(outputs.public(), indent=2, sort_keys=True))
+    write_preview(run_dir, stack)
+    figures = _plots(run_dir)
+    products = {"topology": "topology.svg", "stability": "stability.json"}
+    verdicts = requirement_verdicts(run_dir, products)
+    evidence = {
+        "schema_version": SCHEMA_VERSION,
+        "run": provenance(stack, run_id, started),
+        "summary": {v: sum(1 for r in verdicts if r.verdict == v) for v in ORDER},
+        "requirements": [v.to_json() for v in verdicts],
+        "measurements": _measurements(run_dir),
+        "plots": figures,
+        "steps": steps or {},
+        "artefacts": [],
+    }
+    (run_dir / "evidence.json").write_text(json.dumps(evidence, indent=2, ensure_ascii=False))
+    stability = monthly_summary(run_dir.parent, evidence["run"]["started"][:7])
+    (run_dir / "stability.json").write_text(json.dumps(stability, indent=2))
+    evidence["artefacts"] = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()
+                                   and p.name not in ("index.html", "junit.xml", "evidence.json"))
+    (run_dir / "evidence.json").write_text(json.dumps(evidence, indent=2, ensure_ascii=False))
+    (run_dir / "junit.xml").write_bytes(junit(verdicts))
+    (run_dir / "index.html").write_text(render_html(run_dir, evidence, verdicts, stability), encoding="utf-8")
+    sign(run_dir, outputs.secret("evidence_signing_key"), outputs["evidence_verify_key_pem"])
+    latest = run_dir.parent / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name)
+    return Report(run_dir, verdicts, evidence)
+
+
+def junit(verdicts: list[RequirementVerdict]) -> bytes:
+    suite = ET.Element("testsuite", name="requirements", tests=str(len(verdicts)),
+                       failures=str(sum(v.verdict == "fail" for v in verdicts)),
+                       skipped=str(sum(v.verdict in ("not_tested", "organisational", "waived") for v in verdicts)))
+    for v in verdicts:
+        case = ET.SubElement(suite, "testcase", classname="requirements", name=f"{v.id} {v.en}")
+        if v.verdict == "fail":
+            ET.SubElement(case, "failure", message=v.reason[:500]).text = v.reason
+        elif v.verdict != "pass":
+            ET.SubElement(case, "skipped", message=f"{v.verdict}: {v.reason}"[:500])
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+
+
+STYLE = """
+body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei",sans-serif;margin:24px;color:#212121;
+max-width:1200px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:2px solid #cfd8dc}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border:1px solid #cfd8dc;padding:4px 6px;vertical-align:top}
+th{background:#eceff1;text-align:left}.v{font-weight:bold;white-space:nowrap;border-radius:4px;padding:1px 6px}
+.pass{background:#c8e6c9}.fail{background:#ffcdd2}.not_tested{background:#fff9c4}.organisational{background:#e1f5fe}
+.waived{background:#e0e0e0}.muted{color:#607d8b;font-size:12px}.fig{margin:12px 0}.fig svg{max-width:100%;height:auto}
+.counts span{margin-right:12px}
+"""
+
+
+def _badge(verdict: str) -> str:
+    zh, en = LABELS[verdict]
+    return f'<span class="v {verdict}">{zh} {en}</span>'
+
+
+def _svg(run_dir: Path, relative: str | None) -> str:
+    if not relative or not (run_dir / relative).exists():
+        return ""
+    text = (run_dir / relative).read_text(encoding="utf-8")
+    start = text.find("<svg")
+    return f'<div class="fig">{text[start:]}</div>' if start >= 0 else ""
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[RequirementVerdict],
+                stability: dict[str, Any]) -> str:
+    run, m = evidence["run"], evidence["measurements"]
+    counts = " ".join(f"<span>{_badge(k)} {n}</span>" for k, n in evidence["summary"].items())
+    matrix = _table(
+        ["编号 ID", "要求 Requirement", "结论 Verdict", "理由 Reason", "证据 Evidence"],
+        [[f"<b>{escape(v.id)}</b>", f"{escape(v.zh)}<br><span class='muted'>{escape(v.en)}</span>", _badge(v.verdict),
+          escape(v.reason), "<br>".join(f"<a href='{escape(e.artefact)}'>{escape(e.method)}</a>" for e in v.evidence
+                                        if e.artefact) or "-"] for v in verdicts])
+    sections = [f"<h2>需求矩阵 Requirement matrix</h2><p class='counts'>{counts}</p>{matrix}"]
+    if "availability" in m:
+        a = m["availability"]
+        sections.append(
+            "<h2>可用性 Availability (EH-2.2.1)</h2>" + _table(
+                ["指标 Measure", "数值 Value"],
+                [["结论 Verdict", _badge(a["verdict"])],
+                 ["成功率 Success ratio", f"{a['ratio']:.5f} over {a['operations']} operations"],
+                 ["95% 下限 One-sided 95 % Clopper–Pearson lower bound", f"{a['lower_bound']:.5f} (target 0.999)"],
+                 ["年度预计停机 Expected downtime a year", f"{a['expected_downtime_h_per_year']:.3f} h of "
+                                                          f"{a['allowed_h_per_year']:.2f} h allowed"],
+                 ["30 天错误预算消耗 30-day error-budget burn", f"{a['budget_burn_30d']:.2%}"]])
+            + _svg(run_dir, evidence["plots"].get("latency_per_uplink")))
+    if "drills" in m:
+        rows = [[escape(name), _badge(d["verdict"]), str(d.get("service_outage_s", "-")),
+                 str(d.get("user_visible_outage_s", "-")), str(d.get("raw_error_window_s", "-")),
+                 str(d.get("writes_back_s", "-")), str(d.get("rpo_rows", "-"))]
+                for name, d in m["drills"]["by_experiment"].items()]
+        sections.append(
+            "<h2>故障演练 Failover drills (GD-3.2.3, TM-5.5)</h2>"
+            + _table(["演练 Experiment", "结论 Verdict", "服务中断 Service outage s", "用户可见 User-visible s",
+                      "原始错误窗口 Raw error window s", "写入恢复 Writes back s", "RPO rows"], rows)
+            + _svg(run_dir, evidence["plots"].get("availability_timeline"))
+            + _svg(run_dir, evidence["plots"].get("failover_phases")))
+    if "restore" in m:
+        r = m["restore"]
+        rows = [[escape(d["site"]), f"{d['rto_seconds']:.1f}", str(d["rpo_rows"]), f"{d['rpo_seconds']:.1f}",
+                 f"{d['restore_bytes_per_s'] / 1e6:.1f}" if d.get("restore_bytes_per_s") else "-",
+                 _badge("pass" if d["sentinel_verified"] else "fail"), escape(d.get("clinical_sentinel", ""))]
+                for d in r["drills"]]
+        p = r.get("projection") or {}
+        sections.append(
+            "<h2>备份恢复 Backup and restore (EH-2.2.3, EH-3.3.2)</h2>"
+            + _table(["副本 Copy", "RTO s", "RPO rows", "RPO s", "恢复 Restore MB/s", "哨兵 Sentinel",
+                      "病历与审计 Consultation and audit trail"], rows)
+            + (f"<p>预计 RTO Projected RTO for {p.get('data_gb')} GB + {p.get('wal_gb')} GB WAL: "
+               f"{p.get('rto_low_s', 0) / 3600:.2f}–{p.get('rto_high_s', 0) / 3600:.2f} h</p>" if p else "")
+            + _svg(run_dir, evidence["plots"].get("restore")))
+    sections.append("<h2>部署拓扑 Deployment topology (GD-2.2.3)</h2>" + _svg(run_dir, "topology.svg"))
+    sections.append(
+        f"<h2>月度稳定性 Monthly stability summary (EH-1.2.4) {escape(stability['month'])}</h2>"
+        + _table(["运行 Run", "开始 Started", "未通过 Failed requirements", "可用率 Availability", "演练 Drills"],
+                 [[escape(r["run_id"]), escape(r["started"]), str(r["verdicts"].get("fail", "-")),
+                   "-" if r["availability_ratio"] is None else f"{r['availability_ratio']:.5f}",
+                   f"{r['drills'] or 0} ({r['drills_failed'] or 0} failed)"] for r in stability["runs"]]))
+    artefacts = "".join(f"<li><a href='{escape(a)}'>{escape(a)}</a></li>" for a in evidence["artefacts"])
+    sections.append(f"<h2>原始材料 Raw artefacts</h2><ul>{artefacts}</ul>"
+                    "<p class='muted'>manifest.sha256 lists every file's SHA-256; manifest.sha256.sig is its ed25519 "
+                    "signature. 校验 Verify: <code>harness verify-evidence DIR</code></p>")
+    header = (f"<h1>互联网医院韧性测评证据 Internet-hospital resilience evidence</h1>"
+              f"<p class='muted'>运行 Run {escape(run['id'])} · 栈 stack {escape(run['stack'])} · "
+              f"{escape(run['started'])} – {escape(run['ended'])} · commit {escape(run['project_commit'][:12])}"
+              f"{' (modified tree)' if run['project_tree_dirty'] else ''}</p>")
+    return (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>Evidence {escape(run['id'])}"
+            f"</title><style>{STYLE}</style></head><body>{header}{''.join(sections)}</body></html>")

@@ -1,0 +1,130 @@
+"""``harness all``: the main job, one command from a bare stack to a signed evidence bundle.
+
+setup (if needed) -> up -> check -> chaos (load alongside) -> restore from each copy
+-> steady-state load -> report (-> down). Each step's outcome is saved in the run's
+``run.json`` as it ends; a failed step keeps what was gathered, the report is still
+written (failures first), and ``harness all --resume`` goes on from the failed step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.progress import say
+from harness.report import EVIDENCE_ROOT, build_report
+
+STEPS = ("setup", "up", "check", "chaos", "restore", "load", "report")
+
+
+@dataclass
+class RunState:
+    run_dir: Path
+    data: dict[str, Any]
+
+    @classmethod
+    def new(cls, stack: str) -> RunState:
+        run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        run_dir = EVIDENCE_ROOT / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        state = cls(run_dir, {"id": run_id, "stack": stack, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                         time.gmtime()),
+                              "steps": {}})
+        state.save()
+        return state
+
+    @classmethod
+    def resume(cls, run_id: str | None) -> RunState:
+        if run_id is None:
+            candidates = sorted(p.parent for p in EVIDENCE_ROOT.glob("*/run.json")
+                                if not json.loads(p.read_text()).get("finished"))
+            if not candidates:
+                raise FileNotFoundError(f"no unfinished run under {EVIDENCE_ROOT} to resume")
+            run_dir = candidates[-1]
+        else:
+            run_dir = EVIDENCE_ROOT / run_id
+        path = run_dir / "run.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: not a run of `harness all`")
+        return cls(run_dir, json.loads(path.read_text()))
+
+    def save(self) -> None:
+        (self.run_dir / "run.json").write_text(json.dumps(self.data, indent=2))
+
+    def done(self, step: str) -> bool:
+        return self.data["steps"].get(step, {}).get("status") == "done"
+
+
+def _steps(stack: str, run_dir: Path, quick: bool) -> dict[str, Callable[[], Any]]:
+    from chaos.restore_runs import run_restores
+    from chaos.runner import run_experiments
+    from harness.check_runner import DEFAULT_WAIVERS, run_checks
+    from harness.load import LoadPlan, run_load
+    from harness.stack_ops import setup, up
+
+    experiments = ["uplink-outage", "app-server-kill", "database-primary-kill"] if quick else []
+    return {
+        "setup": setup,
+        "up": lambda: up(stack),
+        "check": lambda: run_checks(stack, run_dir / "checks", (), DEFAULT_WAIVERS, 4),
+        "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos"),
+        "restore": lambda: run_restores(stack, _first_site(stack) if quick else [], run_dir / "restore",
+                                        500 if quick else 1000),
+        "load": lambda: run_load(stack, LoadPlan(users=20, run_time_s=30 if quick else 60), run_dir / "load",
+                                 chaos_dir=run_dir / "chaos"),
+    }
+
+
+def _first_site(stack: str) -> list[str]:
+    from harness.outputs import StackOutputs
+
+    return [StackOutputs.load(stack)["backup_sites"][0]["name"]]
+
+
+def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False) -> RunState:
+    """Every step not yet done, in order; the report is written whatever happened before it."""
+    state = RunState.resume(run_id) if resume else RunState.new(stack)
+    say(f"run {state.data['id']}: evidence in {state.run_dir}")
+    steps = _steps(state.data["stack"], state.run_dir, quick)
+    failed = None
+    for index, name in enumerate(STEPS[:-1], start=1):
+        if state.done(name):
+            say(f"[{index}/{len(STEPS)}] {name}: done in an earlier attempt, skipped")
+            continue
+        say(f"[{index}/{len(STEPS)}] {name} ...")
+        started = time.monotonic()
+        try:
+            steps[name]()
+        except Exception as exc:  # noqa: BLE001 - recorded, the report still runs, the exit code says it failed
+            state.data["steps"][name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1),
+                                         "error": f"{type(exc).__name__}: {exc}",
+                                         "trace": traceback.format_exc(limit=5)}
+            state.save()
+            say(f"[{index}/{len(STEPS)}] {name} FAILED: {exc}; the report shows what was gathered; "
+                f"`harness all --resume` goes on from here")
+            failed = name
+            break
+        state.data["steps"][name] = {"status": "done", "seconds": round(time.monotonic() - started, 1)}
+        state.save()
+        say(f"[{index}/{len(STEPS)}] {name}: done in {state.data['steps'][name]['seconds']} s")
+    say(f"[{len(STEPS)}/{len(STEPS)}] report ...")
+    started = time.monotonic()
+    # run.json is final before the bundle is sealed: the manifest covers it as written.
+    state.data["steps"]["report"] = {"status": "done"}
+    state.data["finished"] = failed is None
+    state.save()
+    report = build_report(state.run_dir, state.data["stack"], state.data["id"], state.data["started"],
+                          steps=state.data["steps"])
+    summary = report.evidence["summary"]
+    say(f"[{len(STEPS)}/{len(STEPS)}] report: done in {time.monotonic() - started:.1f} s: "
+        + ", ".join(f"{n} {k}" for k, n in summary.items() if n))
+    if take_down and failed is None:
+        from harness.stack_ops import down
+
+        down(state.data["stack"])
+    return state

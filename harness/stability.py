@@ -1,0 +1,39 @@
+"""EH-1.2.4: the monthly stability summary, built from the evidence runs kept on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def monthly_summary(evidence_root: Path, month: str) -> dict[str, Any]:
+    """Every run of ``month`` (YYYY-MM) found under ``evidence_root``: verdicts, availability, drills, RTO."""
+    runs = []
+    for path in sorted(evidence_root.glob("*/evidence.json")):
+        if path.parent.is_symlink():  # evidence/latest points at a run already counted
+            continue
+        data = json.loads(path.read_text())
+        if not str(data.get("run", {}).get("started", "")).startswith(month):
+            continue
+        measurements = data.get("measurements", {})
+        runs.append({
+            "run_id": data["run"]["id"],
+            "started": data["run"]["started"],
+            "verdicts": data.get("summary", {}),
+            "availability_ratio": measurements.get("availability", {}).get("ratio"),
+            "availability_lower_bound": measurements.get("availability", {}).get("lower_bound"),
+            "drills": measurements.get("drills", {}).get("count"),
+            "drills_failed": measurements.get("drills", {}).get("failed"),
+            "worst_rto_s": measurements.get("restore", {}).get("worst_rto_s"),
+        })
+    ratios = [r["availability_ratio"] for r in runs if r["availability_ratio"] is not None]
+    return {
+        "month": month,
+        "runs": runs,
+        "run_count": len(runs),
+        "runs_with_failures": sum(1 for r in runs if r["verdicts"].get("fail")),
+        "worst_availability_ratio": min(ratios) if ratios else None,
+        "drills": sum(r["drills"] or 0 for r in runs),
+        "drills_failed": sum(r["drills_failed"] or 0 for r in runs),
+    }

@@ -1,0 +1,136 @@
+"""The evidence bundle from a real run: every requirement, valid schema, signed, and readable in a browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import jsonschema
+import pytest
+
+import harness.report
+import harness.run_all
+from harness.catalogue import load_catalogue
+from harness.run_all import run_all
+
+pytestmark = pytest.mark.live
+HARNESS = Path(sys.executable).with_name("harness")
+SCHEMA = Path(harness.report.__file__).parent / "data" / "evidence.schema.json"
+
+
+@pytest.fixture(scope="module")
+def evidence_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("evidence")
+
+
+@pytest.fixture
+def isolated_root(evidence_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(harness.report, "EVIDENCE_ROOT", evidence_root)
+    monkeypatch.setattr(harness.run_all, "EVIDENCE_ROOT", evidence_root)
+    return evidence_root
+
+
+@pytest.fixture(scope="module")
+def quick_run(live_stack, engine, evidence_root: Path) -> Path:
+    """`harness all --quick` for real: drills, a restore, load, then the report, into a test-owned folder."""
+    live_stack.ensure_up()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(harness.report, "EVIDENCE_ROOT", evidence_root)
+        patch.setattr(harness.run_all, "EVIDENCE_ROOT", evidence_root)
+        state = run_all(live_stack.stack, resume=False, run_id=None, quick=True)
+    assert state.data["finished"], state.data["steps"]
+    return state.run_dir
+
+
+def test_every_catalogue_requirement_is_in_the_bundle_with_a_reason(quick_run: Path) -> None:
+    evidence = json.loads((quick_run / "evidence.json").read_text())
+    jsonschema.validate(evidence, json.loads(SCHEMA.read_text()))
+    listed = {r["id"]: r for r in evidence["requirements"]}
+    assert set(listed) == {r.id for r in load_catalogue()}
+    order = [r["verdict"] for r in evidence["requirements"]]
+    assert order == sorted(order, key=harness.report.ORDER.__getitem__), "failures must come first"
+    assert all(r["reason"] for r in evidence["requirements"])
+    m = evidence["measurements"]
+    assert m["availability"]["operations"] > 1000 and m["drills"]["count"] == 3 and m["restore"]["drills"]
+    assert listed["GD-2.2.3"]["verdict"] == "pass" and (quick_run / "topology.svg").read_text().startswith("<svg")
+    assert listed["OP-7.2"]["verdict"] == "organisational"
+    assert evidence["run"]["project_commit"] and evidence["run"]["stack_config_sha256"]
+    for plot in evidence["plots"].values():
+        assert (quick_run / plot).stat().st_size > 1000
+    suite = ET.parse(quick_run / "junit.xml").getroot()  # noqa: S314 - written by this run
+    assert int(suite.get("tests")) == len(listed)
+    assert int(suite.get("failures")) == evidence["summary"]["fail"]
+    assert (quick_run.parent / "latest").resolve() == quick_run.resolve()
+
+
+def test_verify_evidence_accepts_the_bundle_and_catches_tampering(quick_run: Path, tmp_path: Path) -> None:
+    ok = subprocess.run([str(HARNESS), "verify-evidence", str(quick_run)], capture_output=True, text=True,
+                        check=False, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    copy = tmp_path / "bundle"
+    shutil.copytree(quick_run, copy)
+    summary = json.loads((copy / "load" / "summary.json").read_text())
+    summary["successes"] = summary["operations"]
+    (copy / "load" / "summary.json").write_text(json.dumps(summary))
+    bad = subprocess.run([str(HARNESS), "verify-evidence", str(copy)], capture_output=True, text=True, check=False,
+                         timeout=60)
+    assert bad.returncode == 1 and "load/summary.json: modified after signing" in bad.stdout
+    shutil.copy(quick_run / "load" / "summary.json", copy / "load" / "summary.json")
+    signature = copy / "manifest.sha256.sig"
+    signature.write_text(signature.read_text()[::-1])
+    forged = subprocess.run([str(HARNESS), "verify-evidence", str(copy)], capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert forged.returncode == 1 and "does not match" in forged.stdout
+
+
+def test_the_report_renders_in_headless_chromium(quick_run: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is installed by scripts/setup.sh"
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((quick_run / "index.html").as_uri())
+        assert "需求矩阵" in page.content() and "Requirement matrix" in page.content()
+        rows = page.locator("table").first.locator("tr").count()
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert not errors, errors
+    assert rows == len(load_catalogue()) + 1
+    assert shot.stat().st_size > 50_000
+
+
+def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine, isolated_root: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def steps(fail: str | None) -> dict:
+        def step(name: str):
+            def run() -> None:
+                calls.append(name)
+                if name == fail:
+                    raise RuntimeError(f"{name} broke on purpose")
+            return run
+        return {name: step(name) for name in harness.run_all.STEPS[:-1]}
+
+    monkeypatch.setattr(harness.run_all, "_steps", lambda stack, run_dir, quick: steps("restore"))
+    first = run_all(live_stack.stack, resume=False, run_id=None)
+    assert first.data["steps"]["restore"]["status"] == "failed" and not first.data["finished"]
+    evidence = json.loads((first.run_dir / "evidence.json").read_text())
+    assert {r["id"] for r in evidence["requirements"]} == {r.id for r in load_catalogue()}
+    assert all(r["verdict"] in ("not_tested", "organisational", "pass", "fail") for r in evidence["requirements"])
+    assert next(r for r in evidence["requirements"] if r["id"] == "EH-3.3.2")["verdict"] == "not_tested"
+    calls.clear()
+    monkeypatch.setattr(harness.run_all, "_steps", lambda stack, run_dir, quick: steps(None))
+    second = run_all(live_stack.stack, resume=True, run_id=first.data["id"])
+    assert calls == ["restore", "load"], "steps done before are not run again"
+    assert second.data["finished"] and second.run_dir == first.run_dir
