@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ihh_service.api import Handler, Server, Service
-from ihh_service.store import DatabaseUnavailable, Pool, apply_schema, conninfo
+from ihh_service.store import DatabaseUnavailableError, Pool, apply_schema, conninfo
 
 SCHEMA_DEADLINE_S = 600
 
@@ -19,7 +19,7 @@ def apply_schema_when_primary_answers(service: Service) -> None:
     while True:
         try:
             apply_schema(service.pool)
-        except DatabaseUnavailable as exc:
+        except DatabaseUnavailableError as exc:
             if time.monotonic() > deadline:
                 print(f"schema: no writable primary for {SCHEMA_DEADLINE_S} s: {exc}", flush=True)
                 raise

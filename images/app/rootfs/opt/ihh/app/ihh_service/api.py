@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from ihh_service import flows, validation
 from ihh_service.flows import Caller, Result
-from ihh_service.store import DatabaseUnavailable, Pool
+from ihh_service.store import DatabaseUnavailableError, Pool
 from ihh_service.turn import ice_servers
 from ihh_service.validation import InputError
 
@@ -44,7 +44,7 @@ class Service:
             in_recovery = self.pool.transaction(
                 lambda conn: conn.execute("SELECT pg_is_in_recovery()").fetchone()[0], budget=2.0
             )
-        except DatabaseUnavailable as exc:
+        except DatabaseUnavailableError as exc:
             return 503, {"ready": False, "error": str(exc), "node": NODE}
         return (503 if in_recovery else 200), {"ready": not in_recovery, "node": NODE}
 
@@ -150,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
             (status, body), replayed = handle()
         except InputError as exc:
             status, body, replayed = exc.status, exc.body(), False
-        except DatabaseUnavailable as exc:
+        except DatabaseUnavailableError as exc:
             status, body, replayed = 503, {"error": f"database unavailable: {exc}"}, False
         except Exception:  # noqa: BLE001 - a request's bug must not kill the server; it is logged with an id
             incident = uuid.uuid4().hex[:12]
@@ -158,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
             status, body, replayed = 500, {"error": f"internal error, incident {incident}"}, False
         self._send(status, body, replayed)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/health/live":
             self._send(200, {"live": True, "node": NODE})
             return
@@ -177,10 +177,11 @@ class Handler(BaseHTTPRequestHandler):
         for pattern, flow in READS:
             match = pattern.match(self.path)
             if match:
-                return self.service.pool.transaction(lambda conn: flow(conn, caller, match, None)), False
+                return self.service.pool.transaction(
+                    lambda conn, flow=flow, match=match: flow(conn, caller, match, None)), False
         raise InputError("path", f"{self.path} is not a resource of this API", status=404)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._guarded(self._post)
 
     def _post(self) -> tuple[Result, bool]:
@@ -198,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
             match = pattern.match(self.path)
             if match:
                 return self.service.pool.transaction(
-                    lambda conn: idempotent(conn, scoped, digest, lambda: flow(conn, caller, match, body)))
+                    lambda conn, flow=flow, match=match: idempotent(
+                        conn, scoped, digest, lambda: flow(conn, caller, match, body)))
         raise InputError("path", f"POST {self.path} is not a resource of this API", status=404)
 
     def log_message(self, fmt: str, *args: object) -> None:

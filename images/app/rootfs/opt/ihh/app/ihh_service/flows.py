@@ -49,28 +49,27 @@ def _one(conn: psycopg.Connection, sql: str, args: tuple[Any, ...], field: str, 
     return row
 
 
-def register_patient(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> Result:
+def _insert_unique(conn: psycopg.Connection, sql: str, data: dict[str, Any], field: str, rule: str) -> int:
+    """Insert and return the new id; a unique-key clash is a 409 naming the field that clashed."""
     try:
-        (pid,) = conn.execute(
-            "INSERT INTO patients (name, id_number, mobile) VALUES (%(name)s, %(id_number)s, %(mobile)s) RETURNING id",
-            data,
-        ).fetchone()
+        return int(conn.execute(sql, data).fetchone()[0])
     except psycopg.errors.UniqueViolation as exc:
-        raise InputError("id_number", "is already registered", status=409) from exc
+        raise InputError(field, rule, status=409) from exc
+
+
+def register_patient(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> Result:
+    pid = _insert_unique(
+        conn, "INSERT INTO patients (name, id_number, mobile) VALUES (%(name)s, %(id_number)s, %(mobile)s)"
+        " RETURNING id", data, "id_number", "is already registered")
     audit(conn, f"patient:{pid}", "patient.register", ("patient", pid), caller, patient_id=pid)
     return 201, {"patient_id": pid}
 
 
 def register_doctor(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> Result:
     _require(caller, "admin")
-    try:
-        (did,) = conn.execute(
-            "INSERT INTO doctors (name, license_no, department) VALUES (%(name)s, %(license_no)s, %(department)s)"
-            " RETURNING id",
-            data,
-        ).fetchone()
-    except psycopg.errors.UniqueViolation as exc:
-        raise InputError("license_no", "is already registered", status=409) from exc
+    did = _insert_unique(
+        conn, "INSERT INTO doctors (name, license_no, department) VALUES (%(name)s, %(license_no)s, %(department)s)"
+        " RETURNING id", data, "license_no", "is already registered")
     audit(conn, caller.actor, "doctor.register", ("doctor", did), caller)
     return 201, {"doctor_id": did}
 
@@ -79,14 +78,9 @@ def book(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> Resu
     _require(caller, "patient", data["patient_id"])
     _one(conn, "SELECT id FROM patients WHERE id = %s", (data["patient_id"],), "patient_id", "patient")
     _one(conn, "SELECT id FROM doctors WHERE id = %s", (data["doctor_id"],), "doctor_id", "doctor")
-    try:
-        (bid,) = conn.execute(
-            "INSERT INTO bookings (patient_id, doctor_id, slot, status) VALUES (%(patient_id)s, %(doctor_id)s,"
-            " %(slot)s, 'booked') RETURNING id",
-            data,
-        ).fetchone()
-    except psycopg.errors.UniqueViolation as exc:
-        raise InputError("slot", "is already booked with this doctor", status=409) from exc
+    bid = _insert_unique(
+        conn, "INSERT INTO bookings (patient_id, doctor_id, slot, status) VALUES (%(patient_id)s, %(doctor_id)s,"
+        " %(slot)s, 'booked') RETURNING id", data, "slot", "is already booked with this doctor")
     audit(conn, caller.actor, "booking.create", ("booking", bid), caller, data["patient_id"], bid)
     return 201, {"booking_id": bid, "status": "booked"}
 

@@ -23,7 +23,7 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 SCHEMA_LOCK = 724_211  # advisory lock id: app servers starting together apply the schema one at a time
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailableError(RuntimeError):
     """No writable primary answered within the request's budget."""
 
 
@@ -54,7 +54,7 @@ class Pool:
 
     def _take(self, timeout: float) -> psycopg.Connection:
         if not self._slots.acquire(timeout=timeout):
-            raise DatabaseUnavailable("every pooled connection is busy")
+            raise DatabaseUnavailableError("every pooled connection is busy")
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
@@ -82,7 +82,7 @@ class Pool:
                 conn = self._take(max(0.1, deadline - time.monotonic()))
             except psycopg.OperationalError as exc:
                 if attempt >= 2 or time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(f"no writable primary: {type(exc).__name__}") from exc
+                    raise DatabaseUnavailableError(f"no writable primary: {type(exc).__name__}") from exc
                 continue
             try:
                 with conn.transaction():
@@ -90,7 +90,7 @@ class Pool:
             except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
                 conn.close()
                 if attempt >= 2 or time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(f"primary lost mid-transaction: {type(exc).__name__}") from exc
+                    raise DatabaseUnavailableError(f"primary lost mid-transaction: {type(exc).__name__}") from exc
             finally:
                 self._give_back(conn)
 
