@@ -181,7 +181,8 @@ def _cmd_all(args: argparse.Namespace) -> int:
     from harness.run_all import run_all
 
     resume = args.resume is not None
-    state = run_all(args.stack, resume, args.resume or None, quick=args.quick, take_down=args.down)
+    fill_gb = 0.0 if args.quick else args.restore_fill_gb
+    state = run_all(args.stack, resume, args.resume or None, quick=args.quick, take_down=args.down, fill_gb=fill_gb)
     failed_steps = [n for n, s in state.data["steps"].items() if s.get("status") == "failed"]
     evidence = json.loads((state.run_dir / "evidence.json").read_text())
     print(f"evidence: {state.run_dir / 'index.html'}")
@@ -279,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--quick", action="store_true",
                             help="a shorter run: three drills, one restore, 30 s of load (for trying it out)")
     everything.add_argument("--down", action="store_true", help="take the stack down at the end")
+    everything.add_argument("--restore-fill-gb", type=float, default=1.0,
+                            help="grow the database to this size before the restores, so their throughput, and the "
+                                 "projection built on it, is measured at a meaningful size (default 1)")
     everything.set_defaults(func=_cmd_all)
     report = sub.add_parser("report", help="(re)build the evidence report of a run folder from its artefacts")
     report.add_argument("run_dir", help="the run's folder, e.g. evidence/<run-id>")

@@ -60,7 +60,7 @@ class RunState:
         return self.data["steps"].get(step, {}).get("status") == "done"
 
 
-def _steps(stack: str, run_dir: Path, quick: bool) -> dict[str, Callable[[], Any]]:
+def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict[str, Callable[[], Any]]:
     from chaos.restore_runs import run_restores
     from chaos.runner import run_experiments
     from harness.check_runner import DEFAULT_WAIVERS, run_checks
@@ -74,7 +74,7 @@ def _steps(stack: str, run_dir: Path, quick: bool) -> dict[str, Callable[[], Any
         "check": lambda: run_checks(stack, run_dir / "checks", (), DEFAULT_WAIVERS, 4),
         "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos"),
         "restore": lambda: run_restores(stack, _first_site(stack) if quick else [], run_dir / "restore",
-                                        500 if quick else 1000),
+                                        500 if quick else 1000, fill_gb),
         "load": lambda: run_load(stack, LoadPlan(users=20, run_time_s=30 if quick else 60), run_dir / "load",
                                  chaos_dir=run_dir / "chaos"),
     }
@@ -86,11 +86,12 @@ def _first_site(stack: str) -> list[str]:
     return [StackOutputs.load(stack)["backup_sites"][0]["name"]]
 
 
-def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False) -> RunState:
+def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False,
+            fill_gb: float = 0.0) -> RunState:
     """Every step not yet done, in order; the report is written whatever happened before it."""
     state = RunState.resume(run_id) if resume else RunState.new(stack)
     say(f"run {state.data['id']}: evidence in {state.run_dir}")
-    steps = _steps(state.data["stack"], state.run_dir, quick)
+    steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb)
     failed = None
     for index, name in enumerate(STEPS[:-1], start=1):
         if state.done(name):

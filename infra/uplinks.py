@@ -50,9 +50,12 @@ def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) 
             "    mode http",
             "    log global",
             "    option httplog",
-            "    option redispatch",
-            "    retries 2",
-            "    timeout connect 1s",
+            # A killed app server leaves no RST behind: fail the connect fast and retry each time on another
+            # server (drill: app-server-kill). Retrying is safe for writes: they carry idempotency keys.
+            "    option redispatch 1",
+            "    retries 3",
+            "    retry-on conn-failure empty-response",
+            "    timeout connect 500ms",
             "    timeout client 30s",
             "    timeout server 30s",
             "    timeout check 1s",
@@ -66,7 +69,7 @@ def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) 
             "    balance roundrobin",
             "    option httpchk GET /health/ready",
             "    http-check expect status 200",
-            "    default-server inter 1s fastinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
+            "    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions",
             *server_lines,
             "",
         ]
