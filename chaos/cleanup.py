@@ -41,9 +41,8 @@ def restore_contract(api: Toxiproxy, outputs: StackOutputs) -> list[str]:
         for stream in ("downstream", "upstream"):
             toxic = f"{CONTRACT_PREFIX}{stream}"
             if name in proxies and toxic not in present:
-                api._call("POST", f"/proxies/{name}/toxics", {
-                    "name": toxic, "type": "bandwidth", "stream": stream, "toxicity": 1.0,
-                    "attributes": {"rate": uplink["bandwidth_mbps"] * 1000 // 8}})
+                api.put_toxic(name, {"name": toxic, "type": "bandwidth", "stream": stream, "toxicity": 1.0,
+                                     "attributes": {"rate": uplink["bandwidth_mbps"] * 1000 // 8}})
                 undone.append(f"contract shaping {toxic} restored on {name}")
     return undone
 

@@ -57,6 +57,11 @@ class Toxiproxy:
         self._call("POST", f"/proxies/{proxy}/toxics", {"name": name, "type": kind, "stream": stream,
                                                         "toxicity": toxicity, "attributes": attributes})
 
+    def put_toxic(self, proxy: str, toxic: dict[str, Any]) -> None:
+        """Add a toxic exactly as described (name kept): for restoring the contracted shaping."""
+        self._call("POST", f"/proxies/{proxy}/toxics",
+                   {k: toxic[k] for k in ("name", "type", "stream", "toxicity", "attributes")})
+
     def remove_toxic(self, proxy: str, name: str) -> None:
         self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
 
@@ -110,5 +115,4 @@ def shaping_removed(api: Toxiproxy) -> Iterator[None]:
         present = {(name, t["name"]) for name, proxy in api.proxies().items() for t in proxy.get("toxics", [])}
         for name, t in saved:
             if (name, t["name"]) not in present:
-                api._call("POST", f"/proxies/{name}/toxics", {k: t[k] for k in
-                                                              ("name", "type", "stream", "toxicity", "attributes")})
+                api.put_toxic(name, t)
