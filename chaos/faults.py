@@ -216,14 +216,14 @@ def _unreachable(ctx: FaultContext, args: dict[str, Any]) -> Iterator[None]:
 
 def archive_gap(outputs: StackOutputs) -> str:
     """How far each copy's archived WAL reaches: the gap a cut-off site must catch up."""
-    from chaos.restore_drill import Sessions, _repo_info
+    from chaos.restore_drill import Sessions, repo_info
 
     ssh = Sessions(outputs)
     try:
         reach = {}
         for site in outputs["backup_sites"]:
             try:
-                archive = _repo_info(ssh, site).get("archive") or []
+                archive = repo_info(ssh, site).get("archive") or []
                 reach[site["name"]] = max((a.get("max") or "" for a in archive), default="")
             except RuntimeError as exc:
                 reach[site["name"]] = f"unreadable ({exc})"

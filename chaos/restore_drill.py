@@ -137,7 +137,7 @@ def _site(outputs: StackOutputs, name: str) -> dict:
     raise KeyError(f"no backup site {name!r}; sites: {', '.join(s['name'] for s in outputs['backup_sites'])}")
 
 
-def _repo_info(ssh: Sessions, site: dict) -> dict:
+def repo_info(ssh: Sessions, site: dict) -> dict:
     raw = ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
                   "info --output=json")
     return json.loads(raw)[0]
@@ -150,10 +150,10 @@ def fresh_backup(ssh: Sessions, site: dict) -> str:
     failover or restore; restoring an older one across a lost WAL tail would fail, rightly.
     """
     wait_for(f"stanza ready in repository {site['repository']}",
-             lambda: int(_repo_info(ssh, site)["status"]["code"]) in (0, 2), timeout=180, interval=1.0)
+             lambda: int(repo_info(ssh, site)["status"]["code"]) in (0, 2), timeout=180, interval=1.0)
     ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
             "--type=incr backup", timeout_s=4 * 3600)
-    return str(_repo_info(ssh, site)["backup"][-1]["label"])
+    return str(repo_info(ssh, site)["backup"][-1]["label"])
 
 
 def write_sentinel(outputs: StackOutputs, rows: int) -> tuple[int, str]:
@@ -196,7 +196,7 @@ def switch_wal(ssh: Sessions, leader: str) -> str:
 def wait_archived(ssh: Sessions, site: dict, segment: str, timeout_s: float = 120) -> None:
     """Until the site's repository holds WAL up to ``segment``: the sentinel is then in this copy."""
     def archived() -> bool:
-        archive = _repo_info(ssh, site).get("archive") or []
+        archive = repo_info(ssh, site).get("archive") or []
         return any(a.get("max") and a["max"][-16:] >= segment[-16:] for a in archive)
 
     wait_for(f"WAL {segment} archived in repository {site['repository']}", archived, timeout=timeout_s)

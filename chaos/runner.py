@@ -24,6 +24,7 @@ from chaos.probes import PROBES, ProbeContext, committed_writes_present
 from harness.outputs import StackOutputs
 from harness.progress import say
 from harness.waiting import WaitTimeoutError, wait_for
+from loadtests.analysis import attempts_logged
 
 HEAVY_PROBES = {"wal-archived"}
 """Probes too slow for the continuous loop: run once per phase instead."""
@@ -159,10 +160,7 @@ def _start_load(experiment: Experiment, journal: Journal, outputs: StackOutputs,
     thread.start()
     journal.load = {"dir": str(load_dir), "users": experiment.load_users}
 
-    def requests_logged() -> bool:
-        return sum(max(0, sum(1 for _ in p.open()) - 1) for p in load_dir.glob("requests-*.csv")) >= 20
-
-    wait_for("load to start", requests_logged, timeout=60)
+    wait_for("load to start", lambda: attempts_logged(load_dir) >= 20, timeout=60)
     return thread
 
 

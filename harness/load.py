@@ -25,7 +25,7 @@ from harness.availability import availability_verdict, downtime_model, steady_st
 from harness.mockrun import REPO_ROOT
 from harness.outputs import StackOutputs
 from harness.progress import say
-from loadtests.analysis import read_requests, summarize
+from loadtests.analysis import attempts_logged, read_requests, summarize
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 LOCUST = Path(sys.executable).with_name("locust")
@@ -107,8 +107,7 @@ def run_locust(commands: list[list[str]], out_dir: Path, deadline_s: float,
             if time.monotonic() - started > deadline_s:
                 raise TimeoutError(f"locust still running after {deadline_s:.0f} s; stopped it")
             if time.monotonic() >= next_report:
-                attempts = sum(max(0, sum(1 for _ in p.open()) - 1) for p in out_dir.glob("requests-*.csv"))
-                say(f"load: {time.monotonic() - started:.0f} s, {attempts} requests so far")
+                say(f"load: {time.monotonic() - started:.0f} s, {attempts_logged(out_dir)} requests so far")
                 next_report += 10
             try:
                 procs[0].wait(timeout=1)

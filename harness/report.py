@@ -73,12 +73,10 @@ def _read(path: Path) -> Any:
 
 def write_preview(run_dir: Path, stack: str) -> Any:
     """The policy rules over this run's resource graph, and the graph's topology diagram."""
-    from harness.mockrun import read_stack_config, run_program
-    from harness.state import generated_state
-    from infra.policy.rules import RULE_REQUIREMENTS, check, subjects_from
+    from harness.stack_ops import run_and_check
+    from infra.policy.rules import RULE_REQUIREMENTS
 
-    run = run_program(stack, read_stack_config(stack), generated_state(stack))
-    violations = check(subjects_from(run.graph.resources))
+    run, violations = run_and_check(stack)
     (run_dir / "preview.json").write_text(json.dumps({
         "resources": len(run.graph.resources), "requirements": sorted(set(RULE_REQUIREMENTS)),
         "violations": [{"requirement": v.requirement, "urn": v.urn, "rule": v.rule} for v in violations],

@@ -31,10 +31,15 @@ class UpResult:
     seconds: float
 
 
+def run_and_check(stack: str) -> tuple[ProgramRun, list[Violation]]:
+    """Run the program under mocks and every policy rule over its graph."""
+    run = run_program(stack, read_stack_config(stack), generated_state(stack))
+    return run, check(subjects_from(run.graph.resources))
+
+
 def preview(stack: str) -> ProgramRun:
     """Run the program under mocks and the rules over its graph; raise on any violation."""
-    run = run_program(stack, read_stack_config(stack), generated_state(stack))
-    violations = check(subjects_from(run.graph.resources))
+    run, violations = run_and_check(stack)
     if violations:
         raise PolicyViolationsError(violations)
     return run

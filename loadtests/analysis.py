@@ -41,6 +41,15 @@ class ErrorWindow:
         return self.end - self.start
 
 
+def attempts_logged(directory: Path) -> int:
+    """How many attempts the per-request logs under ``directory`` hold so far (headers not counted)."""
+    total = 0
+    for path in directory.glob("requests-*.csv"):
+        with path.open() as handle:
+            total += max(0, sum(1 for _ in handle) - 1)
+    return total
+
+
 def read_requests(directory: Path) -> list[Request]:
     """Every attempt of every process's log, in time order."""
     rows: list[Request] = []

@@ -11,13 +11,9 @@ from chaos.toxiproxy import Toxiproxy, proxy_disabled
 from harness.database_client import connect
 from harness.load import LoadPlan, LoadRun, run_load
 from harness.waiting import wait_for
-from loadtests.analysis import read_requests
+from loadtests.analysis import attempts_logged, read_requests
 
 pytestmark = pytest.mark.live
-
-
-def logged(out: Path) -> int:
-    return sum(max(0, sum(1 for _ in p.open()) - 1) for p in out.glob("requests-*.csv"))
 
 
 def test_a_bounded_run_measures_both_uplinks(outputs, tmp_path: Path) -> None:
@@ -50,10 +46,10 @@ def test_clients_fail_over_when_an_uplink_is_cut(outputs, tmp_path: Path) -> Non
         run_load(outputs.stack, LoadPlan(users=12, spawn_rate=12, run_time_s=20, max_requests=20_000), tmp_path)))
     runner.start()
     try:
-        wait_for("load to start", lambda: logged(tmp_path) > 150, timeout=30)
+        wait_for("load to start", lambda: attempts_logged(tmp_path) > 150, timeout=30)
         with proxy_disabled(toxiproxy, cut):
-            before = logged(tmp_path)
-            wait_for("load during the cut", lambda: logged(tmp_path) > before + 300, timeout=30)
+            before = attempts_logged(tmp_path)
+            wait_for("load during the cut", lambda: attempts_logged(tmp_path) > before + 300, timeout=30)
     finally:
         runner.join(timeout=120)
     assert result, "the load run did not finish"
