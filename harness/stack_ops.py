@@ -9,7 +9,8 @@ from harness.base_image import ensure_base_image
 from harness.docker_apply import ApplyReport, DockerApplier
 from harness.engine import ensure_engine
 from harness.mockrun import ProgramRun, read_stack_config, run_program
-from harness.outputs import save_outputs
+from harness.outputs import StackOutputs, save_outputs
+from harness.patroni_config import converge
 from harness.progress import say, step
 from harness.state import forget, generated_state, save_generated_state
 from harness.toxiproxy_build import ensure_toxiproxy
@@ -75,6 +76,8 @@ def up(stack: str) -> UpResult:
     save_generated_state(stack, run.state)
     report = DockerApplier(engine.client, stack).apply(run.graph)
     save_outputs(stack, run.outputs)
+    with step("converge Patroni's failover timing with the stack config"):
+        converge(StackOutputs.load(stack), run.config.database)
     return UpResult(report=report, seconds=time.monotonic() - started)
 
 

@@ -142,6 +142,25 @@ def test_second_up_changes_nothing(live_stack) -> None:
     assert time.monotonic() - started < 600  # bounded, not a timing claim
 
 
+def test_up_converges_patroni_timing_changed_behind_its_back(live_stack) -> None:
+    """bootstrap.dcs applies once; `up` puts the configured failover timing back in the DCS."""
+    from harness.patroni_config import converge
+    from harness.stack_ops import up
+    from infra.config import parse_config
+    from tests.helpers import stack_values
+
+    outputs = live_stack.ensure_up()
+    configured = parse_config(live_stack.stack, stack_values(live_stack.stack)).database
+    member = outputs["database"]["members"][0]["patroni"]
+    drifted = urllib.request.Request(f"http://{member}/config", method="PATCH", data=b'{"ttl": 30}',
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(drifted, timeout=5).close()
+    up(live_stack.stack)
+    with urllib.request.urlopen(f"http://{member}/config", timeout=5) as response:
+        assert json.loads(response.read())["ttl"] == configured.failover.ttl
+    assert converge(outputs, configured) == {}, "a converged cluster needs no change"
+
+
 def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
     """A container lost and one stopped (as after an interrupted up) are restored; nothing else moves."""
     from harness.stack_ops import up

@@ -1,0 +1,43 @@
+"""Converge Patroni's dynamic configuration with the stack config on every ``up``.
+
+``bootstrap.dcs`` only applies when a cluster is first created; afterwards the timing
+lives in the DCS. Without this step, changing ``ihh:database.failover`` on a running
+stack would change nothing, silently.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from chaos.cluster import leader
+from harness.outputs import StackOutputs
+from harness.progress import say
+from harness.waiting import wait_for
+from infra.config import DatabaseConfig
+
+
+def wanted(config: DatabaseConfig) -> dict[str, Any]:
+    timing = config.failover
+    return {"ttl": timing.ttl, "loop_wait": timing.loop_wait, "retry_timeout": timing.retry_timeout,
+            "synchronous_mode": config.synchronous}
+
+
+def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
+    """PATCH what differs through the leader's REST API; returns the changes made (empty when none)."""
+    name = wait_for("a Patroni leader to converge the failover timing through",
+                    lambda: leader(outputs, timeout_s=2), timeout=120)
+    endpoint = next(m["patroni"] for m in outputs["database"]["members"] if m["name"] == name)
+    with urllib.request.urlopen(f"http://{endpoint}/config", timeout=5) as response:
+        current = json.loads(response.read())
+    changes = {k: v for k, v in wanted(config).items() if current.get(k) != v}
+    if changes:
+        request = urllib.request.Request(f"http://{endpoint}/config", method="PATCH",
+                                         data=json.dumps(changes).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass
+        say("Patroni dynamic config converged: " + ", ".join(f"{k} {current.get(k)} -> {v}"
+                                                              for k, v in changes.items()))
+    return changes
