@@ -25,19 +25,21 @@ def wanted(config: DatabaseConfig) -> dict[str, Any]:
 
 
 def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
-    """PATCH what differs through the leader's REST API; returns the changes made (empty when none)."""
+    """Write the configured timing through the leader's REST API; returns what differed (empty when nothing)."""
     name = wait_for("a Patroni leader to converge the failover timing through",
                     lambda: leader(outputs, timeout_s=2), timeout=120)
     endpoint = next(m["patroni"] for m in outputs["database"]["members"] if m["name"] == name)
     with urllib.request.urlopen(f"http://{endpoint}/config", timeout=5) as response:
         current = json.loads(response.read())
+    # A member's GET /config is its cached view of the DCS, up to loop_wait old: the wanted values are
+    # always written (PATCH is idempotent), and what differed from that view is reported.
     changes = {k: v for k, v in wanted(config).items() if current.get(k) != v}
+    request = urllib.request.Request(f"http://{endpoint}/config", method="PATCH",
+                                     data=json.dumps(wanted(config)).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - the stack's own Patroni endpoint
+        pass
     if changes:
-        request = urllib.request.Request(f"http://{endpoint}/config", method="PATCH",
-                                         data=json.dumps(changes).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
-            pass
         say("Patroni dynamic config converged: " + ", ".join(f"{k} {current.get(k)} -> {v}"
                                                               for k, v in changes.items()))
     return changes

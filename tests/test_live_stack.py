@@ -151,14 +151,24 @@ def test_up_converges_patroni_timing_changed_behind_its_back(live_stack) -> None
 
     outputs = live_stack.ensure_up()
     configured = parse_config(live_stack.stack, stack_values(live_stack.stack)).database
-    member = outputs["database"]["members"][0]["patroni"]
-    drifted = urllib.request.Request(f"http://{member}/config", method="PATCH", data=b'{"ttl": 30}',
+    members = [m["patroni"] for m in outputs["database"]["members"]]
+
+    def ttl_everywhere(value: int) -> bool:
+        """Each member's cached view of the DCS config (refreshed every loop_wait) shows ``value``."""
+        for member in members:
+            with urllib.request.urlopen(f"http://{member}/config", timeout=5) as response:
+                if json.loads(response.read())["ttl"] != value:
+                    return False
+        return True
+
+    drifted = urllib.request.Request(f"http://{members[0]}/config", method="PATCH", data=b'{"ttl": 30}',
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(drifted, timeout=5).close()
+    wait_for("the drifted ttl on every member", lambda: ttl_everywhere(30), timeout=30)
     up(live_stack.stack)
-    with urllib.request.urlopen(f"http://{member}/config", timeout=5) as response:
-        assert json.loads(response.read())["ttl"] == configured.failover.ttl
-    assert converge(outputs, configured) == {}, "a converged cluster needs no change"
+    wait_for("the configured ttl back on every member", lambda: ttl_everywhere(configured.failover.ttl),
+             timeout=30)
+    assert converge(outputs, configured) == {}, "a converged cluster differs in nothing"
 
 
 def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
