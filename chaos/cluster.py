@@ -6,7 +6,11 @@ import json
 import urllib.error
 import urllib.request
 
+import docker
+import docker.errors
+
 from harness.outputs import StackOutputs
+from harness.waiting import WaitTimeoutError, wait_for
 
 
 def patroni_cluster(outputs: StackOutputs, timeout_s: float = 3) -> dict:
@@ -39,6 +43,63 @@ def streaming_standbys(outputs: StackOutputs, timeout_s: float = 3, synchronous:
     members = patroni_cluster(outputs, timeout_s).get("members", [])
     roles = ("sync_standby",) if synchronous else ("replica", "sync_standby")
     return [m["name"] for m in members if m.get("role") in roles and m.get("state") in ("streaming", "running")]
+
+
+class ClusterNotWholeError(RuntimeError):
+    """The cluster lacks a leader or a streaming standby; the message is every member's state."""
+
+
+def describe_members(members: list[dict]) -> str:
+    """One line an SRE reads: each member's role, state, timeline and replication lag."""
+    def one(m: dict) -> str:
+        lag = m.get("lag")
+        return (f"{m.get('name')} {m.get('role')}/{m.get('state')} tl {m.get('timeline', '?')}"
+                + ("" if lag in (None, "") else f" lag {lag}"))
+    return "; ".join(one(m) for m in members) or "no member registered"
+
+
+def whole_cluster(outputs: StackOutputs, timeout_s: float = 3) -> list[str]:
+    """The streaming standbys when every non-leader member streams and one is synchronous; raises otherwise."""
+    members = patroni_cluster(outputs, timeout_s).get("members", [])
+    streaming = [m for m in members if m.get("role") in ("replica", "sync_standby")
+                 and m.get("state") in ("streaming", "running")]
+    whole = (any(m.get("role") == "leader" and m.get("state") == "running" for m in members)
+             and len(streaming) >= len(outputs["database"]["members"]) - 1
+             and any(m.get("role") == "sync_standby" for m in streaming))
+    if not whole:
+        raise ClusterNotWholeError(describe_members(members))
+    return [m["name"] for m in streaming]
+
+
+def wait_cluster_whole(outputs: StackOutputs, what: str, timeout: float = 180,
+                       client: docker.DockerClient | None = None) -> list[str]:
+    """Wait for a whole cluster; on timeout the error carries each member's state and, with ``client``,
+    the last Patroni log lines of every member that does not stream, so a failed run says why."""
+    try:
+        return wait_for(what, lambda: whole_cluster(outputs), timeout=timeout)
+    except WaitTimeoutError as exc:
+        raise WaitTimeoutError(what, timeout, f"{exc.last}{_logs_of_lagging(outputs, client)}") from exc
+
+
+def _logs_of_lagging(outputs: StackOutputs, client: docker.DockerClient | None, lines: int = 15) -> str:
+    if client is None:
+        return ""
+    try:
+        members = {m["name"]: m for m in patroni_cluster(outputs).get("members", [])}
+    except RuntimeError:
+        members = {}
+    text = ""
+    for host in outputs["hosts"]:
+        member = members.get(host["name"])
+        if "database" not in host["roles"] or (member and member.get("state") in ("streaming", "running")
+                                               and member.get("role") in ("leader", "sync_standby")):
+            continue
+        try:
+            tail = client.api.logs(host["container"], tail=lines).decode(errors="replace")
+        except docker.errors.APIError as exc:
+            tail = f"(no logs: {exc})"
+        text += f"\n--- last {lines} log lines of {host['name']} ---\n{tail.rstrip()}"
+    return text
 
 
 def ready(url: str, timeout_s: float = 2) -> bool:

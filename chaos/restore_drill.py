@@ -21,7 +21,7 @@ import paramiko
 from chaos.backups import verify
 from chaos.clinical_sentinel import verify_consultation, write_consultation
 from chaos.cluster import leader as current_leader
-from chaos.cluster import patroni_cluster, ready
+from chaos.cluster import ready, wait_cluster_whole
 from chaos.isolation import unreachable
 from checks.ssh import connect, run
 from harness.database_client import connect as db_connect
@@ -296,7 +296,7 @@ def run_restore_drill(
         replayed = int(ssh.run(leader, f"{AS_POSTGRES} psql -XAtc \"select pg_wal_lsn_diff(pg_current_wal_lsn(), "
                                f"'{backup['lsn']['stop']}')\"").strip().split(".")[0])
         raw_copy = _raw_copy_seconds(ssh, leader)
-        _wait_standbys(outputs, len(members) - 1)
+        wait_cluster_whole(outputs, "every standby rebuilt and streaming, one synchronous", timeout=600)
         result = RestoreResult(
             site=site_name, repository=site["repository"], restored_on=leader, sentinel_rows=count,
             sentinel_verified=verified, last_committed_seq=last_seq, last_recovered_seq=recovered,
@@ -321,17 +321,6 @@ def _raw_copy_seconds(ssh: Sessions, host: str) -> float:
     seconds = time.monotonic() - started
     ssh.run(host, f"rm -rf {copy}")
     return seconds
-
-
-def _wait_standbys(outputs: StackOutputs, count: int, timeout_s: float = 600) -> None:
-    """After the drill the cluster is whole again: Patroni has rebuilt every standby and it streams."""
-    def whole() -> bool:
-        cluster = patroni_cluster(outputs)
-        streaming = [m for m in cluster["members"] if m["role"] != "leader" and m.get("state") in
-                     ("streaming", "running")]
-        return len(streaming) >= count
-
-    wait_for(f"{count} standby(s) rebuilt and streaming", whole, timeout=timeout_s)
 
 
 def _verify(outputs: StackOutputs, count: int, checksum: str) -> tuple[bool, int]:

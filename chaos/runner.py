@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 
-from chaos.cluster import streaming_standbys
+from chaos.cluster import wait_cluster_whole
 from chaos.experiment import Experiment, Probe
 from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
 from chaos.journal import Activity, Journal
@@ -134,7 +134,7 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
         for step in experiment.method:
             if not _run_step(experiment, step, journal, ctx, fctx, loop):
                 break
-        _rollbacks(experiment, journal, ctx.outputs)
+        _rollbacks(experiment, journal, ctx.outputs, fctx.client)
     finally:
         loop.stop.set()
         loop.join(timeout=30)
@@ -240,14 +240,13 @@ def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Jour
     activity.output = {**(activity.output or {}), "per_probe": per_probe}
 
 
-def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs) -> None:
+def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs,
+               client: docker.DockerClient) -> None:
     for name in experiment.rollbacks:
         activity = journal.begin(name, "rollback")
         try:
             if name == "wait-cluster-whole":
-                wait_for("every standby streaming again, one of them synchronous",
-                         lambda: len(streaming_standbys(outputs)) >= len(outputs["database"]["members"]) - 1
-                         and streaming_standbys(outputs, synchronous=True), timeout=180)
+                wait_cluster_whole(outputs, "every standby streaming again, one of them synchronous", client=client)
             elif name == "wait-ready":
                 from chaos.cluster import ready
 
@@ -322,17 +321,16 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
     for experiment in experiments:
         for undone in cleanup(engine.client, outputs):
             say(f"before {experiment.name}: leftover fault removed: {undone}")
-        _settle(outputs)
+        _settle(outputs, engine.client)
         journals.append(run_experiment(experiment, outputs, engine.client, out, RunOptions(with_load=with_load)))
     return journals
 
 
-def _settle(outputs: StackOutputs) -> None:
+def _settle(outputs: StackOutputs, client: docker.DockerClient) -> None:
     """Between drills: the cluster whole again (a synchronous standby) and the service ready everywhere."""
     from chaos.cluster import ready
 
-    wait_for("a synchronous standby before the next drill",
-             lambda: streaming_standbys(outputs, synchronous=True), timeout=180)
+    wait_cluster_whole(outputs, "a whole cluster before the next drill", client=client)
     wait_for("the service ready on every uplink before the next drill",
              lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=120)
 

@@ -78,3 +78,26 @@ def ensure_engine(start_timeout: float = 60.0) -> Engine:
 
     client = wait_for("dockerd to answer", answering, timeout=start_timeout)
     return Engine(client=client, started_here=True, process=process)
+
+
+MIN_FREE_GIB = 4.0
+"""Below this the stack's WAL, backups and restore drills can fill the disk mid-run; PostgreSQL then stops
+(PANIC on a WAL write) and every later drill fails for a reason that is not the drill's."""
+COMFORTABLE_FREE_GIB = 10.0
+
+
+class DiskSpaceError(RuntimeError):
+    """Docker's data root has too little free space for a run to be meaningful."""
+
+
+def check_free_space(client: docker.DockerClient, minimum_gib: float = MIN_FREE_GIB) -> float:
+    """Free GiB under Docker's data root; refuse below ``minimum_gib``, warn below a comfortable margin."""
+    root = client.info().get("DockerRootDir", "/var/lib/docker")
+    free = shutil.disk_usage(root).free / 2**30
+    if free < minimum_gib:
+        raise DiskSpaceError(f"{root}: {free:.1f} GiB free, the stack needs at least {minimum_gib:.0f} GiB "
+                             f"(images, volumes, WAL and backup copies); free some space and run again")
+    if free < COMFORTABLE_FREE_GIB:
+        say(f"warning: {root} has {free:.1f} GiB free; a full run (restore drills fill the database) "
+            f"wants {COMFORTABLE_FREE_GIB:.0f} GiB")
+    return free

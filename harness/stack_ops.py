@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from harness.base_image import ensure_base_image
 from harness.docker_apply import ApplyReport, DockerApplier
-from harness.engine import ensure_engine
+from harness.engine import check_free_space, ensure_engine
 from harness.mockrun import ProgramRun, read_stack_config, run_program
 from harness.outputs import StackOutputs, save_outputs
 from harness.patroni_config import converge
@@ -63,6 +63,7 @@ def up(stack: str) -> UpResult:
     started = time.monotonic()
     with step("prepare engine, base image and Toxiproxy"):
         engine = ensure_engine()
+        check_free_space(engine.client)
         ensure_base_image(engine.client)
         ensure_toxiproxy()
     with step(f"run the program for stack {stack!r} and check the rules"):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from chaos.cleanup import cleanup
-from chaos.cluster import ready, streaming_standbys
+from chaos.cluster import ready, wait_cluster_whole
 from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
 from chaos.faults import QDISC_HANDLE, netns
 from chaos.runner import RunOptions, run_experiment
@@ -29,7 +29,7 @@ NAMES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
 def steady(outputs, engine):
     """Each drill starts from a whole cluster: every fault gone, a synchronous standby, ready on every uplink."""
     cleanup(engine.client, outputs)
-    wait_for("a synchronous standby", lambda: streaming_standbys(outputs, synchronous=True), timeout=180)
+    wait_cluster_whole(outputs, "a whole cluster before the drill", client=engine.client)
     wait_for("ready on every uplink", lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=120)
     return outputs
 
