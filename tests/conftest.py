@@ -48,11 +48,19 @@ def engine() -> Iterator[object]:
     started.stop_if_ours()
 
 
+DIAGNOSTICS: list[str] = []
+"""What the stack looked like when a session with failures ended, printed last (a CI log's visible tail)."""
+
+
 @pytest.fixture(scope="session")
-def live_stack(engine: object) -> Iterator[LiveStack]:
+def live_stack(engine: object, request: pytest.FixtureRequest) -> Iterator[LiveStack]:
     """The local stack, up for the whole session and down afterwards unless IHH_KEEP_STACK=1."""
     live = LiveStack(STACK)
     yield live
+    if live.brought_up and request.session.testsfailed:
+        from tests.diagnostics import stack_diagnostics
+
+        DIAGNOSTICS.append(stack_diagnostics(engine.client, STACK))
     if live.brought_up and os.environ.get("IHH_KEEP_STACK") != "1":
         from harness.stack_ops import down
 
@@ -63,3 +71,9 @@ def live_stack(engine: object) -> Iterator[LiveStack]:
 def outputs(live_stack: LiveStack):
     """The stack's outputs, the stack converged first."""
     return live_stack.ensure_up()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for text in DIAGNOSTICS:
+        terminalreporter.section("state of the live stack when the session ended")
+        terminalreporter.write_line(text)
