@@ -4,6 +4,11 @@ Size-independent phases (loss, start, service back, verify) are taken as measure
 restore scales with data size at the measured restore throughput, WAL replay with the
 production WAL volume at the measured replay rate. The range spans the drills' best
 and worst throughput, so one lucky run does not make the verdict.
+
+The drill's filler data compresses far better than clinical records do, so a restore can
+outrun a plain copy of the same data directory on the same disk. Real data cannot: the
+restore rate used is capped at the measured raw-copy rate, and the projection says how
+many drills the cap applied to.
 """
 
 from __future__ import annotations
@@ -29,14 +34,23 @@ class Projection:
     within_4h: bool
     within_72h: bool
     drills: int
+    capped_at_raw_copy: int = 0
+    """Drills whose restore outran a raw copy of the data (compressible filler): their rate was capped."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
+def restore_rate(result: RestoreResult) -> float:
+    """The measured restore rate, no faster than a raw copy of the data on the same disk (when measured)."""
+    if result.raw_copy_bytes_per_s:
+        return min(result.restore_bytes_per_s, result.raw_copy_bytes_per_s)
+    return result.restore_bytes_per_s
+
+
 def _one(result: RestoreResult, data_gb: float, wal_gb: float) -> float:
     fixed = sum(result.phases.get(p, 0.0) for p in FIXED_PHASES)
-    restore = data_gb * GB / result.restore_bytes_per_s
+    restore = data_gb * GB / restore_rate(result)
     replay = wal_gb * GB / result.replay_bytes_per_s
     return fixed + restore + replay
 
@@ -48,5 +62,6 @@ def project(results: list[RestoreResult], data_gb: float, wal_gb: float) -> Proj
         raise ValueError("no restore drill measured a restore and replay throughput to project from")
     estimates = [_one(r, data_gb, wal_gb) for r in usable]
     low, high = min(estimates), max(estimates)
+    capped = sum(1 for r in usable if restore_rate(r) < r.restore_bytes_per_s)
     return Projection(data_gb, wal_gb, round(low, 1), round(high, 1), high <= RTO_LIMIT_S, high <= TERMINATION_S,
-                      len(usable))
+                      len(usable), capped)

@@ -45,5 +45,7 @@ def describe_restores(data: dict[str, Any]) -> str:
     p = data["projection"]
     lines.append(f"projected RTO for {p['data_gb']:.0f} GB data + {p['wal_gb']:.0f} GB WAL: "
                  f"{p['rto_low_s'] / 3600:.2f}-{p['rto_high_s'] / 3600:.2f} h; "
-                 f"within 4 h (EH-2.2.3): {p['within_4h']}; within 72 h (EH-3.3.2): {p['within_72h']}")
+                 f"within 4 h (EH-2.2.3): {p['within_4h']}; within 72 h (EH-3.3.2): {p['within_72h']}"
+                 + (f"; restore rate capped at the raw-copy rate in {p['capped_at_raw_copy']} drill(s)"
+                    if p.get("capped_at_raw_copy") else ""))
     return "\n".join(lines)

@@ -254,7 +254,11 @@ def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[Requirem
             + _table(["副本 Copy", "RTO s", "RPO rows", "RPO s", "恢复 Restore MB/s", "哨兵 Sentinel",
                       "病历与审计 Consultation and audit trail"], rows)
             + (f"<p>预计 RTO Projected RTO for {p.get('data_gb')} GB + {p.get('wal_gb')} GB WAL: "
-               f"{p.get('rto_low_s', 0) / 3600:.2f}–{p.get('rto_high_s', 0) / 3600:.2f} h</p>" if p else "")
+               f"{p.get('rto_low_s', 0) / 3600:.2f}–{p.get('rto_high_s', 0) / 3600:.2f} h"
+               + (f"（{p['capped_at_raw_copy']} 次演练的恢复速率按同盘直接复制速率封顶 restore rate capped at the "
+                  f"raw-copy rate of the same disk in {p['capped_at_raw_copy']} drill(s): the filler data "
+                  f"compresses better than clinical records）" if p.get("capped_at_raw_copy") else "")
+               + "</p>" if p else "")
             + _svg(run_dir, evidence["plots"].get("restore")))
     sections.append("<h2>部署拓扑 Deployment topology (GD-2.2.3)</h2>" + _svg(run_dir, "topology.svg"))
     sections.append(

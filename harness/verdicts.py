@@ -111,7 +111,10 @@ def restore_items(run_dir: Path) -> dict[str, list[Item]]:
     items["EH-2.2.3"] = [Item("restore", "pass" if copies_ok and within_4h else "fail",
                               f"restored and verified from {len(verified)} of {len(drills)} copies: {sites}; "
                               f"projected RTO {projection.get('rto_high_s', 0) / 3600:.2f} h for "
-                              f"{projection.get('data_gb')} GB (limit 4 h)", art, projection)]
+                              f"{projection.get('data_gb')} GB (limit 4 h"
+                              + (f"; restore rate capped at the raw-copy rate in {projection['capped_at_raw_copy']}"
+                                 " drill(s)" if projection.get("capped_at_raw_copy") else "") + ")",
+                              art, projection)]
     items["EH-3.3.2"] = [Item("restore", "pass" if projection.get("within_72h") else "fail",
                               f"projected RTO {projection.get('rto_high_s', 0) / 3600:.2f} h against 72 h", art)]
     tampered = [d["site"] for d in drills if not d["sentinel_verified"]]

@@ -41,3 +41,16 @@ def test_replay_counts_at_least_one_segment() -> None:
 def test_nothing_measured_is_refused() -> None:
     with pytest.raises(ValueError, match="no restore drill measured"):
         project([drill(0.0, 0.0, 0, 0)], 500, 50)
+
+
+def test_a_restore_faster_than_a_raw_copy_is_capped_at_the_raw_copy_rate() -> None:
+    # Compressible filler restored at 100 MB/s while a plain copy of the data ran at 50 MB/s: real records
+    # would not restore faster than the disk copies them, so 500 GB take 10,000 s, not 5,000 s.
+    fast = drill(10.0, 2.0, 1_000_000_000, 100_000_000)
+    fast.raw_copy_seconds = 20.0
+    honest = drill(10.0, 2.0, 1_000_000_000, 100_000_000)
+    honest.raw_copy_seconds = 5.0
+    projection = project([fast, honest], data_gb=500, wal_gb=50)
+    assert projection.rto_high_s == pytest.approx(11003.0)
+    assert projection.rto_low_s == pytest.approx(6003.0)
+    assert projection.capped_at_raw_copy == 1
