@@ -13,6 +13,7 @@ from typing import Any
 import paramiko
 
 from harness.outputs import StackOutputs
+from harness.progress import say
 
 
 class RemoteCommandError(RuntimeError):
@@ -39,25 +40,49 @@ def host_entry(outputs: StackOutputs, name: str) -> dict[str, Any]:
     raise KeyError(f"stack {outputs.stack!r} has no host {name!r} (hosts: {known})")
 
 
+HANDSHAKE_ATTEMPTS = 3
+
+
 def connect(outputs: StackOutputs, name: str, timeout_s: float = 10.0) -> paramiko.SSHClient:
-    """An authenticated SSH session to host ``name`` as the ops user."""
+    """An authenticated SSH session to host ``name`` as the ops user.
+
+    A handshake garbled in transit ("Invalid packet blocking", seen once in a CI run under load)
+    is retried up to HANDSHAKE_ATTEMPTS times; a wrong host key or a refused key never is.
+    """
+    for attempt in range(1, HANDSHAKE_ATTEMPTS + 1):
+        try:
+            return _connect_once(outputs, name, timeout_s)
+        except (paramiko.BadHostKeyException, paramiko.AuthenticationException):
+            raise
+        except (paramiko.SSHException, EOFError, ConnectionResetError) as exc:
+            if attempt == HANDSHAKE_ATTEMPTS:
+                raise paramiko.SSHException(f"ssh to {name}: handshake failed {attempt} times, last: {exc}") from exc
+            say(f"ssh to {name}: handshake failed ({exc}); attempt {attempt + 1} of {HANDSHAKE_ATTEMPTS}")
+    raise AssertionError("unreachable")
+
+
+def _connect_once(outputs: StackOutputs, name: str, timeout_s: float) -> paramiko.SSHClient:
     host = host_entry(outputs, name)
     address, _, port = host["ssh"].rpartition(":")
     key_type, key_b64 = host["ssh_host_key"].split()[:2]
     client = paramiko.SSHClient()
     client.get_host_keys().add(f"[{address}]:{port}", key_type, paramiko.Ed25519Key(data=base64.b64decode(key_b64)))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(
-        address,
-        port=int(port),
-        username=outputs["ssh_user"],
-        pkey=paramiko.Ed25519Key.from_private_key_file(str(outputs.ssh_key_path)),
-        timeout=timeout_s,
-        banner_timeout=timeout_s,
-        auth_timeout=timeout_s,
-        allow_agent=False,
-        look_for_keys=False,
-    )
+    try:
+        client.connect(
+            address,
+            port=int(port),
+            username=outputs["ssh_user"],
+            pkey=paramiko.Ed25519Key.from_private_key_file(str(outputs.ssh_key_path)),
+            timeout=timeout_s,
+            banner_timeout=timeout_s,
+            auth_timeout=timeout_s,
+            allow_agent=False,
+            look_for_keys=False,
+        )
+    except BaseException:
+        client.close()
+        raise
     return client
 
 

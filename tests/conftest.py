@@ -49,18 +49,32 @@ def engine() -> Iterator[object]:
 
 
 DIAGNOSTICS: list[str] = []
-"""What the stack looked like when a session with failures ended, printed last (a CI log's visible tail)."""
+"""The stack's state at the first failing live tests, printed last (the part of a CI log one sees)."""
+MAX_DIAGNOSTICS = 2
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """On a live test's failure (setup or call), read the stack's state at once, before anything repairs it."""
+    report = yield
+    if report.failed and item.get_closest_marker("live") and len(DIAGNOSTICS) < MAX_DIAGNOSTICS:
+        from tests.diagnostics import stack_diagnostics
+
+        try:
+            import docker
+
+            DIAGNOSTICS.append(f"after {item.nodeid} ({report.when}) failed:\n"
+                               + stack_diagnostics(docker.from_env(), STACK))
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not hide the failure it describes
+            DIAGNOSTICS.append(f"after {item.nodeid}: no diagnostics ({type(exc).__name__}: {exc})")
+    return report
 
 
 @pytest.fixture(scope="session")
-def live_stack(engine: object, request: pytest.FixtureRequest) -> Iterator[LiveStack]:
+def live_stack(engine: object) -> Iterator[LiveStack]:
     """The local stack, up for the whole session and down afterwards unless IHH_KEEP_STACK=1."""
     live = LiveStack(STACK)
     yield live
-    if live.brought_up and request.session.testsfailed:
-        from tests.diagnostics import stack_diagnostics
-
-        DIAGNOSTICS.append(stack_diagnostics(engine.client, STACK))
     if live.brought_up and os.environ.get("IHH_KEEP_STACK") != "1":
         from harness.stack_ops import down
 
@@ -75,5 +89,5 @@ def outputs(live_stack: LiveStack):
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for text in DIAGNOSTICS:
-        terminalreporter.section("state of the live stack when the session ended")
+        terminalreporter.section("state of the live stack at a failure")
         terminalreporter.write_line(text)

@@ -28,6 +28,8 @@ def stack_diagnostics(client: docker.DockerClient, stack: str) -> str:
         lines.append(f"patroni: {type(exc).__name__}: {exc}")
     for c in sorted(containers, key=lambda c: c.name):
         if "-db-" in c.name:
-            tail = c.logs(tail=25).decode(errors="replace").rstrip()
-            lines.append(f"--- last 25 log lines of {c.name} ---\n{tail}")
+            recent = c.logs(tail=600).decode(errors="replace").splitlines()
+            telling = [line for line in recent if "no action." not in line][-25:]  # Patroni's idle heartbeat
+            lines.append(f"--- last {len(telling)} log lines of {c.name} (idle heartbeats left out) ---")
+            lines.extend(telling)
     return "\n".join(lines)
