@@ -54,3 +54,22 @@ def test_a_restore_faster_than_a_raw_copy_is_capped_at_the_raw_copy_rate() -> No
     assert projection.rto_high_s == pytest.approx(11003.0)
     assert projection.rto_low_s == pytest.approx(6003.0)
     assert projection.capped_at_raw_copy == 1
+
+
+def test_restore_verdicts_say_when_the_projection_capped_a_drill(tmp_path) -> None:
+    import json
+
+    from harness.verdicts import restore_items
+
+    fast = drill(10.0, 2.0, 1_000_000_000, 100_000_000)
+    fast.raw_copy_seconds = 20.0
+    other = drill(10.0, 2.0, 1_000_000_000, 100_000_000)
+    other.site = "sz"
+    drills = [fast, other]
+    (tmp_path / "restore").mkdir()
+    (tmp_path / "restore" / "restore.json").write_text(json.dumps(
+        {"drills": [d.to_json() for d in drills], "projection": project(drills, 500, 50).to_json()}))
+    items = restore_items(tmp_path)
+    [rto] = items["EH-2.2.3"]
+    assert rto.status == "pass"  # two verified copies; 500 GB + 50 GB WAL projected at 11,003 s at worst
+    assert "3.06 h" in rto.detail and "capped at the raw-copy rate in 1 drill(s)" in rto.detail
