@@ -41,8 +41,13 @@ def streaming_standbys(outputs: StackOutputs, timeout_s: float = 3, synchronous:
     transaction lost), so a drill that kills the primary needs one before it starts.
     """
     members = patroni_cluster(outputs, timeout_s).get("members", [])
+    return [m["name"] for m in _streaming(members, synchronous)]
+
+
+def _streaming(members: list[dict], synchronous: bool = False) -> list[dict]:
+    """Standbys replicating from the leader (Patroni 3.0 reports them ``running``, later ones ``streaming``)."""
     roles = ("sync_standby",) if synchronous else ("replica", "sync_standby")
-    return [m["name"] for m in members if m.get("role") in roles and m.get("state") in ("streaming", "running")]
+    return [m for m in members if m.get("role") in roles and m.get("state") in ("streaming", "running")]
 
 
 class ClusterNotWholeError(RuntimeError):
@@ -61,8 +66,7 @@ def describe_members(members: list[dict]) -> str:
 def whole_cluster(outputs: StackOutputs, timeout_s: float = 3) -> list[str]:
     """The streaming standbys when every non-leader member streams and one is synchronous; raises otherwise."""
     members = patroni_cluster(outputs, timeout_s).get("members", [])
-    streaming = [m for m in members if m.get("role") in ("replica", "sync_standby")
-                 and m.get("state") in ("streaming", "running")]
+    streaming = _streaming(members)
     whole = (any(m.get("role") == "leader" and m.get("state") == "running" for m in members)
              and len(streaming) >= len(outputs["database"]["members"]) - 1
              and any(m.get("role") == "sync_standby" for m in streaming))
@@ -81,25 +85,28 @@ def wait_cluster_whole(outputs: StackOutputs, what: str, timeout: float = 180,
         raise WaitTimeoutError(what, timeout, f"{exc.last}{_logs_of_lagging(outputs, client)}") from exc
 
 
-def _logs_of_lagging(outputs: StackOutputs, client: docker.DockerClient | None, lines: int = 15) -> str:
+def _logs_of_lagging(outputs: StackOutputs, client: docker.DockerClient | None) -> str:
     if client is None:
         return ""
     try:
-        members = {m["name"]: m for m in patroni_cluster(outputs).get("members", [])}
+        members = patroni_cluster(outputs).get("members", [])
     except RuntimeError:
-        members = {}
-    text = ""
-    for host in outputs["hosts"]:
-        member = members.get(host["name"])
-        if "database" not in host["roles"] or (member and member.get("state") in ("streaming", "running")
-                                               and member.get("role") in ("leader", "sync_standby")):
-            continue
-        try:
-            tail = client.api.logs(host["container"], tail=lines).decode(errors="replace")
-        except docker.errors.APIError as exc:
-            tail = f"(no logs: {exc})"
-        text += f"\n--- last {lines} log lines of {host['name']} ---\n{tail.rstrip()}"
-    return text
+        members = []
+    healthy = {m["name"] for m in _streaming(members, synchronous=True)}
+    healthy |= {m["name"] for m in members if m.get("role") == "leader" and m.get("state") == "running"}
+    return "".join(f"\n{database_log_tail(client, host)}" for host in outputs["hosts"]
+                   if "database" in host["roles"] and host["name"] not in healthy)
+
+
+def database_log_tail(client: docker.DockerClient, host: dict, lines: int = 25) -> str:
+    """A database host's last Patroni/PostgreSQL log lines, Patroni's idle heartbeats left out."""
+    try:
+        recent = client.api.logs(host["container"], tail=600).decode(errors="replace").splitlines()
+    except docker.errors.APIError as exc:
+        return f"--- no logs of {host['name']}: {exc} ---"
+    telling = [line for line in recent if "no action." not in line][-lines:]
+    return "\n".join([f"--- last {len(telling)} log lines of {host['name']} (idle heartbeats left out) ---",
+                      *telling])
 
 
 def ready(url: str, timeout_s: float = 2) -> bool:

@@ -90,10 +90,15 @@ class DiskSpaceError(RuntimeError):
     """Docker's data root has too little free space for a run to be meaningful."""
 
 
+def docker_free_gib(client: docker.DockerClient) -> tuple[str, float]:
+    """Docker's data root and the GiB free under it."""
+    root = client.info().get("DockerRootDir", "/var/lib/docker")
+    return root, shutil.disk_usage(root).free / 2**30
+
+
 def check_free_space(client: docker.DockerClient, minimum_gib: float = MIN_FREE_GIB) -> float:
     """Free GiB under Docker's data root; refuse below ``minimum_gib``, warn below a comfortable margin."""
-    root = client.info().get("DockerRootDir", "/var/lib/docker")
-    free = shutil.disk_usage(root).free / 2**30
+    root, free = docker_free_gib(client)
     if free < minimum_gib:
         raise DiskSpaceError(f"{root}: {free:.1f} GiB free, the stack needs at least {minimum_gib:.0f} GiB "
                              f"(images, volumes, WAL and backup copies); free some space and run again")
