@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from checks.ssh import connect, run
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
+from harness.core.ssh import connect, run
 
 BackupType = Literal["full", "diff", "incr"]
 PGBACKREST = "sudo runuser -u pgbackrest -- pgbackrest --stanza=main"

@@ -14,8 +14,8 @@ import docker
 
 from chaos.faults import QDISC_HANDLE, interfaces, netns
 from chaos.isolation import TAG
-from chaos.toxiproxy import CONTRACT_PREFIX, Toxiproxy
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
+from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
 
 
 def restart_stopped(client: docker.DockerClient, stack: str) -> list[str]:
@@ -97,7 +97,7 @@ def cleanup(client: docker.DockerClient, outputs: StackOutputs) -> list[str]:
     undone = restart_stopped(client, outputs.stack)
     api = Toxiproxy(outputs["toxiproxy_api"]) if outputs["toxiproxy_api"] else None
     if api is not None:
-        from harness.waiting import wait_for
+        from harness.core.waiting import wait_for
 
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)
         undone += api.remove_leftovers({u["toxiproxy_proxy"] for u in outputs["uplinks"]})

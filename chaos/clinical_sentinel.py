@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass
 
 from chaos.cluster import get_json, post_json
-from harness.database_client import connect
-from harness.outputs import StackOutputs
+from harness.core.database import connect
+from harness.core.outputs import StackOutputs
 from loadtests.identities import mobile, resident_id
 
 TRAIL = ("patient.register", "booking.create", "booking.confirm", "consultation.record", "prescription.issue",

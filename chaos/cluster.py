@@ -9,8 +9,8 @@ import urllib.request
 import docker
 import docker.errors
 
-from harness.outputs import StackOutputs
-from harness.waiting import WaitTimeoutError, wait_for
+from harness.core.outputs import StackOutputs
+from harness.core.waiting import WaitTimeoutError, wait_for
 
 
 def patroni_cluster(outputs: StackOutputs, timeout_s: float = 3) -> dict:

@@ -20,9 +20,9 @@ import docker
 
 from chaos.cluster import leader
 from chaos.isolation import TAG, unreachable
-from chaos.toxiproxy import Toxiproxy, proxy_disabled, toxic
-from harness.outputs import StackOutputs
-from harness.waiting import wait_for
+from harness.core.outputs import StackOutputs
+from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
+from harness.core.waiting import wait_for
 
 QDISC_HANDLE = "1ab:"
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 
 import docker
 
-from checks.ssh import connect, run
-from harness.outputs import StackOutputs
-from harness.progress import say
+from harness.core.outputs import StackOutputs
+from harness.core.progress import say
+from harness.core.ssh import connect, run
 
 TAG = "ihh-drill"
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.cluster import leader, post_json, ready, streaming_standbys
-from checks.turn_client import TurnError, allocate
-from harness.database_client import connect
-from harness.outputs import StackOutputs
+from harness.core.database import connect
+from harness.core.outputs import StackOutputs
+from harness.core.turn import TurnError, allocate
 from loadtests.identities import mobile, resident_id
 
 Result = tuple[bool, str]
@@ -100,7 +100,7 @@ def leader_unchanged(ctx: ProbeContext, args: dict[str, Any]) -> Result:
 def wal_archived(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     """A WAL segment switched now lands in the named copy within the timeout."""
     from chaos.restore_drill import Sessions, switch_wal, wait_archived
-    from harness.waiting import WaitTimeoutError
+    from harness.core.waiting import WaitTimeoutError
 
     site = ctx.outputs["backup_sites"][int(args.get("site", 0))]
     ssh = Sessions(ctx.outputs)

@@ -23,11 +23,11 @@ from chaos.clinical_sentinel import verify_consultation, write_consultation
 from chaos.cluster import leader as current_leader
 from chaos.cluster import ready, wait_cluster_whole
 from chaos.isolation import unreachable
-from checks.ssh import connect, run
-from harness.database_client import connect as db_connect
-from harness.outputs import StackOutputs
-from harness.progress import say
-from harness.waiting import wait_for
+from harness.core.database import connect as db_connect
+from harness.core.outputs import StackOutputs
+from harness.core.progress import say
+from harness.core.ssh import connect, run
+from harness.core.waiting import wait_for
 from infra.database import DATA_DIR
 
 PG_BIN = "/usr/lib/postgresql/15/bin"

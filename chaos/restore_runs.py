@@ -8,9 +8,9 @@ from typing import Any
 
 from chaos.restore_drill import grow_database, run_restore_drill
 from chaos.restore_projection import project
-from harness.engine import ensure_engine
-from harness.outputs import StackOutputs
-from harness.progress import say
+from harness.core.outputs import StackOutputs
+from harness.core.progress import say
+from harness.provisioning.engine import ensure_engine
 
 
 def run_restores(stack: str, sites: list[str], out: Path, sentinel_rows: int = 1000, fill_gb: float = 0.0

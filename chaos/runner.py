@@ -21,9 +21,9 @@ from chaos.experiment import Experiment, Probe
 from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
 from chaos.journal import Activity, Journal
 from chaos.probes import PROBES, ProbeContext, committed_writes_present
-from harness.outputs import StackOutputs
-from harness.progress import say
-from harness.waiting import WaitTimeoutError, wait_for
+from harness.core.outputs import StackOutputs
+from harness.core.progress import say
+from harness.core.waiting import WaitTimeoutError, wait_for
 from loadtests.analysis import attempts_logged
 
 HEAVY_PROBES = {"wal-archived"}
@@ -149,7 +149,7 @@ def _start_load(experiment: Experiment, journal: Journal, outputs: StackOutputs,
                 options: RunOptions, stop: threading.Event, result: list[Any]) -> threading.Thread | None:
     if not (experiment.load_users and options.with_load):
         return None
-    from harness.load import LoadPlan, run_load
+    from loadtests.runner import LoadPlan, run_load
 
     budget = sum(s.hold_s + s.verify_within_s for s in experiment.method) + 120
     plan = LoadPlan(users=experiment.load_users, spawn_rate=experiment.load_users, run_time_s=int(budget),
@@ -312,7 +312,7 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
     """Every named experiment (all by default), one after another, each from a clean stack."""
     from chaos.cleanup import cleanup
     from chaos.experiment import find_experiments
-    from harness.engine import ensure_engine
+    from harness.provisioning.engine import ensure_engine
 
     outputs = StackOutputs.load(stack)
     experiments = find_experiments(names)  # every file validated before anything is injected

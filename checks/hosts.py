@@ -9,8 +9,8 @@ from __future__ import annotations
 import testinfra
 from testinfra.host import Host
 
-from checks.ssh import connect, host_entry
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
+from harness.core.ssh import connect, host_entry
 
 
 def testinfra_host(outputs: StackOutputs, name: str) -> Host:

@@ -9,11 +9,11 @@ import argparse
 import json
 import sys
 
-from harness.progress import say
+from harness.core.progress import say
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
-    from harness.stack_ops import setup
+    from harness.provisioning.stack_ops import setup
 
     setup()
     say("setup complete: engine answers, base image and Toxiproxy are cached")
@@ -21,7 +21,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from harness.stack_ops import up
+    from harness.provisioning.stack_ops import up
 
     result = up(args.stack)
     r = result.report
@@ -33,7 +33,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from harness.stack_ops import down
+    from harness.provisioning.stack_ops import down
 
     report = down(args.stack)
     say(f"stack {args.stack} is down: {len(report.removed)} objects removed")
@@ -41,7 +41,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from harness.stack_ops import preview
+    from harness.provisioning.stack_ops import preview
 
     run = preview(args.stack)
     by_type: dict[str, int] = {}
@@ -54,7 +54,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
 
 def _cmd_outputs(args: argparse.Namespace) -> int:
-    from harness.outputs import StackOutputs, outputs_from_pulumi_cli
+    from harness.core.outputs import StackOutputs, outputs_from_pulumi_cli
 
     if args.pulumi:
         view = outputs_from_pulumi_cli(args.stack)
@@ -71,14 +71,12 @@ def _cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    import time
     from pathlib import Path
 
-    from harness.check_runner import DEFAULT_WAIVERS, run_checks, summary
-    from harness.mockrun import REPO_ROOT
+    from checks.runner import DEFAULT_WAIVERS, run_checks, summary
+    from harness.core.paths import timestamped
 
-    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "checks" / time.strftime("%Y%m%dT%H%M%SZ",
-                                                                                          time.gmtime())
+    out = timestamped("checks", args.out)
     run = run_checks(args.stack, out, tuple(args.host), Path(args.waivers or DEFAULT_WAIVERS), args.workers)
     print(summary(run))
     return 0 if run.ok else 1
@@ -86,7 +84,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_backup(args: argparse.Namespace) -> int:
     from chaos.backups import backup, verify
-    from harness.outputs import StackOutputs
+    from harness.core.outputs import StackOutputs
 
     outputs = StackOutputs.load(args.stack)
     sites = [s for s in outputs["backup_sites"] if not args.site or s["name"] in args.site]
@@ -107,14 +105,11 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    import time
-    from pathlib import Path
 
     from chaos.restore_runs import describe_restores, run_restores
-    from harness.mockrun import REPO_ROOT
+    from harness.core.paths import timestamped
 
-    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "restore" / time.strftime(
-        "%Y%m%dT%H%M%SZ", time.gmtime())
+    out = timestamped("restore", args.out)
     data = run_restores(args.stack, args.site, out, args.sentinel_rows, args.fill_gb)
     print(describe_restores(data))
     print(f"results: {out / 'restore.json'}")
@@ -122,14 +117,12 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    import time
     from pathlib import Path
 
-    from harness.load import LoadPlan, describe, run_load
-    from harness.mockrun import REPO_ROOT
+    from harness.core.paths import timestamped
+    from loadtests.runner import LoadPlan, describe, run_load
 
-    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "load" / time.strftime(
-        "%Y%m%dT%H%M%SZ", time.gmtime())
+    out = timestamped("load", args.out)
     plan = LoadPlan(users=args.users, spawn_rate=args.spawn_rate, run_time_s=args.run_time,
                     max_requests=args.max_requests, workers=args.workers)
     run = run_load(args.stack, plan, out, Path(args.chaos) if args.chaos else None)
@@ -139,16 +132,14 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 def _cmd_chaos(args: argparse.Namespace) -> int:
     import signal
-    import time
-    from pathlib import Path
 
     from chaos.cleanup import cleanup
     from chaos.experiment import find_experiments
     from chaos.faults import FaultContext, describe
     from chaos.runner import describe_journals, run_experiments
-    from harness.engine import ensure_engine
-    from harness.mockrun import REPO_ROOT
-    from harness.outputs import StackOutputs
+    from harness.core.outputs import StackOutputs
+    from harness.core.paths import timestamped
+    from harness.provisioning.engine import ensure_engine
 
     outputs = StackOutputs.load(args.stack)
     experiments = find_experiments(args.experiment)  # every file validated before anything is injected
@@ -165,8 +156,7 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
                 print(f"  {step.name}: {describe(context, step.fault, step.arguments)}; hold {step.hold_s:.0f} s")
         return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    out = Path(args.out) if args.out else REPO_ROOT / "evidence" / "chaos" / time.strftime("%Y%m%dT%H%M%SZ",
-                                                                                         time.gmtime())
+    out = timestamped("chaos", args.out)
     journals = run_experiments(args.stack, args.experiment, out, with_load=args.load)
     print(describe_journals(journals))
     print(f"journals: {out}")
@@ -178,7 +168,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def _cmd_all(args: argparse.Namespace) -> int:
-    from harness.run_all import run_all
+    from harness.pipeline import run_all
 
     resume = args.resume is not None
     fill_gb = 0.0 if args.quick else args.restore_fill_gb
@@ -197,7 +187,7 @@ def _cmd_all(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.report import build_report
+    from harness.evidence.report import build_report
 
     run_dir = Path(args.run_dir).resolve()
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
@@ -211,8 +201,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_verify_evidence(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.bundle import verify
-    from harness.outputs import OutputsMissingError, StackOutputs
+    from harness.core.outputs import OutputsMissingError, StackOutputs
+    from harness.evidence.bundle import verify
 
     key = Path(args.key).read_text() if args.key else None
     if key is None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-IMAGES_DIR = REPO_ROOT / "images"
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 TOXIPROXY_BINARY = IMAGES_DIR / "wan" / "rootfs" / "usr" / "local" / "bin" / "toxiproxy-server"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 TOXIPROXY_VERSION = "v2.5.0"

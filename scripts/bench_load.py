@@ -14,10 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from chaos.toxiproxy import Toxiproxy, shaping_removed
-from harness.load import LoadPlan, run_load
-from harness.mockrun import REPO_ROOT
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
+from harness.core.paths import REPO_ROOT
+from harness.core.toxiproxy import Toxiproxy, shaping_removed
+from loadtests.runner import LoadPlan, run_load
 
 LOCUST = Path(sys.executable).with_name("locust")
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import docker
 
-from harness.engine import ensure_engine
-from harness.stack_ops import down, setup, up
-from harness.toxiproxy_build import CACHE
+from harness.provisioning.engine import ensure_engine
+from harness.provisioning.stack_ops import down, setup, up
+from harness.provisioning.toxiproxy_build import CACHE
 from infra.images import TOXIPROXY_BINARY
 
 

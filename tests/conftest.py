@@ -20,8 +20,8 @@ class LiveStack:
     brought_up: bool = False
 
     def ensure_up(self):
-        from harness.outputs import StackOutputs
-        from harness.stack_ops import up
+        from harness.core.outputs import StackOutputs
+        from harness.provisioning.stack_ops import up
 
         result = up(self.stack)
         self.up_seconds.append(result.seconds)
@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def engine() -> Iterator[object]:
     """A Docker engine for the session; a daemon started here is stopped at the end."""
-    from harness.engine import ensure_engine
+    from harness.provisioning.engine import ensure_engine
 
     started = ensure_engine()
     yield started
@@ -76,7 +76,7 @@ def live_stack(engine: object) -> Iterator[LiveStack]:
     live = LiveStack(STACK)
     yield live
     if live.brought_up and os.environ.get("IHH_KEEP_STACK") != "1":
-        from harness.stack_ops import down
+        from harness.provisioning.stack_ops import down
 
         down(STACK)
 

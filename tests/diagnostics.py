@@ -5,8 +5,8 @@ from __future__ import annotations
 import docker
 
 from chaos.cluster import database_log_tail, describe_members, patroni_cluster
-from harness.engine import docker_free_gib
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
+from harness.provisioning.engine import docker_free_gib
 
 
 def stack_diagnostics(client: docker.DockerClient, stack: str) -> str:

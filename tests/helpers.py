@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from harness.mockrun import ProgramRun, read_stack_config, run_program
+from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
 from infra.policy.rules import Subject, subjects_from
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from harness.availability import (
+from loadtests.availability import (
     availability_verdict,
     clopper_pearson_lower,
     downtime_model,

@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness.bundle import SIGNATURE, sign, verify
+from harness.evidence.bundle import SIGNATURE, sign, verify
 
 
 def keypair() -> tuple[str, str]:

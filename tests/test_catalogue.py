@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.catalogue import load_catalogue
+from harness.evidence.catalogue import load_catalogue
 
 DIGEST_IDS = [
     "GD-1.2.1", "GD-1.2.3a", "GD-1.2.3b", "GD-1.2.3c", "GD-1.2.4", "GD-1.2.5", "GD-2.2.3", "GD-3.2.3", "GD-4.3",

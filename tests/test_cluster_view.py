@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import chaos.cluster as cluster
-from harness.outputs import StackOutputs
-from harness.waiting import WaitTimeoutError
+from harness.core.outputs import StackOutputs
+from harness.core.waiting import WaitTimeoutError
 
 OUTPUTS = StackOutputs(stack="t", raw={"database": {"members": [{"name": "db-1", "patroni": "x"},
                                                                 {"name": "db-2", "patroni": "y"}]},

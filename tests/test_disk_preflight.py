@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import engine
+from harness.provisioning import engine
 
 Usage = namedtuple("Usage", "total used free")
 

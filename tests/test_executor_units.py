@@ -7,8 +7,8 @@ import tarfile
 
 import pytest
 
-from harness.docker_apply import ApplyError, _ns, _tar, docker_resources, spec_hashes, topological
-from harness.graph import GraphResource, ResourceGraph
+from harness.core.graph import GraphResource, ResourceGraph
+from harness.provisioning.docker_apply import ApplyError, _ns, _tar, docker_resources, spec_hashes, topological
 
 CONTAINER = "docker:index/container:Container"
 

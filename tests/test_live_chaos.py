@@ -17,8 +17,8 @@ from chaos.cluster import ready, wait_cluster_whole
 from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
 from chaos.faults import QDISC_HANDLE, netns
 from chaos.runner import RunOptions, run_experiment
-from chaos.toxiproxy import TOXIC_PREFIX, Toxiproxy
-from harness.waiting import wait_for
+from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
+from harness.core.waiting import wait_for
 
 pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.ssh import connect, run
-from harness.check_runner import run_checks
+from checks.runner import run_checks
+from harness.core.ssh import connect, run
 
 pytestmark = pytest.mark.live
 

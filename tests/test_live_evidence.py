@@ -12,14 +12,14 @@ from xml.etree import ElementTree as ET
 import jsonschema
 import pytest
 
-import harness.report
-import harness.run_all
-from harness.catalogue import load_catalogue
-from harness.run_all import run_all
+import harness.evidence.report
+import harness.pipeline
+from harness.evidence.catalogue import load_catalogue
+from harness.pipeline import run_all
 
 pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")
-SCHEMA = Path(harness.report.__file__).parent / "data" / "evidence.schema.json"
+SCHEMA = Path(harness.evidence.report.__file__).parents[1] / "data" / "evidence.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,7 @@ def evidence_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def isolated_root(evidence_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(harness.report, "EVIDENCE_ROOT", evidence_root)
-    monkeypatch.setattr(harness.run_all, "EVIDENCE_ROOT", evidence_root)
+    monkeypatch.setattr(harness.pipeline, "EVIDENCE_ROOT", evidence_root)
     return evidence_root
 
 
@@ -39,8 +38,7 @@ def quick_run(live_stack, engine, evidence_root: Path) -> Path:
     """`harness all --quick` for real: drills, a restore, load, then the report, into a test-owned folder."""
     live_stack.ensure_up()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(harness.report, "EVIDENCE_ROOT", evidence_root)
-        patch.setattr(harness.run_all, "EVIDENCE_ROOT", evidence_root)
+        patch.setattr(harness.pipeline, "EVIDENCE_ROOT", evidence_root)
         state = run_all(live_stack.stack, resume=False, run_id=None, quick=True)
     assert state.data["finished"], state.data["steps"]
     return state.run_dir
@@ -122,7 +120,7 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
             return run
         return {name: step(name) for name in harness.run_all.STEPS[:-1]}
 
-    monkeypatch.setattr(harness.run_all, "_steps", lambda stack, run_dir, quick, fill_gb: steps("restore"))
+    monkeypatch.setattr(harness.pipeline, "_steps", lambda stack, run_dir, quick, fill_gb: steps("restore"))
     first = run_all(live_stack.stack, resume=False, run_id=None)
     assert first.data["steps"]["restore"]["status"] == "failed" and not first.data["finished"]
     evidence = json.loads((first.run_dir / "evidence.json").read_text())
@@ -130,7 +128,7 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
     assert all(r["verdict"] in ("not_tested", "organisational", "pass", "fail") for r in evidence["requirements"])
     assert next(r for r in evidence["requirements"] if r["id"] == "EH-3.3.2")["verdict"] == "not_tested"
     calls.clear()
-    monkeypatch.setattr(harness.run_all, "_steps", lambda stack, run_dir, quick, fill_gb: steps(None))
+    monkeypatch.setattr(harness.pipeline, "_steps", lambda stack, run_dir, quick, fill_gb: steps(None))
     second = run_all(live_stack.stack, resume=True, run_id=first.data["id"])
     assert calls == ["restore", "load"], "steps done before are not run again"
     assert second.data["finished"] and second.run_dir == first.run_dir

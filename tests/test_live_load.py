@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from chaos.toxiproxy import Toxiproxy, proxy_disabled
-from harness.database_client import connect
-from harness.load import LoadPlan, LoadRun, run_load
-from harness.waiting import wait_for
+from harness.core.database import connect
+from harness.core.toxiproxy import Toxiproxy, proxy_disabled
+from harness.core.waiting import wait_for
 from loadtests.analysis import attempts_logged, read_requests
+from loadtests.runner import LoadPlan, LoadRun, run_load
 
 pytestmark = pytest.mark.live
 

@@ -27,7 +27,7 @@ def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, engine) 
     """A flipped file in the chosen copy stops the drill before the loss, naming the file."""
     from chaos.backups import verify
     from chaos.restore_drill import CorruptRepositoryError
-    from checks.ssh import connect, run
+    from harness.core.ssh import connect, run
 
     site = outputs["backup_sites"][0]
     client = connect(outputs, site["host"])

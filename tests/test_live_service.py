@@ -9,8 +9,8 @@ import uuid
 import psycopg
 import pytest
 
-from checks.turn_client import TurnClient
-from harness.database_client import connect
+from harness.core.database import connect
+from harness.core.turn import TurnClient
 from loadtests.identities import mobile, resident_id
 from tests.api_client import call
 

@@ -10,11 +10,11 @@ from email.message import Message
 
 import pytest
 
-from checks.ssh import connect as ssh_connect
-from checks.ssh import run as ssh_run
-from checks.turn_client import TurnError, allocate
-from harness.database_client import connect as db_connect
-from harness.waiting import wait_for
+from harness.core.database import connect as db_connect
+from harness.core.ssh import connect as ssh_connect
+from harness.core.ssh import run as ssh_run
+from harness.core.turn import TurnError, allocate
+from harness.core.waiting import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -133,7 +133,7 @@ def test_each_backup_repository_accepts_a_backup(outputs) -> None:
 
 
 def test_second_up_changes_nothing(live_stack) -> None:
-    from harness.stack_ops import up
+    from harness.provisioning.stack_ops import up
 
     live_stack.ensure_up()
     started = time.monotonic()
@@ -144,8 +144,8 @@ def test_second_up_changes_nothing(live_stack) -> None:
 
 def test_up_converges_patroni_timing_changed_behind_its_back(live_stack) -> None:
     """bootstrap.dcs applies once; `up` puts the configured failover timing back in the DCS."""
-    from harness.patroni_config import converge
-    from harness.stack_ops import up
+    from harness.provisioning.patroni_config import converge
+    from harness.provisioning.stack_ops import up
     from infra.config import parse_config
     from tests.helpers import stack_values
 
@@ -173,7 +173,7 @@ def test_up_converges_patroni_timing_changed_behind_its_back(live_stack) -> None
 
 def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
     """A container lost and one stopped (as after an interrupted up) are restored; nothing else moves."""
-    from harness.stack_ops import up
+    from harness.provisioning.stack_ops import up
 
     outputs = live_stack.ensure_up()
     containers = {h["name"]: h["container"] for h in outputs["hosts"]}
@@ -187,8 +187,8 @@ def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
 
 @pytest.mark.takes_stack_down
 def test_down_leaves_no_container_network_or_volume(live_stack, engine) -> None:
-    from harness.docker_apply import DockerApplier
-    from harness.stack_ops import down
+    from harness.provisioning.docker_apply import DockerApplier
+    from harness.provisioning.stack_ops import down
 
     live_stack.ensure_up()
     report = down(live_stack.stack)

@@ -115,7 +115,7 @@ def test_no_standby_fails_eh_2_2_1(local_subjects) -> None:
 
 
 def test_rules_cover_their_catalogue_ids() -> None:
-    from harness.catalogue import load_catalogue
+    from harness.evidence.catalogue import load_catalogue
 
     catalogue = {r.id: r for r in load_catalogue()}
     for requirement in RULE_REQUIREMENTS:

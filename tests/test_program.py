@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.mockrun import run_program
+from harness.provisioning.mockrun import run_program
 from tests.helpers import program, stack_values
 
 COMPONENTS = {

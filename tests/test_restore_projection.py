@@ -59,7 +59,7 @@ def test_a_restore_faster_than_a_raw_copy_is_capped_at_the_raw_copy_rate() -> No
 def test_restore_verdicts_say_when_the_projection_capped_a_drill(tmp_path) -> None:
     import json
 
-    from harness.verdicts import restore_items
+    from harness.evidence.verdicts import restore_items
 
     fast = drill(10.0, 2.0, 1_000_000_000, 100_000_000)
     fast.raw_copy_seconds = 20.0

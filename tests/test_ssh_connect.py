@@ -5,7 +5,7 @@ from __future__ import annotations
 import paramiko
 import pytest
 
-from checks import ssh
+from harness.core import ssh
 
 
 def _flaky(failures: list[Exception]):

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import struct
 
-from checks.turn_client import (
+from harness.core.turn import (
     ALLOCATE_REQUEST,
     ATTR_FINGERPRINT,
     ATTR_MESSAGE_INTEGRITY,

@@ -17,7 +17,7 @@ import pytest
 
 from checks.hosts import testinfra_host
 from checks.waivers import load_waivers
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
 
 IMPACTS = ("critical", "high", "medium", "low")
 _hosts: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks.suites.facts import assert_owner_only
-from checks.turn_client import TurnError, allocate
+from harness.core.turn import TurnError, allocate
 
 ROLE = "av"
 CONFIG = "/etc/ihh/turnserver.conf"

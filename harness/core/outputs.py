@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.state import outputs_path, stack_dir, write_private
+from harness.core.state import outputs_path, stack_dir, write_private
 
 SECRET_KEYS = ("ssh_private_key", "secrets")
 MASK = "[secret]"

@@ -12,8 +12,8 @@ from typing import Any
 
 import paramiko
 
-from harness.outputs import StackOutputs
-from harness.progress import say
+from harness.core.outputs import StackOutputs
+from harness.core.progress import say
 
 
 class RemoteCommandError(RuntimeError):

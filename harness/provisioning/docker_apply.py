@@ -21,9 +21,9 @@ from typing import Any
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
-from harness.graph import GraphResource, ResourceGraph
-from harness.progress import say, step
-from harness.waiting import WaitTimeoutError, wait_for
+from harness.core.graph import GraphResource, ResourceGraph
+from harness.core.progress import say, step
+from harness.core.waiting import WaitTimeoutError, wait_for
 
 STACK_LABEL = "ihh.stack"
 MANAGED_LABEL = "ihh.managed-by"

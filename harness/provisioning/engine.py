@@ -6,19 +6,16 @@ so the harness owns starting the daemon and knows whether it did.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import docker
 from docker.errors import DockerException
 
-from harness.progress import say
-from harness.waiting import wait_for
-
-DOCKERD_LOG = Path(os.environ.get("IHH_DOCKERD_LOG", "/var/log/ihh-dockerd.log"))
+from harness.core.paths import DOCKERD_LOG
+from harness.core.progress import say
+from harness.core.waiting import wait_for
 
 
 class EngineError(RuntimeError):

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.progress import say
-from harness.report import EVIDENCE_ROOT, build_report
+from harness.core.paths import EVIDENCE_ROOT
+from harness.core.progress import say
+from harness.evidence.report import build_report
 
 STEPS = ("setup", "up", "check", "chaos", "restore", "load", "report")
 
@@ -63,9 +64,9 @@ class RunState:
 def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict[str, Callable[[], Any]]:
     from chaos.restore_runs import run_restores
     from chaos.runner import run_experiments
-    from harness.check_runner import DEFAULT_WAIVERS, run_checks
-    from harness.load import LoadPlan, run_load
-    from harness.stack_ops import setup, up
+    from checks.runner import DEFAULT_WAIVERS, run_checks
+    from harness.provisioning.stack_ops import setup, up
+    from loadtests.runner import LoadPlan, run_load
 
     experiments = ["uplink-outage", "app-server-kill", "database-primary-kill"] if quick else []
     return {
@@ -81,7 +82,7 @@ def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict
 
 
 def _first_site(stack: str) -> list[str]:
-    from harness.outputs import StackOutputs
+    from harness.core.outputs import StackOutputs
 
     return [StackOutputs.load(stack)["backup_sites"][0]["name"]]
 
@@ -125,7 +126,7 @@ def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, t
     say(f"[{len(STEPS)}/{len(STEPS)}] report: done in {time.monotonic() - started:.1f} s: "
         + ", ".join(f"{n} {k}" for k, n in summary.items() if n))
     if take_down and failed is None:
-        from harness.stack_ops import down
+        from harness.provisioning.stack_ops import down
 
         down(state.data["stack"])
     return state

@@ -7,10 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.progress import step
+from harness.core.paths import CACHE_ROOT
+from harness.core.progress import step
 from infra.images import TOXIPROXY_BINARY, TOXIPROXY_MODULE, TOXIPROXY_VERSION
 
-CACHE = Path(os.environ.get("IHH_CACHE_DIR", Path.home() / ".cache" / "ihh"))
+CACHE = CACHE_ROOT
 
 
 def ensure_toxiproxy() -> Path:

@@ -3,7 +3,7 @@
 This is how the harness works without the Pulumi CLI or its plugins: the very same
 ``build_topology`` the CLI runs is executed here, every registration is recorded
 (type, name, inputs, parent, dependencies), generated secrets come from
-``harness.generated``, and the program's outputs are resolved to plain values.
+``harness.provisioning.generated``, and the program's outputs are resolved to plain values.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from harness.generated import GENERATORS, inputs_digest
-from harness.graph import GraphResource, ResourceGraph
+from harness.core.graph import GraphResource, ResourceGraph
+from harness.core.paths import STACKS_DIR
+from harness.provisioning.generated import GENERATORS, inputs_digest
 from infra.config import NAMESPACE, StackConfig, parse_config
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-STACKS_DIR = REPO_ROOT / "stacks"
 PROJECT = "ihh"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 from docker.errors import ImageNotFound
 
-from harness.progress import step
+from harness.core.progress import step
 from infra.images import (
     BASE_MIRROR,
     BASE_PACKAGES,

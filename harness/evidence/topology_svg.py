@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from harness.graph import GraphResource, ResourceGraph
+from harness.core.graph import GraphResource, ResourceGraph
 
 COLUMNS: tuple[str, ...] = ("wan", "ingress", "app", "database", "backup")
 LINKS = (("wan", "ingress"), ("ingress", "app"), ("app", "database"), ("database", "dcs"), ("database", "backup"))

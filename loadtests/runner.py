@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.availability import availability_verdict, downtime_model, steady_state
-from harness.mockrun import REPO_ROOT
-from harness.outputs import StackOutputs
-from harness.progress import say
+from harness.core.outputs import StackOutputs
+from harness.core.paths import REPO_ROOT
+from harness.core.progress import say
 from loadtests.analysis import attempts_logged, read_requests, summarize
+from loadtests.availability import availability_verdict, downtime_model, steady_state
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 LOCUST = Path(sys.executable).with_name("locust")

@@ -11,7 +11,7 @@ from typing import Literal
 
 import psycopg
 
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
 
 Target = Literal["read-write", "standby", "any"]
 

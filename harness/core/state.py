@@ -10,9 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.mockrun import REPO_ROOT
-
-STATE_ROOT = Path(os.environ.get("IHH_STATE_DIR", REPO_ROOT / ".harness" / "stacks"))
+from harness.core.paths import STATE_ROOT
 
 
 def stack_dir(stack: str) -> Path:

@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from harness import plots
-from harness.bundle import sign
-from harness.mockrun import REPO_ROOT
-from harness.outputs import StackOutputs
-from harness.stability import monthly_summary
-from harness.topology_svg import write_topology
-from harness.verdicts import ORDER, RequirementVerdict, requirement_verdicts
+from harness.evidence import plots
+from harness.evidence.bundle import sign
+from harness.core.paths import EVIDENCE_ROOT, REPO_ROOT
+from harness.core.outputs import StackOutputs
+from harness.evidence.stability import monthly_summary
+from harness.evidence.topology_svg import write_topology
+from harness.evidence.verdicts import ORDER, RequirementVerdict, requirement_verdicts
 
 SCHEMA_VERSION = 1
-EVIDENCE_ROOT = Path(os.environ.get("IHH_EVIDENCE_DIR", REPO_ROOT / "evidence"))
 LABELS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "not_tested": ("未测试", "not tested"),
           "organisational": ("组织措施", "organisational"), "waived": ("已豁免", "waived")}
 
@@ -73,7 +72,7 @@ def _read(path: Path) -> Any:
 
 def write_preview(run_dir: Path, stack: str) -> Any:
     """The policy rules over this run's resource graph, and the graph's topology diagram."""
-    from harness.stack_ops import run_and_check
+    from harness.provisioning.stack_ops import run_and_check
     from infra.policy.rules import RULE_REQUIREMENTS
 
     run, violations = run_and_check(stack)

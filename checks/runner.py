@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from checks.waivers import load_waivers
-from harness.mockrun import REPO_ROOT
-from harness.outputs import StackOutputs
+from harness.core.outputs import StackOutputs
+from harness.core.paths import REPO_ROOT
 
 SUITES = REPO_ROOT / "checks" / "suites"
 DEFAULT_WAIVERS = REPO_ROOT / "checks" / "waivers.yaml"

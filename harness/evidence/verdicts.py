@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.catalogue import Requirement, load_catalogue
+from harness.evidence.catalogue import Requirement, load_catalogue
 from infra.thresholds import MIN_RETENTION_DAYS as FIVE_YEARS_DAYS
 
 Verdict = Literal["pass", "fail", "not_tested", "organisational", "waived"]

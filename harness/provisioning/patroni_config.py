@@ -12,9 +12,9 @@ import urllib.request
 from typing import Any
 
 from chaos.cluster import leader
-from harness.outputs import StackOutputs
-from harness.progress import say
-from harness.waiting import wait_for
+from harness.core.outputs import StackOutputs
+from harness.core.progress import say
+from harness.core.waiting import wait_for
 from infra.config import DatabaseConfig
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from harness.base_image import ensure_base_image
-from harness.docker_apply import ApplyReport, DockerApplier
-from harness.engine import check_free_space, ensure_engine
-from harness.mockrun import ProgramRun, read_stack_config, run_program
-from harness.outputs import StackOutputs, save_outputs
-from harness.patroni_config import converge
-from harness.progress import say, step
-from harness.state import forget, generated_state, save_generated_state
-from harness.toxiproxy_build import ensure_toxiproxy
+from harness.core.outputs import StackOutputs, save_outputs
+from harness.core.progress import say, step
+from harness.core.state import forget, generated_state, save_generated_state
+from harness.provisioning.base_image import ensure_base_image
+from harness.provisioning.docker_apply import ApplyReport, DockerApplier
+from harness.provisioning.engine import check_free_space, ensure_engine
+from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
+from harness.provisioning.patroni_config import converge
+from harness.provisioning.toxiproxy_build import ensure_toxiproxy
 from infra.policy.rules import Violation, check, subjects_from
 
 
