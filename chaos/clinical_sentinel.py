@@ -14,8 +14,8 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from chaos.cluster import get_json, post_json
 from harness.core.database import connect
+from harness.core.http_json import get_json, post_json
 from harness.core.outputs import StackOutputs
 from loadtests.identities import mobile, resident_id
 
@@ -63,7 +63,7 @@ def checksum(outputs: StackOutputs, sentinel: ClinicalSentinel | tuple[int, int]
 
 def write_consultation(outputs: StackOutputs) -> ClinicalSentinel:
     rng = random.Random()
-    base = outputs["uplinks"][0]["url"]
+    base = outputs.uplinks[0].url
     patient = _post(base, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
                                            "mobile": mobile(rng)}, None)["patient_id"]
     doctor = _post(base, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
@@ -86,7 +86,7 @@ def verify_consultation(outputs: StackOutputs, sentinel: ClinicalSentinel) -> tu
     """Records and audit trail as written (checksum), and the service shows the whole trail again."""
     if checksum(outputs, sentinel) != sentinel.checksum:
         return False, "the consultation's records or audit trail differ from what was written"
-    status, trail = get_json(f"{outputs['uplinks'][0]['url']}/v1/bookings/{sentinel.booking_id}/trail",
+    status, trail = get_json(f"{outputs.uplinks[0].url}/v1/bookings/{sentinel.booking_id}/trail",
                              {"X-Actor": f"patient:{sentinel.patient_id}"})
     actions = tuple(s["action"] for s in trail.get("steps", []) if s["action"] in TRAIL)
     if status != 200 or actions != TRAIL:

@@ -32,14 +32,12 @@ from typing import Any
 
 import yaml
 
+from chaos.faults import FAULTS
+from chaos.probes import PROBES
+from chaos.rollbacks import ROLLBACKS
 from infra.config import FAILURE_MODES
 
 EXPERIMENTS_DIR = Path(__file__).with_name("experiments")
-PROBES = {"service-ready", "service-write", "turn-allocate", "database-leader", "standby-streaming",
-          "leader-unchanged", "wal-archived"}
-FAULTS = {"uplink-cut", "uplink-toxic", "container-kill", "database-primary-kill", "site-power-loss",
-          "host-unreachable", "udp-loss", "udp-rate", "udp-delay", "none"}
-ROLLBACK_STEPS = {"wait-cluster-whole", "wait-ready"}
 GOALS = {"user_visible_outage_s", "raw_error_window_s", "writes_back_s", "recovered_s", "rpo_rows",
          "false_failovers"}
 PHASES = ("before", "during", "after")
@@ -119,7 +117,7 @@ def _probe(raw: Any, source: str, where: str) -> Probe:
     _unknown(raw, {"name", "probe", "arguments", "phases"}, source, f"{where}.")
     kind = _get(raw, "probe", str, source)
     if kind not in PROBES:
-        raise ExperimentError(source, f"{where}.probe", f"unknown probe {kind!r}; known: {', '.join(sorted(PROBES))}")
+        raise ExperimentError(source, f"{where}.probe", f"unknown probe {kind!r}; known: {', '.join(PROBES.names())}")
     phases = tuple(_get(raw, "phases", list, source, required=False, default=list(PHASES)))
     bad = [p for p in phases if p not in PHASES]
     if bad or not phases:
@@ -133,7 +131,7 @@ def _step(raw: Any, source: str, where: str) -> Step:
     _unknown(raw, {"name", "fault", "arguments", "hold_s", "verify_within_s"}, source, f"{where}.")
     kind = _get(raw, "fault", str, source)
     if kind not in FAULTS:
-        raise ExperimentError(source, f"{where}.fault", f"unknown fault {kind!r}; known: {', '.join(sorted(FAULTS))}")
+        raise ExperimentError(source, f"{where}.fault", f"unknown fault {kind!r}; known: {', '.join(FAULTS.names())}")
     hold = float(_get(raw, "hold_s", (int, float), source))
     if not 0 <= hold <= 300:
         raise ExperimentError(source, f"{where}.hold_s", f"must be between 0 and 300 seconds, got {hold}")
@@ -153,48 +151,72 @@ def parse_experiment(raw: Any, name: str, source: str) -> Experiment:
              source, "")
     if raw.get("version") != 1:
         raise ExperimentError(source, "version", f"must be 1, got {raw.get('version')!r}")
+    hypothesis, probes = _hypothesis(raw, source)
+    method = _get(raw, "method", list, source)
+    if not method:
+        raise ExperimentError(source, "method", "needs at least one step")
+    return Experiment(
+        name=name, title=_get(raw, "title", str, source), failure_mode=_failure_mode(raw, source),
+        requirements=tuple(_get(raw, "requirements", list, source, False, [])),
+        description=str(raw.get("description", "")).strip(),
+        hypothesis_title=str(hypothesis.get("title", "")), probes=probes,
+        monitors=tuple(_probe(p, source, f"monitors[{i}]")
+                       for i, p in enumerate(_get(raw, "monitors", list, source, False, []))),
+        method=tuple(_step(s, source, f"method[{i}]") for i, s in enumerate(method)),
+        rollbacks=_rollbacks(raw, source), load_users=_load_users(raw, source), goals=_goals(raw, source),
+        probe_interval_s=_probe_interval(raw, source), source=source,
+    )
+
+
+def _failure_mode(raw: dict[str, Any], source: str) -> str:
     mode = _get(raw, "failure_mode", str, source)
     if mode not in FAILURE_MODES and mode != "none":
         raise ExperimentError(source, "failure_mode", f"unknown mode {mode!r}; known: {', '.join(FAILURE_MODES)}, none")
+    return str(mode)
+
+
+def _hypothesis(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], tuple[Probe, ...]]:
     hypothesis = _get(raw, "steady-state-hypothesis", dict, source)
     _unknown(hypothesis, {"title", "probes"}, source, "steady-state-hypothesis.")
     probes = _get(hypothesis, "probes", list, source)
     if not probes:
         raise ExperimentError(source, "steady-state-hypothesis.probes", "needs at least one probe")
-    method = _get(raw, "method", list, source)
-    if not method:
-        raise ExperimentError(source, "method", "needs at least one step")
+    return hypothesis, tuple(_probe(p, source, f"steady-state-hypothesis.probes[{i}]") for i, p in enumerate(probes))
+
+
+def _rollbacks(raw: dict[str, Any], source: str) -> tuple[str, ...]:
     rollbacks = tuple(_get(raw, "rollbacks", list, source, False, []))
-    for i, r in enumerate(rollbacks):
-        if r not in ROLLBACK_STEPS:
-            known = ", ".join(sorted(ROLLBACK_STEPS))
-            raise ExperimentError(source, f"rollbacks[{i}]", f"unknown step {r!r}; known: {known}")
+    for i, step in enumerate(rollbacks):
+        if step not in ROLLBACKS:
+            known = ", ".join(ROLLBACKS.names())
+            raise ExperimentError(source, f"rollbacks[{i}]", f"unknown step {step!r}; known: {known}")
+    return rollbacks
+
+
+def _load_users(raw: dict[str, Any], source: str) -> int:
     load = _get(raw, "load", dict, source, False, {})
     _unknown(load, {"users"}, source, "load.")
     users = int(_get(load, "users", int, source, False, 0))
     if not 0 <= users <= 200:
         raise ExperimentError(source, "load.users", f"must be between 0 and 200, got {users}")
+    return users
+
+
+def _goals(raw: dict[str, Any], source: str) -> dict[str, float]:
     goals = _get(raw, "goals", dict, source, False, {})
     for key, value in goals.items():
         if key not in GOALS:
             raise ExperimentError(source, f"goals.{key}", f"is not a known goal (known: {', '.join(sorted(GOALS))})")
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ExperimentError(source, f"goals.{key}", f"must be a non-negative number, got {value!r}")
-    requirements = tuple(_get(raw, "requirements", list, source, False, []))
+    return {k: float(v) for k, v in goals.items()}
+
+
+def _probe_interval(raw: dict[str, Any], source: str) -> float:
     interval = float(_get(raw, "probe_interval_s", (int, float), source, False, 0.5))
     if not 0.1 <= interval <= 10:
         raise ExperimentError(source, "probe_interval_s", f"must be between 0.1 and 10, got {interval}")
-    return Experiment(
-        name=name, title=_get(raw, "title", str, source), failure_mode=mode, requirements=requirements,
-        description=str(raw.get("description", "")).strip(),
-        hypothesis_title=str(hypothesis.get("title", "")),
-        probes=tuple(_probe(p, source, f"steady-state-hypothesis.probes[{i}]") for i, p in enumerate(probes)),
-        monitors=tuple(_probe(p, source, f"monitors[{i}]")
-                       for i, p in enumerate(_get(raw, "monitors", list, source, False, []))),
-        method=tuple(_step(s, source, f"method[{i}]") for i, s in enumerate(method)),
-        rollbacks=rollbacks, load_users=users, goals={k: float(v) for k, v in goals.items()},
-        probe_interval_s=interval, source=source,
-    )
+    return interval
 
 
 def load_experiment(path: Path) -> Experiment:

@@ -1,7 +1,8 @@
 """Steady-state probes: each asks the running stack one question through its outputs only.
 
 A probe returns (ok, detail) and never raises for a failing stack: a refused
-connection is a failed probe, recorded in the timeline, not a crashed drill.
+connection is a failed probe, recorded in the timeline, not a crashed drill. Each
+registers itself in ``PROBES``, the table the experiment validator and the runner read.
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.cluster import leader, post_json, ready, streaming_standbys
 from harness.core.database import connect
+from harness.core.http_json import post_json, ready
 from harness.core.outputs import StackOutputs
+from harness.core.patroni import Patroni, PatroniError
+from harness.core.pgbackrest import PgBackRest, switch_wal, wait_archived
+from harness.core.registry import Registry
+from harness.core.ssh import Sessions
 from harness.core.turn import TurnError, allocate
+from harness.core.waiting import WaitTimeoutError
 from loadtests.identities import mobile, resident_id
 
 Result = tuple[bool, str]
+Probe = Callable[["ProbeContext", dict[str, Any]], Result]
+PROBES: Registry[Probe] = Registry("probe")
 
 
 @dataclass
@@ -32,6 +40,10 @@ class ProbeContext:
     """Patient ids whose registration the service acknowledged: RPO is counted on them."""
     rng: random.Random = field(default_factory=random.Random)
 
+    @property
+    def patroni(self) -> Patroni:
+        return Patroni(self.outputs)
+
 
 def _select(items: list[Any], need: str, ok: list[bool], what: str) -> Result:
     good = sum(ok)
@@ -39,80 +51,82 @@ def _select(items: list[Any], need: str, ok: list[bool], what: str) -> Result:
     return passed, f"{good}/{len(items)} {what}"
 
 
+@PROBES.register("service-ready")
 def service_ready(ctx: ProbeContext, args: dict[str, Any]) -> Result:
-    uplinks = ctx.outputs["uplinks"]
-    results = [ready(u["url"], timeout_s=float(args.get("timeout_s", 2))) for u in uplinks]
+    uplinks = ctx.outputs.uplinks
+    results = [ready(u.url, timeout_s=float(args.get("timeout_s", 2))) for u in uplinks]
     return _select(uplinks, args.get("need", "any"), results, "uplinks ready")
 
 
+@PROBES.register("service-write")
 def service_write(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     """A real write (patient registration), tried on each uplink in turn as a client would."""
     body = {"name": "演练探针 drill probe", "id_number": resident_id(ctx.rng), "mobile": mobile(ctx.rng)}
     key = uuid.uuid4().hex
-    for uplink in ctx.outputs["uplinks"]:
-        status, answer = post_json(f"{uplink['url']}/v1/patients", body, {"Idempotency-Key": key},
+    for uplink in ctx.outputs.uplinks:
+        status, answer = post_json(f"{uplink.url}/v1/patients", body, {"Idempotency-Key": key},
                                    timeout_s=float(args.get("timeout_s", 2)))
         if status == 201:
             ctx.committed.append(int(answer["patient_id"]))
-            return True, f"written through {uplink['name']}"
+            return True, f"written through {uplink.name}"
     return False, "no uplink accepted the write"
 
 
+@PROBES.register("turn-allocate")
 def turn_allocate(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     secret = ctx.outputs.secret("turn_shared_secret")
-    nodes = ctx.outputs["av_nodes"]
+    nodes = ctx.outputs.av_nodes
     results = []
     for node in nodes:
         try:
-            allocate(node["turn"], secret, user="ihh-drill", timeout_s=float(args.get("timeout_s", 1.0)))
+            allocate(node.turn, secret, user="ihh-drill", timeout_s=float(args.get("timeout_s", 1.0)))
             results.append(True)
         except (TurnError, OSError):
             results.append(False)
     return _select(nodes, args.get("need", "any"), results, "TURN nodes allocate")
 
 
+@PROBES.register("database-leader")
 def database_leader(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     try:
-        return True, f"leader {leader(ctx.outputs, timeout_s=1.5)}"
-    except RuntimeError as exc:
+        return True, f"leader {ctx.patroni.leader(timeout_s=1.5)}"
+    except PatroniError as exc:
         return False, str(exc)
 
 
+@PROBES.register("standby-streaming")
 def standby_streaming(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     try:
-        standbys = streaming_standbys(ctx.outputs, timeout_s=1.5, synchronous=bool(args.get("synchronous", False)))
-    except RuntimeError as exc:
+        standbys = ctx.patroni.streaming_standbys(timeout_s=1.5, synchronous=bool(args.get("synchronous", False)))
+    except PatroniError as exc:
         return False, str(exc)
     need = int(args.get("count", 1))
     return len(standbys) >= need, f"streaming: {', '.join(standbys) or 'none'}"
 
 
+@PROBES.register("leader-unchanged")
 def leader_unchanged(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     try:
-        now = leader(ctx.outputs, timeout_s=1.5)
-    except RuntimeError as exc:
+        now = ctx.patroni.leader(timeout_s=1.5)
+    except PatroniError as exc:
         return False, str(exc)
     if ctx.initial_leader is None:
         ctx.initial_leader = now
     return now == ctx.initial_leader, f"leader {now} (was {ctx.initial_leader})"
 
 
+@PROBES.register("wal-archived")
 def wal_archived(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     """A WAL segment switched now lands in the named copy within the timeout."""
-    from chaos.restore_drill import Sessions, switch_wal, wait_archived
-    from harness.core.waiting import WaitTimeoutError
-
-    site = ctx.outputs["backup_sites"][int(args.get("site", 0))]
-    ssh = Sessions(ctx.outputs)
-    try:
-        segment = switch_wal(ssh, leader(ctx.outputs))
-        started = time.monotonic()
-        wait_archived(ssh, site, segment, timeout_s=float(args.get("timeout_s", 60)))
-        return True, f"{segment} in {site['name']} after {time.monotonic() - started:.1f} s"
-    except (WaitTimeoutError, RuntimeError) as exc:
-        return False, f"{site['name']}: {exc}"
-    finally:
-        ssh.close()
+    site = ctx.outputs.backup_sites[int(args.get("site", 0))]
+    with Sessions(ctx.outputs) as ssh:
+        try:
+            segment = switch_wal(ssh, ctx.patroni.leader())
+            started = time.monotonic()
+            wait_archived(PgBackRest(ctx.outputs, ssh), site, segment, timeout_s=float(args.get("timeout_s", 60)))
+            return True, f"{segment} in {site.name} after {time.monotonic() - started:.1f} s"
+        except (WaitTimeoutError, RuntimeError) as exc:
+            return False, f"{site.name}: {exc}"
 
 
 def committed_writes_present(ctx: ProbeContext) -> tuple[int, int]:
@@ -122,14 +136,3 @@ def committed_writes_present(ctx: ProbeContext) -> tuple[int, int]:
     with connect(ctx.outputs) as conn:
         present = conn.execute("SELECT count(*) FROM patients WHERE id = ANY(%s)", (ctx.committed,)).fetchone()[0]
     return len(ctx.committed), int(present)
-
-
-PROBES: dict[str, Callable[[ProbeContext, dict[str, Any]], Result]] = {
-    "service-ready": service_ready,
-    "service-write": service_write,
-    "turn-allocate": turn_allocate,
-    "database-leader": database_leader,
-    "standby-streaming": standby_streaming,
-    "leader-unchanged": leader_unchanged,
-    "wal-archived": wal_archived,
-}

@@ -9,24 +9,22 @@ every fault is undone in ``finally``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 
-import docker
-import paramiko
-
-from chaos.backups import verify
-from chaos.clinical_sentinel import verify_consultation, write_consultation
-from chaos.cluster import leader as current_leader
-from chaos.cluster import ready, wait_cluster_whole
+from chaos.clinical_sentinel import ClinicalSentinel, verify_consultation, write_consultation
 from chaos.isolation import unreachable
+from harness.core.containers import LocalContainers
 from harness.core.database import connect as db_connect
-from harness.core.outputs import StackOutputs
+from harness.core.http_json import ready
+from harness.core.outputs import BackupSite, StackOutputs
+from harness.core.patroni import Patroni, wait_cluster_whole
+from harness.core.pgbackrest import REACH_TIMEOUT_S, PgBackRest, switch_wal, wait_archived
+from harness.core.phases import Phases
 from harness.core.progress import say
-from harness.core.ssh import connect, run
+from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
 from infra.database import DATA_DIR
 
@@ -37,6 +35,8 @@ SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by 
 WAL_SEGMENT_BYTES = 16 * 2**20
 PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/patroni.yml"
 AS_POSTGRES = "runuser -u postgres --"
+TAIL_ROWS = 20
+"""Rows committed one by one after the sentinel is archived: the tail a real loss would take with it."""
 
 
 @dataclass
@@ -94,66 +94,19 @@ class RepositoryUnreachableError(RuntimeError):
     """The chosen copy does not answer the database hosts: the drill stops before anything is wiped."""
 
 
-class Sessions:
-    """SSH sessions to the stack's hosts, opened on first use, closed together."""
+@dataclass(frozen=True)
+class Sentinel:
+    """What was written before the loss and must come back: rows with a checksum, and a consultation."""
 
-    def __init__(self, outputs: StackOutputs) -> None:
-        self.outputs = outputs
-        self._open: dict[str, paramiko.SSHClient] = {}
+    rows: int
+    checksum: str
+    consultation: ClinicalSentinel
+    committed_tail: dict[int, float]
+    """The seq of each tail row committed after the archive point, with its commit time."""
 
-    def run(self, host: str, command: str, timeout_s: float = 600, check: bool = True) -> str:
-        if host not in self._open:
-            self._open[host] = connect(self.outputs, host)
-        return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check).stdout
-
-    def close(self) -> None:
-        for client in self._open.values():
-            client.close()
-
-
-REACH_TIMEOUT_S = 10
-UNKNOWN_STATUS = 99
-"""pgBackRest's info status "other": the repository could not be read."""
-
-
-def repository_answers(ssh: Sessions, member: str, repository: int) -> bool:
-    """Whether ``member`` reaches the repository over pgBackRest's TLS protocol within REACH_TIMEOUT_S.
-
-    An answer is any status the repository reports (even "no valid backups", code 2);
-    a cut-off repository gives none: pgBackRest keeps retrying until the timeout ends it.
-    """
-    raw = ssh.run(member, f"timeout {REACH_TIMEOUT_S} {AS_POSTGRES} pgbackrest --stanza=main --repo={repository} "
-                  "info --output=json", check=False, timeout_s=REACH_TIMEOUT_S + 30)
-    try:
-        return int(json.loads(raw)[0]["status"]["code"]) != UNKNOWN_STATUS
-    except (ValueError, LookupError, TypeError):
-        return False
-
-
-def _site(outputs: StackOutputs, name: str) -> dict:
-    for site in outputs["backup_sites"]:
-        if site["name"] == name:
-            return site
-    raise KeyError(f"no backup site {name!r}; sites: {', '.join(s['name'] for s in outputs['backup_sites'])}")
-
-
-def repo_info(ssh: Sessions, site: dict) -> dict:
-    raw = ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
-                  "info --output=json")
-    return json.loads(raw)[0]
-
-
-def fresh_backup(ssh: Sessions, site: dict) -> str:
-    """Back up into the site's repository now (incremental on its last full, full if none) and return the label.
-
-    A backup taken on the current timeline is what an operator restores after an earlier
-    failover or restore; restoring an older one across a lost WAL tail would fail, rightly.
-    """
-    wait_for(f"stanza ready in repository {site['repository']}",
-             lambda: int(repo_info(ssh, site)["status"]["code"]) in (0, 2), timeout=180, interval=1.0)
-    ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site['repository']} "
-            "--type=incr backup", timeout_s=4 * 3600)
-    return str(repo_info(ssh, site)["backup"][-1]["label"])
+    @property
+    def last_seq(self) -> int:
+        return max(self.committed_tail, default=self.rows)
 
 
 def write_sentinel(outputs: StackOutputs, rows: int) -> tuple[int, str]:
@@ -188,20 +141,6 @@ def grow_database(outputs: StackOutputs, gigabytes: float, batch_rows: int = 200
     return size
 
 
-def switch_wal(ssh: Sessions, leader: str) -> str:
-    """Close the current WAL segment so it is archived now; returns its name."""
-    return ssh.run(leader, f"{AS_POSTGRES} psql -XAtc 'select pg_walfile_name(pg_switch_wal())'").strip()
-
-
-def wait_archived(ssh: Sessions, site: dict, segment: str, timeout_s: float = 120) -> None:
-    """Until the site's repository holds WAL up to ``segment``: the sentinel is then in this copy."""
-    def archived() -> bool:
-        archive = repo_info(ssh, site).get("archive") or []
-        return any(a.get("max") and a["max"][-16:] >= segment[-16:] for a in archive)
-
-    wait_for(f"WAL {segment} archived in repository {site['repository']}", archived, timeout=timeout_s)
-
-
 def tail_writes(outputs: StackOutputs, rows: int, first_seq: int) -> dict[int, float]:
     """Commits one row at a time right up to the loss; returns each committed seq with its commit time."""
     committed: dict[int, float] = {}
@@ -222,95 +161,126 @@ def patroni_paused(ssh: Sessions, member: str) -> Iterator[None]:
         ssh.run(member, f"{PATRONICTL} resume --wait", check=False)
 
 
-def run_restore_drill(
-    client: docker.DockerClient, outputs: StackOutputs, site_name: str, sentinel_rows: int = 1000
-) -> RestoreResult:
-    """Lose every database host's data, restore from ``site_name``'s copy alone, and measure."""
-    site = _site(outputs, site_name)
-    members = [m["name"] for m in outputs["database"]["members"]]
-    others = [s for s in outputs["backup_sites"] if s["name"] != site_name]
-    ssh = Sessions(outputs)
-    phases: dict[str, float] = {}
-    try:
-        leader = current_leader(outputs)
-        if not repository_answers(ssh, leader, site["repository"]):
-            reachable = [o["name"] for o in others if repository_answers(ssh, leader, o["repository"])]
-            raise RepositoryUnreachableError(
-                f"repository {site['repository']} at {site_name} does not answer {leader} within "
-                f"{REACH_TIMEOUT_S} s, so the drill wiped nothing; copies that answer: {', '.join(reachable) or 'none'}"
-            )
-        label = fresh_backup(ssh, site)
-        checked = verify(outputs, site)
-        if not checked.ok:
-            raise CorruptRepositoryError(
-                f"repository {site['repository']} at {site_name} failed verification, so the drill wiped nothing "
-                f"and restores nothing from it: {'; '.join(checked.problems) or 'pgBackRest reported status: error'}"
-            )
-        consultation = write_consultation(outputs)
-        count, checksum = write_sentinel(outputs, sentinel_rows)
-        segment = switch_wal(ssh, leader)
-        wait_archived(ssh, site, segment)
-        say(f"sentinel: {count} rows, checksum {checksum}, archived to {site['name']} up to {segment}")
+class RestoreDrill:
+    """One drill from one copy: each method is one step, run in order by ``run``."""
+
+    def __init__(self, outputs: StackOutputs, containers: LocalContainers, ssh: Sessions, site: BackupSite) -> None:
+        self.outputs, self.containers, self.ssh, self.site = outputs, containers, ssh, site
+        self.pgbackrest = PgBackRest(outputs, ssh)
+        self.others = [s for s in outputs.backup_sites if s.name != site.name]
+        self.members = outputs.hosts(role="database")
+        self.leader = Patroni(outputs).leader()
+        self.phases = Phases()
+
+    def run(self, sentinel_rows: int) -> RestoreResult:
+        label = self.check_copy()
+        count, checksum, consultation = self.write_archived_sentinel(sentinel_rows)
         with ExitStack() as faults:
-            for other in others:
-                faults.enter_context(unreachable(client, outputs, other["host"], members))
-            isolated = not any(repository_answers(ssh, leader, other["repository"]) for other in others)
-            committed = tail_writes(outputs, 20, count + 1)
-            last_seq = max(committed)
-            faults.enter_context(patroni_paused(ssh, leader))
+            isolated = self.cut_off_other_copies(faults)
+            sentinel = Sentinel(count, checksum, consultation, tail_writes(self.outputs, TAIL_ROWS, count + 1))
+            faults.enter_context(patroni_paused(self.ssh, self.leader))
             started = time.monotonic()
-            say(f"loss declared: wiping the data of {', '.join(members)}")
-            for member in members:
-                ssh.run(member, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} stop -m immediate", check=False)
-                ssh.run(member, f"sh -c 'rm -rf {DATA_DIR} && install -d -o postgres -g postgres -m 0700 {DATA_DIR}'")
-            phases["loss"] = time.monotonic() - started
-            mark = time.monotonic()
-            ssh.run(leader, f"{AS_POSTGRES} pgbackrest --stanza=main --repo={site['repository']} restore",
-                    timeout_s=4 * 3600)
-            phases["fetch_and_restore"] = time.monotonic() - mark
-            mark = time.monotonic()
-            ssh.run(leader, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} start -w -t 3600 "
-                    "-l /var/log/postgresql/restore-drill.log", timeout_s=3600)
-            phases["start"] = time.monotonic() - mark
-            mark = time.monotonic()
-            wait_for("WAL replay to finish and the restored primary to promote",
-                     lambda: ssh.run(leader, f"{AS_POSTGRES} psql -XAtc 'select pg_is_in_recovery()'",
-                                     check=False).strip() == "f",
-                     timeout=4 * 3600, interval=0.5)
-            phases["wal_replay"] = time.monotonic() - mark
-        mark = time.monotonic()
-        wait_for("the service ready through every uplink", lambda: all(
-            ready(u["url"]) for u in outputs["uplinks"]), timeout=300, interval=0.5)
-        phases["service_back"] = time.monotonic() - mark
-        mark = time.monotonic()
-        verified, recovered = _verify(outputs, count, checksum)
-        clinical_ok, clinical = verify_consultation(outputs, consultation)
-        say(f"sentinel consultation: {clinical}")
-        verified = verified and clinical_ok
-        phases["verify"] = time.monotonic() - mark
+            self.lose_and_restore()
+        verified, recovered, clinical = self.service_back_and_verified(sentinel)
         rto = time.monotonic() - started
-        lost_rows = max(0, last_seq - recovered)
-        backup = json.loads(ssh.run(site["host"], f"runuser -u pgbackrest -- pgbackrest --stanza=main "
-                                    f"--repo={site['repository']} --set={label} info --output=json"))[0]["backup"][-1]
-        database_bytes = int(backup["info"]["size"])
-        replayed = int(ssh.run(leader, f"{AS_POSTGRES} psql -XAtc \"select pg_wal_lsn_diff(pg_current_wal_lsn(), "
-                               f"'{backup['lsn']['stop']}')\"").strip().split(".")[0])
-        raw_copy = _raw_copy_seconds(ssh, leader)
-        wait_cluster_whole(outputs, "every standby rebuilt and streaming, one synchronous", timeout=600)
-        result = RestoreResult(
-            site=site_name, repository=site["repository"], restored_on=leader, sentinel_rows=count,
-            sentinel_verified=verified, last_committed_seq=last_seq, last_recovered_seq=recovered,
-            rpo_rows=lost_rows, rpo_seconds=_lost_window(committed, recovered),
-            rto_seconds=round(rto, 3), phases={k: round(v, 3) for k, v in phases.items()}, backup_label=label,
-            clinical_sentinel=clinical,
-            database_bytes=database_bytes, replayed_wal_bytes=max(0, replayed), raw_copy_seconds=round(raw_copy, 3),
-            other_sites_unreachable=isolated,
-        )
-        say(f"restore from {site_name}: RTO {result.rto_seconds:.1f} s, RPO {result.rpo_rows} rows "
+        result = self.result(label, sentinel, verified, recovered, clinical, rto, isolated)
+        wait_cluster_whole(self.outputs, "every standby rebuilt and streaming, one synchronous", timeout=600)
+        say(f"restore from {self.site.name}: RTO {result.rto_seconds:.1f} s, RPO {result.rpo_rows} rows "
             f"({result.rpo_seconds:.1f} s), sentinel {'verified' if verified else 'NOT verified'}")
         return result
-    finally:
-        ssh.close()
+
+    def check_copy(self) -> str:
+        """The copy answers and verifies clean, and holds a backup on the current timeline; its label.
+
+        A backup taken on the current timeline is what an operator restores after an earlier
+        failover or restore; restoring an older one across a lost WAL tail would fail, rightly.
+        """
+        if not self.pgbackrest.repository_answers(self.leader, self.site.repository):
+            reachable = [o.name for o in self.others if self.pgbackrest.repository_answers(self.leader, o.repository)]
+            raise RepositoryUnreachableError(
+                f"repository {self.site.repository} at {self.site.name} does not answer {self.leader} within "
+                f"{REACH_TIMEOUT_S} s, so the drill wiped nothing; copies that answer: {', '.join(reachable) or 'none'}"
+            )
+        self.pgbackrest.wait_stanza_ready(self.site)
+        label = self.pgbackrest.backup(self.site, "incr").label
+        checked = self.pgbackrest.verify(self.site)
+        if not checked.ok:
+            raise CorruptRepositoryError(
+                f"repository {self.site.repository} at {self.site.name} failed verification, so the drill wiped "
+                f"nothing and restores nothing from it: "
+                f"{'; '.join(checked.problems) or 'pgBackRest reported status: error'}"
+            )
+        return label
+
+    def write_archived_sentinel(self, rows: int) -> tuple[int, str, ClinicalSentinel]:
+        """The consultation and the sentinel rows, written and archived into the chosen copy."""
+        consultation = write_consultation(self.outputs)
+        count, checksum = write_sentinel(self.outputs, rows)
+        segment = switch_wal(self.ssh, self.leader)
+        wait_archived(self.pgbackrest, self.site, segment)
+        say(f"sentinel: {count} rows, checksum {checksum}, archived to {self.site.name} up to {segment}")
+        return count, checksum, consultation
+
+    def cut_off_other_copies(self, faults: ExitStack) -> bool:
+        """Every other copy unreachable from the database hosts; whether that was confirmed."""
+        for other in self.others:
+            faults.enter_context(unreachable(self.containers, self.outputs, other.host, self.members))
+        return not any(self.pgbackrest.repository_answers(self.leader, o.repository) for o in self.others)
+
+    def lose_and_restore(self) -> None:
+        """Wipe every member's data, restore the leader from the copy, start it and wait for replay to end."""
+        with self.phases.timed("loss"):
+            say(f"loss declared: wiping the data of {', '.join(m.name for m in self.members)}")
+            for member in self.members:
+                self.ssh.run(member.name, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} stop -m immediate",
+                             check=False)
+                self.ssh.run(member.name, f"sh -c 'rm -rf {DATA_DIR} && install -d -o postgres -g postgres "
+                             f"-m 0700 {DATA_DIR}'")
+        with self.phases.timed("fetch_and_restore"):
+            self.pgbackrest.restore(self.leader, self.site)
+        with self.phases.timed("start"):
+            self.ssh.run(self.leader, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} start -w -t 3600 "
+                         "-l /var/log/postgresql/restore-drill.log", timeout_s=3600)
+        with self.phases.timed("wal_replay"):
+            wait_for("WAL replay to finish and the restored primary to promote",
+                     lambda: self.ssh.run(self.leader, f"{AS_POSTGRES} psql -XAtc 'select pg_is_in_recovery()'",
+                                          check=False).strip() == "f",
+                     timeout=4 * 3600, interval=0.5)
+
+    def service_back_and_verified(self, sentinel: Sentinel) -> tuple[bool, int, str]:
+        """(everything verified, last seq recovered, what the consultation check found)."""
+        with self.phases.timed("service_back"):
+            wait_for("the service ready through every uplink",
+                     lambda: all(ready(u.url) for u in self.outputs.uplinks), timeout=300, interval=0.5)
+        with self.phases.timed("verify"):
+            verified, recovered = _verify(self.outputs, sentinel.rows, sentinel.checksum)
+            clinical_ok, clinical = verify_consultation(self.outputs, sentinel.consultation)
+            say(f"sentinel consultation: {clinical}")
+        return verified and clinical_ok, recovered, clinical
+
+    def result(self, label: str, sentinel: Sentinel, verified: bool, recovered: int, clinical: str, rto: float,
+               isolated: bool) -> RestoreResult:
+        """The measured result, with the sizes read from the backup set and the restored primary."""
+        backup = self.pgbackrest.info(self.site, label=label)["backup"][-1]
+        replayed = int(self.ssh.run(self.leader, f"{AS_POSTGRES} psql -XAtc \"select pg_wal_lsn_diff("
+                                    f"pg_current_wal_lsn(), '{backup['lsn']['stop']}')\"").strip().split(".")[0])
+        return RestoreResult(
+            site=self.site.name, repository=self.site.repository, restored_on=self.leader,
+            sentinel_rows=sentinel.rows, sentinel_verified=verified, last_committed_seq=sentinel.last_seq,
+            last_recovered_seq=recovered, rpo_rows=max(0, sentinel.last_seq - recovered),
+            rpo_seconds=_lost_window(sentinel.committed_tail, recovered), rto_seconds=round(rto, 3),
+            phases=self.phases.rounded(), backup_label=label, clinical_sentinel=clinical,
+            database_bytes=int(backup["info"]["size"]), replayed_wal_bytes=max(0, replayed),
+            raw_copy_seconds=round(_raw_copy_seconds(self.ssh, self.leader), 3), other_sites_unreachable=isolated,
+        )
+
+
+def run_restore_drill(containers: LocalContainers, outputs: StackOutputs, site_name: str,
+                      sentinel_rows: int = 1000) -> RestoreResult:
+    """Lose every database host's data, restore from ``site_name``'s copy alone, and measure."""
+    site = outputs.backup_site(site_name)
+    with Sessions(outputs) as ssh:
+        return RestoreDrill(outputs, containers, ssh, site).run(sentinel_rows)
 
 
 def _raw_copy_seconds(ssh: Sessions, host: str) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 
 from chaos.restore_drill import grow_database, run_restore_drill
 from chaos.restore_projection import project
+from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
 from harness.core.progress import say
 from harness.provisioning.engine import ensure_engine
@@ -17,19 +18,21 @@ def run_restores(stack: str, sites: list[str], out: Path, sentinel_rows: int = 1
                  ) -> dict[str, Any]:
     """One drill per site (every site by default); restore.json is rewritten after each, so a crash keeps the rest."""
     outputs = StackOutputs.load(stack)
-    sites = sites or [s["name"] for s in outputs["backup_sites"]]
-    engine = ensure_engine()
+    sites = sites or [s.name for s in outputs.backup_sites]
+    for name in sites:
+        outputs.backup_site(name)  # an unknown site is refused before any drill runs
+    containers = LocalContainers(ensure_engine().client, stack)
     out.mkdir(parents=True, exist_ok=True)
     if fill_gb:
         size = grow_database(outputs, fill_gb)
         say(f"database size before the drills: {size / 10**9:.2f} GB")
     drills, results = [], []
     for site in sites:
-        drills.append(run_restore_drill(engine.client, outputs, site, sentinel_rows))
+        drills.append(run_restore_drill(containers, outputs, site, sentinel_rows))
         results.append(drills[-1].to_json())
         (out / "restore.json").write_text(json.dumps({"drills": results}, indent=2, ensure_ascii=False))
-    sizes = outputs["restore_projection"]
-    projection = project(drills, sizes["data_gb"], sizes["wal_gb"])
+    sizes = outputs.restore_projection
+    projection = project(drills, sizes.data_gb, sizes.wal_gb)
     data = {"drills": results, "projection": projection.to_json()}
     (out / "restore.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
     return data

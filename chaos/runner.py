@@ -14,17 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
-
-from chaos.cluster import wait_cluster_whole
-from chaos.experiment import Experiment, Probe
+from chaos.cleanup import cleanup
+from chaos.experiment import Experiment, Probe, Step, find_experiments
 from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
 from chaos.journal import Activity, Journal
 from chaos.probes import PROBES, ProbeContext, committed_writes_present
+from chaos.rollbacks import ROLLBACKS
+from chaos.rollbacks import service_ready as wait_service_ready
+from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
+from harness.core.patroni import wait_cluster_whole
 from harness.core.progress import say
 from harness.core.waiting import WaitTimeoutError, wait_for
+from harness.provisioning.engine import ensure_engine
 from loadtests.analysis import attempts_logged
+from loadtests.runner import LoadPlan, LoadRun, run_load
 
 HEAVY_PROBES = {"wal-archived"}
 """Probes too slow for the continuous loop: run once per phase instead."""
@@ -33,7 +37,7 @@ HEAVY_PROBES = {"wal-archived"}
 def _run_probe(ctx: ProbeContext, probe: Probe) -> dict[str, Any]:
     started = time.time()
     try:
-        ok, detail = PROBES[probe.probe](ctx, probe.arguments)
+        ok, detail = PROBES.get(probe.probe)(ctx, probe.arguments)
     except Exception as exc:  # noqa: BLE001 - a probe's own failure is a failed probe, recorded with its cause
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return {"name": probe.name, "ok": ok, "detail": detail, "at": started, "seconds": round(time.time() - started, 3)}
@@ -84,7 +88,7 @@ class RunOptions:
     load_dir: Path | None = None
 
 
-def run_experiment(experiment: Experiment, outputs: StackOutputs, client: docker.DockerClient, out_dir: Path,
+def run_experiment(experiment: Experiment, outputs: StackOutputs, containers: LocalContainers, out_dir: Path,
                    options: RunOptions | None = None) -> Journal:
     options = options or RunOptions()
     journal = Journal(out_dir / experiment.name / "journal.json",
@@ -93,7 +97,7 @@ def run_experiment(experiment: Experiment, outputs: StackOutputs, client: docker
                        "goals": experiment.goals},
                       experiment.failure_mode)
     ctx = ProbeContext(outputs)
-    fctx = FaultContext(outputs, client)
+    fctx = FaultContext(outputs, containers)
     say(f"chaos {experiment.name}: {experiment.title}")
     try:
         _run(experiment, journal, ctx, fctx, options, out_dir)
@@ -127,14 +131,14 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
     during = [p for p in _phase_probes(experiment, "during") if p.probe not in HEAVY_PROBES]
     loop = ProbeLoop(ctx, [*during, *experiment.monitors], experiment.probe_interval_s)
     load_stop = threading.Event()
-    load_result: list[Any] = []
+    load_result: list[LoadRun] = []
     load_thread = _start_load(experiment, journal, ctx.outputs, out_dir, options, load_stop, load_result)
     loop.start()
     try:
         for step in experiment.method:
             if not _run_step(experiment, step, journal, ctx, fctx, loop):
                 break
-        _rollbacks(experiment, journal, ctx.outputs, fctx.client)
+        _rollbacks(experiment, journal, ctx.outputs, fctx.containers)
     finally:
         loop.stop.set()
         loop.join(timeout=30)
@@ -146,11 +150,9 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
 
 
 def _start_load(experiment: Experiment, journal: Journal, outputs: StackOutputs, out_dir: Path,
-                options: RunOptions, stop: threading.Event, result: list[Any]) -> threading.Thread | None:
+                options: RunOptions, stop: threading.Event, result: list[LoadRun]) -> threading.Thread | None:
     if not (experiment.load_users and options.with_load):
         return None
-    from loadtests.runner import LoadPlan, run_load
-
     budget = sum(s.hold_s + s.verify_within_s for s in experiment.method) + 120
     plan = LoadPlan(users=experiment.load_users, spawn_rate=experiment.load_users, run_time_s=int(budget),
                     max_requests=200_000)
@@ -164,7 +166,7 @@ def _start_load(experiment: Experiment, journal: Journal, outputs: StackOutputs,
     return thread
 
 
-def _run_step(experiment: Experiment, step: Any, journal: Journal, ctx: ProbeContext, fctx: FaultContext,
+def _run_step(experiment: Experiment, step: Step, journal: Journal, ctx: ProbeContext, fctx: FaultContext,
               loop: ProbeLoop) -> bool:
     """One fault, held then undone; False when the experiment cannot go on."""
     activity = journal.begin(step.name, "action", f"{step.fault}: {describe(fctx, step.fault, step.arguments)}")
@@ -198,8 +200,19 @@ def _run_step(experiment: Experiment, step: Any, journal: Journal, ctx: ProbeCon
     return True
 
 
-def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Journal, ctx: ProbeContext,
+def _verify(experiment: Experiment, step: Step, activity: Activity, journal: Journal, ctx: ProbeContext,
             loop: ProbeLoop) -> None:
+    """After the rollback: the hypothesis again within the step's bound, and what the probe rounds saw."""
+    _hypothesis_restored(experiment, step, activity, journal, ctx)
+    _faults_seen_during(experiment, activity, journal, loop)
+    injected = activity.phases["injected"] or 0.0
+    detected, recovered = phases_from_rounds(loop.rounds, injected, activity.phases.get("verified") or time.time())
+    activity.phases["detected"], activity.phases["recovered"] = detected, recovered
+    activity.output = {**(activity.output or {}), "per_probe": _per_probe_phases(activity, loop)}
+
+
+def _hypothesis_restored(experiment: Experiment, step: Step, activity: Activity, journal: Journal,
+                         ctx: ProbeContext) -> None:
     after = _phase_probes(experiment, "after")
     last: list[dict[str, Any]] = []
 
@@ -216,6 +229,10 @@ def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Jour
         activity.error = "hypothesis not restored within {:.0f} s: {}".format(
             step.verify_within_s, "; ".join(f"{r['name']}: {r['detail']}" for r in last if not r["ok"]))
     journal.hypothesis.setdefault("after", []).extend(last)
+
+
+def _faults_seen_during(experiment: Experiment, activity: Activity, journal: Journal, loop: ProbeLoop) -> None:
+    """A hypothesis probe that failed while the fault held deviates the experiment; the first failure is noted."""
     injected = activity.phases["injected"] or 0.0
     rolled_back = activity.phases.get("rolled_back") or time.time()
     held = {p.name for p in _phase_probes(experiment, "during")}
@@ -226,8 +243,12 @@ def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Jour
         t, name, detail = broken[0]
         activity.notes.append(f"hypothesis failed during the fault: {name} at +{t - injected:.1f} s: {detail} "
                               f"({len(broken)} failed probes)")
-    detected, recovered = phases_from_rounds(loop.rounds, injected, activity.phases.get("verified") or time.time())
-    activity.phases["detected"], activity.phases["recovered"] = detected, recovered
+
+
+def _per_probe_phases(activity: Activity, loop: ProbeLoop) -> dict[str, dict[str, float | None]]:
+    """Per probe: when it first failed and recovered after injection, and its slowest answer while the fault held."""
+    injected = activity.phases["injected"] or 0.0
+    rolled_back = activity.phases.get("rolled_back") or time.time()
     per_probe = {}
     for probe in loop.probes:
         p_detected, p_recovered = phases_from_rounds(loop.rounds, injected, time.time(), probe.name)
@@ -237,21 +258,14 @@ def _verify(experiment: Experiment, step: Any, activity: Activity, journal: Jour
             "recovered_s": None if p_recovered is None else round(p_recovered - injected, 3),
             "slowest_answer_during_fault_s": round(max(during, default=0.0), 3),
         }
-    activity.output = {**(activity.output or {}), "per_probe": per_probe}
+    return per_probe
 
 
-def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs,
-               client: docker.DockerClient) -> None:
+def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs, containers: LocalContainers) -> None:
     for name in experiment.rollbacks:
         activity = journal.begin(name, "rollback")
         try:
-            if name == "wait-cluster-whole":
-                wait_cluster_whole(outputs, "every standby streaming again, one of them synchronous", client=client)
-            elif name == "wait-ready":
-                from chaos.cluster import ready
-
-                wait_for("the service ready on every uplink",
-                         lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=180)
+            ROLLBACKS.get(name)(outputs, containers)
             journal.finish(activity, "succeeded")
         except WaitTimeoutError as exc:
             journal.deviated = True
@@ -259,8 +273,20 @@ def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs,
 
 
 def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: ProbeLoop,
-             load_result: list[Any]) -> None:
+             load_result: list[LoadRun]) -> None:
+    """The experiment's numbers from its probe rounds, the writes it made and the load beside it; then its verdict."""
     actions = [a for a in journal.activities if a.kind == "action" and a.phases.get("injected")]
+    m = _probe_measurements(experiment, actions)
+    committed, present = committed_writes_present(ctx)
+    m["acknowledged_writes"], m["rpo_rows"] = committed, committed - present
+    watched = {p.name for p in loop.probes if p.probe == "leader-unchanged"}
+    m["false_failovers"] = int(any(watched & set(r["failed"]) for r in loop.rounds))
+    m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
+    journal.measurements = m
+    _judge(experiment, journal)
+
+
+def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict[str, Any]:
     m: dict[str, Any] = {}
     outages = [(a.phases["recovered"] or a.phases.get("verified") or 0) - a.phases["detected"]
                for a in actions if a.phases.get("detected")]
@@ -273,20 +299,24 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
               for p in [*experiment.probes, *experiment.monitors] if p.probe == "service-write"]
     m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)
-    committed, present = committed_writes_present(ctx)
-    m["acknowledged_writes"], m["rpo_rows"] = committed, committed - present
-    watched = {p.name for p in loop.probes if p.probe == "leader-unchanged"}
-    m["false_failovers"] = int(any(watched & set(r["failed"]) for r in loop.rounds))
-    if load_result:
-        s = load_result[0].summary
-        journal.load.update({"operations": s["operations"], "successes": s["successes"],
-                             "failed_over": s["failed_over"], "per_uplink": s["per_uplink"]})
-        m["user_visible_outage_s"] = round(sum(w["seconds"] for w in s["user_visible_error_windows"]), 3)
-        m["raw_error_window_s"] = s["longest_raw_error_window_s"]
-        m["failed_operations"] = s["operations"] - s["successes"]
-    else:
-        m["user_visible_outage_s"] = m["probe_outage_s"]
-    journal.measurements = m
+    return m
+
+
+def _load_measurements(journal: Journal, load_result: list[LoadRun], probe_outage_s: float) -> dict[str, Any]:
+    """What the users of the load beside the drill saw; without load, the probes' outage stands for it."""
+    if not load_result:
+        return {"user_visible_outage_s": probe_outage_s}
+    s = load_result[0].summary
+    journal.load.update({"operations": s["operations"], "successes": s["successes"],
+                         "failed_over": s["failed_over"], "per_uplink": s["per_uplink"]})
+    return {"user_visible_outage_s": round(sum(w["seconds"] for w in s["user_visible_error_windows"]), 3),
+            "raw_error_window_s": s["longest_raw_error_window_s"],
+            "failed_operations": s["operations"] - s["successes"]}
+
+
+def _judge(experiment: Experiment, journal: Journal) -> None:
+    """Goals against measurements, and the verdict with every reason that made it."""
+    m = journal.measurements
     unmet = []
     for goal, limit in experiment.goals.items():
         measured = m.get(goal)
@@ -310,29 +340,22 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
 
 def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = True) -> list[Journal]:
     """Every named experiment (all by default), one after another, each from a clean stack."""
-    from chaos.cleanup import cleanup
-    from chaos.experiment import find_experiments
-    from harness.provisioning.engine import ensure_engine
-
     outputs = StackOutputs.load(stack)
     experiments = find_experiments(names)  # every file validated before anything is injected
-    engine = ensure_engine()
+    containers = LocalContainers(ensure_engine().client, stack)
     journals = []
     for experiment in experiments:
-        for undone in cleanup(engine.client, outputs):
+        for undone in cleanup(containers, outputs):
             say(f"before {experiment.name}: leftover fault removed: {undone}")
-        _settle(outputs, engine.client)
-        journals.append(run_experiment(experiment, outputs, engine.client, out, RunOptions(with_load=with_load)))
+        _settle(outputs, containers)
+        journals.append(run_experiment(experiment, outputs, containers, out, RunOptions(with_load=with_load)))
     return journals
 
 
-def _settle(outputs: StackOutputs, client: docker.DockerClient) -> None:
+def _settle(outputs: StackOutputs, containers: LocalContainers) -> None:
     """Between drills: the cluster whole again (a synchronous standby) and the service ready everywhere."""
-    from chaos.cluster import ready
-
-    wait_cluster_whole(outputs, "a whole cluster before the next drill", client=client)
-    wait_for("the service ready on every uplink before the next drill",
-             lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=120)
+    wait_cluster_whole(outputs, "a whole cluster before the next drill", log_tail=containers.log_tail)
+    wait_service_ready(outputs, containers, timeout_s=120)
 
 
 def describe_journals(journals: list[Journal]) -> str:

@@ -10,13 +10,12 @@ import testinfra
 from testinfra.host import Host
 
 from harness.core.outputs import StackOutputs
-from harness.core.ssh import connect, host_entry
+from harness.core.ssh import connect
 
 
 def testinfra_host(outputs: StackOutputs, name: str) -> Host:
     """A testinfra Host for ``name`` that runs commands with sudo over a strictly verified session."""
-    entry = host_entry(outputs, name)
-    address, _, port = entry["ssh"].rpartition(":")
-    host = testinfra.get_host(f"paramiko://{outputs['ssh_user']}@{address}:{port}", sudo=True)
+    address, port = outputs.host(name).ssh_endpoint
+    host = testinfra.get_host(f"paramiko://{outputs.ssh_user}@{address}:{port}", sudo=True)
     host.backend.client = connect(outputs, name)  # cached_property: replaced before first use
     return host

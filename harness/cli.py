@@ -83,24 +83,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
-    from chaos.backups import backup, verify
     from harness.core.outputs import StackOutputs
+    from harness.core.pgbackrest import PgBackRest
+    from harness.core.ssh import Sessions
 
     outputs = StackOutputs.load(args.stack)
-    sites = [s for s in outputs["backup_sites"] if not args.site or s["name"] in args.site]
-    if args.site and len(sites) != len(args.site):
-        raise KeyError(f"unknown backup site in {args.site}; sites: {[s['name'] for s in outputs['backup_sites']]}")
+    sites = [outputs.backup_site(name) for name in args.site] or list(outputs.backup_sites)
     healthy = True
-    for site in sites:
-        record = backup(outputs, site, args.type)
-        print(f"{record.site}: {record.type} backup {record.label}, database {record.database_bytes / 1e6:.1f} MB, "
-              f"stored {record.repository_bytes / 1e6:.1f} MB, {record.seconds:.1f} s "
-              f"({record.database_bytes / 1e6 / max(record.seconds, 1e-3):.1f} MB/s)")
-        if args.verify:
-            result = verify(outputs, site)
-            healthy &= result.ok
-            print(f"{site['name']}: verify {'ok' if result.ok else 'FAILED'}" +
-                  "".join(f"\n  {p}" for p in result.problems))
+    with Sessions(outputs) as ssh:
+        pgbackrest = PgBackRest(outputs, ssh)
+        for site in sites:
+            record = pgbackrest.backup(site, args.type)
+            print(f"{record.site}: {record.type} backup {record.label}, database {record.database_bytes / 1e6:.1f} "
+                  f"MB, stored {record.repository_bytes / 1e6:.1f} MB, {record.seconds:.1f} s "
+                  f"({record.database_bytes / 1e6 / max(record.seconds, 1e-3):.1f} MB/s)")
+            if args.verify:
+                result = pgbackrest.verify(site)
+                healthy &= result.ok
+                print(f"{site.name}: verify {'ok' if result.ok else 'FAILED'}" +
+                      "".join(f"\n  {p}" for p in result.problems))
     return 0 if healthy else 1
 
 
@@ -137,19 +138,20 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     from chaos.experiment import find_experiments
     from chaos.faults import FaultContext, describe
     from chaos.runner import describe_journals, run_experiments
+    from harness.core.containers import LocalContainers
     from harness.core.outputs import StackOutputs
     from harness.core.paths import timestamped
     from harness.provisioning.engine import ensure_engine
 
     outputs = StackOutputs.load(args.stack)
     experiments = find_experiments(args.experiment)  # every file validated before anything is injected
-    engine = ensure_engine()
+    containers = LocalContainers(ensure_engine().client, args.stack)
     if args.cleanup:
-        undone = cleanup(engine.client, outputs)
+        undone = cleanup(containers, outputs)
         print("\n".join(f"undone: {u}" for u in undone) or "nothing to clean up: no leftover fault")
         return 0
     if args.dry_run:
-        context = FaultContext(outputs, engine.client)
+        context = FaultContext(outputs, containers)
         for experiment in experiments:
             print(f"{experiment.name} ({experiment.failure_mode}): {experiment.title}")
             for step in experiment.method:
@@ -188,13 +190,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from harness.evidence.report import build_report
+    from harness.pipeline import stack_signing_key
 
     run_dir = Path(args.run_dir).resolve()
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist")
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    report = build_report(run_dir, args.stack, run.get("id", run_dir.name), run.get("started", run_dir.name),
-                          steps=run.get("steps"))
+    stack = run.get("stack", args.stack)
+    report = build_report(run_dir, stack, run.get("id", run_dir.name), run.get("started", run_dir.name),
+                          steps=run.get("steps"), signing_key=stack_signing_key(stack))
     print(f"evidence: {run_dir / 'index.html'}; " + ", ".join(
         f"{n} {k}" for k, n in report.evidence["summary"].items() if n))
+    if not report.signed:
+        print(f"NOT SIGNED: stack {stack!r} has no outputs here (it is down, or this is another machine), so its "
+              "evidence key is not available; the rebuilt bundle has no manifest signature")
     return 0
 
 
@@ -207,7 +216,7 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
     key = Path(args.key).read_text() if args.key else None
     if key is None:
         try:
-            key = StackOutputs.load(args.stack)["evidence_verify_key_pem"]
+            key = StackOutputs.load(args.stack).evidence_verify_key_pem or None
         except (OutputsMissingError, KeyError):
             key = None
     result = verify(Path(args.dir), key)

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos.restore_runs import run_restores
+from chaos.runner import run_experiments
+from checks.runner import DEFAULT_WAIVERS, run_checks
+from harness.core.outputs import OutputsMissingError, StackOutputs
 from harness.core.paths import EVIDENCE_ROOT
 from harness.core.progress import say
+from harness.evidence.bundle import SigningKey
 from harness.evidence.report import build_report
+from harness.provisioning.run_snapshot import snapshot
+from harness.provisioning.stack_ops import down, setup, up
+from loadtests.runner import LoadPlan, run_load
 
 STEPS = ("setup", "up", "check", "chaos", "restore", "load", "report")
 
@@ -62,16 +70,10 @@ class RunState:
 
 
 def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict[str, Callable[[], Any]]:
-    from chaos.restore_runs import run_restores
-    from chaos.runner import run_experiments
-    from checks.runner import DEFAULT_WAIVERS, run_checks
-    from harness.provisioning.stack_ops import setup, up
-    from loadtests.runner import LoadPlan, run_load
-
     experiments = ["uplink-outage", "app-server-kill", "database-primary-kill"] if quick else []
     return {
         "setup": setup,
-        "up": lambda: up(stack),
+        "up": lambda: (up(stack), snapshot(stack, run_dir)),
         "check": lambda: run_checks(stack, run_dir / "checks", (), DEFAULT_WAIVERS, 4),
         "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos"),
         "restore": lambda: run_restores(stack, _first_site(stack) if quick else [], run_dir / "restore",
@@ -82,9 +84,39 @@ def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict
 
 
 def _first_site(stack: str) -> list[str]:
-    from harness.core.outputs import StackOutputs
+    return [StackOutputs.load(stack).backup_sites[0].name]
 
-    return [StackOutputs.load(stack)["backup_sites"][0]["name"]]
+
+def stack_signing_key(stack: str) -> SigningKey | None:
+    """The stack's evidence signing key, or None when the stack has no outputs (it is down)."""
+    try:
+        outputs = StackOutputs.load(stack)
+    except OutputsMissingError:
+        return None
+    return SigningKey(outputs.secret("evidence_signing_key"), outputs.evidence_verify_key_pem)
+
+
+def _run_step(state: RunState, index: int, name: str, action: Callable[[], Any]) -> bool:
+    """One step, its outcome saved in run.json as it ends; False when it failed."""
+    progress = f"[{index}/{len(STEPS)}]"
+    if state.done(name):
+        say(f"{progress} {name}: done in an earlier attempt, skipped")
+        return True
+    say(f"{progress} {name} ...")
+    started = time.monotonic()
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - recorded, the report still runs, the exit code says it failed
+        state.data["steps"][name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1),
+                                     "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
+        state.save()
+        say(f"{progress} {name} FAILED: {exc}; the report shows what was gathered; "
+            f"`harness all --resume` goes on from here")
+        return False
+    state.data["steps"][name] = {"status": "done", "seconds": round(time.monotonic() - started, 1)}
+    state.save()
+    say(f"{progress} {name}: done in {state.data['steps'][name]['seconds']} s")
+    return True
 
 
 def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False,
@@ -93,40 +125,20 @@ def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, t
     state = RunState.resume(run_id) if resume else RunState.new(stack)
     say(f"run {state.data['id']}: evidence in {state.run_dir}")
     steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb)
-    failed = None
-    for index, name in enumerate(STEPS[:-1], start=1):
-        if state.done(name):
-            say(f"[{index}/{len(STEPS)}] {name}: done in an earlier attempt, skipped")
-            continue
-        say(f"[{index}/{len(STEPS)}] {name} ...")
-        started = time.monotonic()
-        try:
-            steps[name]()
-        except Exception as exc:  # noqa: BLE001 - recorded, the report still runs, the exit code says it failed
-            state.data["steps"][name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1),
-                                         "error": f"{type(exc).__name__}: {exc}",
-                                         "trace": traceback.format_exc(limit=5)}
-            state.save()
-            say(f"[{index}/{len(STEPS)}] {name} FAILED: {exc}; the report shows what was gathered; "
-                f"`harness all --resume` goes on from here")
-            failed = name
-            break
-        state.data["steps"][name] = {"status": "done", "seconds": round(time.monotonic() - started, 1)}
-        state.save()
-        say(f"[{index}/{len(STEPS)}] {name}: done in {state.data['steps'][name]['seconds']} s")
+    failed = next((name for index, name in enumerate(STEPS[:-1], start=1)
+                   if not _run_step(state, index, name, steps[name])), None)
     say(f"[{len(STEPS)}/{len(STEPS)}] report ...")
     started = time.monotonic()
     # run.json is final before the bundle is sealed: the manifest covers it as written.
     state.data["steps"]["report"] = {"status": "done"}
     state.data["finished"] = failed is None
     state.save()
-    report = build_report(state.run_dir, state.data["stack"], state.data["id"], state.data["started"],
-                          steps=state.data["steps"])
+    stack = state.data["stack"]
+    report = build_report(state.run_dir, stack, state.data["id"], state.data["started"], steps=state.data["steps"],
+                          signing_key=stack_signing_key(stack))
     summary = report.evidence["summary"]
     say(f"[{len(STEPS)}/{len(STEPS)}] report: done in {time.monotonic() - started:.1f} s: "
         + ", ".join(f"{n} {k}" for k, n in summary.items() if n))
     if take_down and failed is None:
-        from harness.provisioning.stack_ops import down
-
-        down(state.data["stack"])
+        down(stack)
     return state

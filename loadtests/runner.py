@@ -59,7 +59,7 @@ class LoadRun:
 
 
 def uplink_arg(outputs: StackOutputs) -> str:
-    return ",".join(f"{u['name']}={u['url']}" for u in outputs["uplinks"])
+    return ",".join(f"{u.name}={u.url}" for u in outputs.uplinks)
 
 
 def _free_port() -> int:
@@ -73,7 +73,7 @@ def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: s
     common = ["-f", str(LOCUSTFILE), "--ihh-uplinks", uplink_arg(outputs), "--ihh-log-dir", str(out_dir),
               "--ihh-run-tag", tag, "--ihh-max-requests", str(plan.max_requests)]
     lead = [str(LOCUST), *common, "--headless", "--only-summary", "-u", str(plan.users), "-r", str(plan.spawn_rate),
-            "-t", f"{plan.run_time_s}s", "--stop-timeout", "5", "--host", outputs["uplinks"][0]["url"],
+            "-t", f"{plan.run_time_s}s", "--stop-timeout", "5", "--host", outputs.uplinks[0].url,
             "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0"]
     if not plan.workers:
         return [lead]
@@ -145,12 +145,12 @@ def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"LT{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
     commands = locust_commands(outputs, plan, out_dir, tag)
-    say(f"load: {plan.users} users through {len(outputs['uplinks'])} uplinks for at most {plan.run_time_s} s "
+    say(f"load: {plan.users} users through {len(outputs.uplinks)} uplinks for at most {plan.run_time_s} s "
         f"or {plan.max_requests} requests" + (f", {plan.workers} workers" if plan.workers else ""))
     code = run_locust(commands, out_dir, deadline_s=plan.run_time_s + 90, stop=stop)
     summary = summarize(read_requests(out_dir))
-    steady = steady_state(summary["successes"], summary["operations"], outputs["availability"]["target"])
-    faults = downtime_model(outputs["availability"]["incidents_per_year"], fault_outages(chaos_dir))
+    steady = steady_state(summary["successes"], summary["operations"], outputs.availability.target)
+    faults = downtime_model(outputs.availability.incidents_per_year, fault_outages(chaos_dir))
     verdict = availability_verdict(steady, faults)
     summary = {"plan": plan.__dict__, "run_tag": tag, "locust_exit_code": code, **summary,
                "availability": verdict.to_json()}

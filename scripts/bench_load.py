@@ -53,13 +53,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="length of each measurement (default 15)")
     args = parser.parse_args()
     outputs = StackOutputs.load(args.stack)
-    toxiproxy = Toxiproxy(outputs["toxiproxy_api"])
-    first = outputs["uplinks"][0]
-    live = f"{first['url']}/health/live"
+    toxiproxy = Toxiproxy(str(outputs.toxiproxy_api))
+    first = outputs.uplinks[0]
+    live = f"{first.url}/health/live"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print(f"cheapest endpoint, GET /health/live through {first['name']} ({first['bandwidth_mbps']} Mbps shaped):")
-        locust_rps = locust_one_process(first["url"], args.seconds, 50, work)
+        print(f"cheapest endpoint, GET /health/live through {first.name} ({first.bandwidth_mbps} Mbps shaped):")
+        locust_rps = locust_one_process(first.url, args.seconds, 50, work)
         wrk_rps = wrk(live, args.seconds, 50)
         print(f"  locust, 1 process, 50 users : {locust_rps:8.0f} req/s")
         print(f"  wrk, 2 threads, 50 conns    : {wrk_rps:8.0f} req/s")
@@ -67,7 +67,7 @@ def main() -> None:
         with shaping_removed(toxiproxy):
             print("service throughput through an unshaped uplink (wrk, 50 connections):")
             print(f"  GET /health/live            : {wrk(live, args.seconds, 50):8.0f} req/s")
-            ready = wrk(first["url"] + "/health/ready", args.seconds, 50)
+            ready = wrk(first.url + "/health/ready", args.seconds, 50)
             print(f"  GET /health/ready (primary) : {ready:8.0f} req/s")
         plan = LoadPlan(users=30, spawn_rate=30, run_time_s=args.seconds * 2, max_requests=100_000)
         for label, shaped in (("shaped to contract", True), ("unshaped", False)):

@@ -87,6 +87,14 @@ def outputs(live_stack: LiveStack):
     return live_stack.ensure_up()
 
 
+@pytest.fixture
+def containers(outputs, engine):
+    """The local stack's power switch, for drills and for tests that look behind the harness's back."""
+    from harness.core.containers import LocalContainers
+
+    return LocalContainers(engine.client, outputs.stack)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for text in DIAGNOSTICS:
         terminalreporter.section("state of the live stack at a failure")

@@ -35,3 +35,32 @@ def relabel(subjects_: list[Subject], host: str, **labels: str) -> list[Subject]
             subject = Subject(subject.urn, subject.type, subject.name, merged)
         changed.append(subject)
     return changed
+
+
+def outputs_record(members: tuple[str, ...] = ("db-1", "db-2"), sites: tuple[str, ...] = ("sh", "sz"),
+                   uplinks: tuple[str, ...] = ("line-a", "line-b")) -> dict[str, Any]:
+    """A small outputs record of the shape the program produces, for tests of code that reads outputs."""
+    def host(name: str, roles: list[str], site: str = "gz") -> dict[str, Any]:
+        return {"name": name, "roles": roles, "site": site, "region": "cn-guangzhou", "ssh": "127.0.0.1:22001",
+                "ssh_host_key": "ssh-ed25519 AAAA", "container": f"t-{name}"}
+
+    return {
+        "stack": "t", "platform": "docker", "primary_site": {"name": "gz", "region": "cn-guangzhou"},
+        "uplinks": [{"name": u, "provider": f"isp-{i}", "bandwidth_mbps": 20, "url": f"http://127.0.0.1:1800{i}",
+                     "toxiproxy_proxy": f"proxy-{u}", "ingress_host": f"ingress-{i}"} for i, u in enumerate(uplinks)],
+        "toxiproxy_api": "http://127.0.0.1:18474",
+        "av_nodes": [{"name": "turn-1", "turn": "127.0.0.1:3478", "turn_tcp": "127.0.0.1:3478", "realm": "r",
+                      "internal_port": 3478}],
+        "hosts": [*(host(m, ["database"]) for m in members), host("app-1", ["app"]),
+                  *(host(f"backup-{s}", ["backup"], s) for s in sites)],
+        "ssh_user": "ihh-ops",
+        "backup_sites": [{"name": s, "region": "cn-shanghai", "host": f"backup-{s}", "repository": i + 1,
+                          "retention_days": 1830} for i, s in enumerate(sites)],
+        "database": {"scope": "ihh", "dbname": "ihh", "user": "ihh_app", "stanza": "main",
+                     "members": [{"name": m, "postgres": f"127.0.0.1:1543{i}", "patroni": f"127.0.0.1:1800{i}"}
+                                 for i, m in enumerate(members)]},
+        "restore_projection": {"data_gb": 500, "wal_gb": 50},
+        "availability": {"target": 0.999, "incidents_per_year": {"uplink-outage": 4}},
+        "evidence_verify_key_pem": "-----BEGIN PUBLIC KEY-----",
+        "secrets": {"db_app_password": "pw"},
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness.evidence.bundle import SIGNATURE, sign, verify
+from harness.evidence.bundle import SIGNATURE, SigningKey, sign, verify
 
 
 def keypair() -> tuple[str, str]:
@@ -24,7 +24,7 @@ def sealed(tmp_path: Path) -> tuple[Path, str]:
     (tmp_path / "chaos").mkdir()
     (tmp_path / "chaos" / "journal.json").write_text("{}")
     private, public = keypair()
-    sign(tmp_path, private, public)
+    sign(tmp_path, SigningKey(private, public))
     return tmp_path, public
 
 
@@ -66,6 +66,6 @@ def test_a_re_signed_bundle_passes_only_its_own_key(tmp_path: Path) -> None:
     bundle, public = sealed(tmp_path)
     (bundle / "evidence.json").write_text('{"a": 2}')
     forger_private, forger_public = keypair()
-    sign(bundle, forger_private, forger_public)
+    sign(bundle, SigningKey(forger_private, forger_public))
     assert verify(bundle).ok and "bundle's own" in verify(bundle).key_source
     assert not verify(bundle, public).ok

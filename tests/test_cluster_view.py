@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import chaos.cluster as cluster
+from harness.core import patroni
 from harness.core.outputs import StackOutputs
 from harness.core.waiting import WaitTimeoutError
+from tests.helpers import outputs_record
 
-OUTPUTS = StackOutputs(stack="t", raw={"database": {"members": [{"name": "db-1", "patroni": "x"},
-                                                                {"name": "db-2", "patroni": "y"}]},
-                                        "hosts": []})
+OUTPUTS = StackOutputs.parse("t", outputs_record(members=("db-1", "db-2")))
 LEADER = {"name": "db-1", "role": "leader", "state": "running", "timeline": 4}
 
 
@@ -23,17 +22,19 @@ LEADER = {"name": "db-1", "role": "leader", "state": "running", "timeline": 4}
 def test_whole_needs_a_leader_and_every_standby_streaming_one_synchronous(
         monkeypatch: pytest.MonkeyPatch, standby: dict | None, whole: bool) -> None:
     members = [LEADER] + ([standby] if standby else [])
-    monkeypatch.setattr(cluster, "patroni_cluster", lambda outputs, timeout_s=3: {"members": members})
+    monkeypatch.setattr(patroni.Patroni, "members", lambda self, timeout_s=3: members)
     if whole:
-        assert cluster.whole_cluster(OUTPUTS) == ["db-2"]
+        assert patroni.Patroni(OUTPUTS).whole() == ["db-2"]
     else:
-        with pytest.raises(cluster.ClusterNotWholeError, match="db-1 leader/running tl 4"):
-            cluster.whole_cluster(OUTPUTS)
+        with pytest.raises(patroni.ClusterNotWholeError, match="db-1 leader/running tl 4"):
+            patroni.Patroni(OUTPUTS).whole()
 
 
-def test_a_timed_out_wait_names_every_member_state(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_timed_out_wait_names_every_member_state_and_the_laggards_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     members = [LEADER, {"name": "db-2", "role": "replica", "state": "starting", "timeline": 3}]
-    monkeypatch.setattr(cluster, "patroni_cluster", lambda outputs, timeout_s=3: {"members": members})
+    monkeypatch.setattr(patroni.Patroni, "members", lambda self, timeout_s=3: members)
     with pytest.raises(WaitTimeoutError) as error:
-        cluster.wait_cluster_whole(OUTPUTS, "a whole cluster", timeout=0.2)
+        patroni.wait_cluster_whole(OUTPUTS, "a whole cluster", timeout=0.2,
+                                   log_tail=lambda host: f"--- log of {host.name} ---")
     assert "db-2 replica/starting tl 3" in str(error.value)
+    assert "--- log of db-2 ---" in str(error.value) and "log of db-1" not in str(error.value)

@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from chaos.cleanup import cleanup
-from chaos.cluster import ready, wait_cluster_whole
 from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
-from chaos.faults import QDISC_HANDLE, netns
 from chaos.runner import RunOptions, run_experiment
+from harness.core.http_json import ready
+from harness.core.netns import QDISC_HANDLE
+from harness.core.patroni import wait_cluster_whole
 from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
 
@@ -26,17 +27,17 @@ NAMES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
 
 
 @pytest.fixture
-def steady(outputs, engine):
+def steady(outputs, containers):
     """Each drill starts from a whole cluster: every fault gone, a synchronous standby, ready on every uplink."""
-    cleanup(engine.client, outputs)
-    wait_cluster_whole(outputs, "a whole cluster before the drill", client=engine.client)
-    wait_for("ready on every uplink", lambda: all(ready(u["url"]) for u in outputs["uplinks"]), timeout=120)
+    cleanup(containers, outputs)
+    wait_cluster_whole(outputs, "a whole cluster before the drill", log_tail=containers.log_tail)
+    wait_for("ready on every uplink", lambda: all(ready(u.url) for u in outputs.uplinks), timeout=120)
     return outputs
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_experiment_runs_and_undoes_its_faults(name: str, steady, engine, tmp_path: Path) -> None:
-    journal = run_experiment(find_experiments([name])[0], steady, engine.client, tmp_path, RunOptions())
+def test_experiment_runs_and_undoes_its_faults(name: str, steady, containers, tmp_path: Path) -> None:
+    journal = run_experiment(find_experiments([name])[0], steady, containers, tmp_path, RunOptions())
     data = json.loads(journal.path.read_text())
     assert data["status"] == "completed", data["reason"]
     for activity in data["activities"]:
@@ -49,7 +50,7 @@ def test_experiment_runs_and_undoes_its_faults(name: str, steady, engine, tmp_pa
             assert activity["phases"]["injected"] <= activity["phases"]["rolled_back"] <= activity["phases"][
                 "verified"]
     assert data["measurements"]["rpo_rows"] == 0
-    assert not cleanup(engine.client, steady), "the experiment left a fault behind"
+    assert not cleanup(containers, steady), "the experiment left a fault behind"
     if name == "uplink-outage":
         assert data["load"]["operations"] > 100 and data["measurements"]["failed_operations"] == 0
     if name == "database-primary-kill":
@@ -67,17 +68,17 @@ def _write(tmp_path: Path, name: str, method: list[dict], probes: list[dict] | N
     return path
 
 
-def test_a_failing_steady_state_is_a_failed_experiment_not_a_crash(steady, engine, tmp_path: Path) -> None:
+def test_a_failing_steady_state_is_a_failed_experiment_not_a_crash(steady, containers, tmp_path: Path) -> None:
     during = _write(tmp_path, "strict", [{"name": "cut", "fault": "uplink-cut", "arguments": {"uplink": 0},
                                           "hold_s": 3}],
                     [{"name": "every-uplink", "probe": "service-ready", "arguments": {"need": "all"}}])
-    journal = run_experiment(load_experiment(during), steady, engine.client, tmp_path, RunOptions(with_load=False))
+    journal = run_experiment(load_experiment(during), steady, containers, tmp_path, RunOptions(with_load=False))
     assert (journal.status, journal.deviated, journal.verdict) == ("completed", True, "fail")
     assert journal.activities[0].phases["detected"] is not None
-    assert all(p["enabled"] for p in Toxiproxy(steady["toxiproxy_api"]).proxies().values())
+    assert all(p["enabled"] for p in Toxiproxy(str(steady.toxiproxy_api)).proxies().values())
     before = _write(tmp_path, "impossible", [{"name": "cut", "fault": "uplink-cut", "hold_s": 3}],
                     [{"name": "five-standbys", "probe": "standby-streaming", "arguments": {"count": 5}}])
-    journal = run_experiment(load_experiment(before), steady, engine.client, tmp_path, RunOptions(with_load=False))
+    journal = run_experiment(load_experiment(before), steady, containers, tmp_path, RunOptions(with_load=False))
     assert journal.verdict == "fail" and "did not hold before" in journal.reason
     assert not journal.activities, "nothing may be injected when the steady state fails first"
 
@@ -91,27 +92,29 @@ def test_a_malformed_file_is_refused_before_anything_is_injected(steady, tmp_pat
                             timeout=60, check=False)
     assert result.returncode == 2
     assert "method[0].hold_s: must be between 0 and 300" in result.stderr
-    proxies = Toxiproxy(steady["toxiproxy_api"]).proxies().values()
+    proxies = Toxiproxy(str(steady.toxiproxy_api)).proxies().values()
     assert all(p["enabled"] for p in proxies)
     assert not any(t["name"].startswith(TOXIC_PREFIX) for p in proxies for t in p["toxics"])
 
 
-def _leftovers(outputs, client) -> dict[str, bool]:
-    """Which kinds of harness fault are in effect on the stack right now."""
-    api = Toxiproxy(outputs["toxiproxy_api"])
+def _leftovers(outputs, containers) -> dict[str, bool]:
+    """Which kinds of harness fault are in effect on the stack right now (read directly, not through cleanup)."""
+    api = Toxiproxy(str(outputs.toxiproxy_api))
     toxics = any(t["name"].startswith(TOXIC_PREFIX) for p in api.proxies().values() for t in p["toxics"])
-    containers = client.containers.list(all=True, filters={"label": f"ihh.stack={outputs.stack}"})
-    stopped = any(c.status != "running" for c in containers)
+    listed = containers.client.containers.list(all=True, filters={"label": f"ihh.stack={outputs.stack}"})
+    stopped = any(c.status != "running" for c in listed)
     rules = qdiscs = False
-    for host in outputs["hosts"]:
-        pid = int(client.api.inspect_container(host["container"])["State"]["Pid"])
-        if pid:
-            rules |= "ihh-drill:" in netns(pid, "iptables", "-S", check=False).stdout
-            qdiscs |= QDISC_HANDLE in netns(pid, "tc", "qdisc", "show", check=False).stdout
+    for host in outputs.hosts():
+        try:
+            ns = containers.netns(host)
+        except RuntimeError:
+            continue  # not running: counted as a stopped container above
+        rules |= "ihh-drill:" in ns.run("iptables", "-S", check=False).stdout
+        qdiscs |= QDISC_HANDLE in ns.run("tc", "qdisc", "show", check=False).stdout
     return {"toxic": toxics, "stopped container": stopped, "iptables rule": rules, "qdisc": qdiscs}
 
 
-def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, engine, tmp_path: Path) -> None:
+def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_path: Path) -> None:
     drills = {
         "toxic": {"name": "latency", "fault": "uplink-toxic", "hold_s": 120,
                   "arguments": {"uplink": 0, "toxic": "latency", "attributes": {"latency": 500}}},
@@ -138,16 +141,16 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, engine, tmp_path:
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
-        assert _leftovers(steady, engine.client)[kind], f"SIGKILL should have left the {kind} behind"
+        assert _leftovers(steady, containers)[kind], f"SIGKILL should have left the {kind} behind"
     result = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
                             check=True)
     assert "undone:" in result.stdout
-    assert not any(_leftovers(steady, engine.client).values()), _leftovers(steady, engine.client)
+    assert not any(_leftovers(steady, containers).values()), _leftovers(steady, containers)
     again = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
                            check=True)
     assert "nothing to clean up" in again.stdout
-    wait_for("ready on every uplink", lambda: all(ready(u["url"]) for u in steady["uplinks"]), timeout=120)
-    journal = run_experiment(find_experiments(["app-server-kill"])[0], steady, engine.client, tmp_path,
+    wait_for("ready on every uplink", lambda: all(ready(u.url) for u in steady.uplinks), timeout=120)
+    journal = run_experiment(find_experiments(["app-server-kill"])[0], steady, containers, tmp_path,
                              RunOptions(with_load=False))
     assert journal.status == "completed"
-    assert not any(_leftovers(steady, engine.client).values())
+    assert not any(_leftovers(steady, containers).values())

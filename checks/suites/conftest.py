@@ -9,7 +9,6 @@ that names the host and the rule.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import pytest
 
 from checks.hosts import testinfra_host
 from checks.waivers import load_waivers
-from harness.core.outputs import StackOutputs
+from harness.core.outputs import Host, StackOutputs
+from harness.core.paths import DEFAULT_STACK
 
 IMPACTS = ("critical", "high", "medium", "low")
 _hosts: dict[str, Any] = {}
@@ -27,7 +27,7 @@ _results: list[Path] = []
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ihh", "internet-hospital host checks")
-    group.addoption("--ihh-stack", default=os.environ.get("IHH_STACK", "local"), help="stack whose outputs to use")
+    group.addoption("--ihh-stack", default=DEFAULT_STACK, help="stack whose outputs to use")
     group.addoption("--ihh-results", default=None, help="write one JSON record per check to this file")
     group.addoption("--ihh-waivers", default=str(Path(__file__).parent.parent / "waivers.yaml"),
                     help="waiver file (check, justification, expires)")
@@ -48,8 +48,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     outputs: StackOutputs = metafunc.config.ihh_outputs  # type: ignore[attr-defined]
     role = getattr(metafunc.module, "ROLE", None)
     only = set(metafunc.config.getoption("--ihh-host"))
-    targets = [h for h in outputs["hosts"] if (role is None or role in h["roles"]) and (not only or h["name"] in only)]
-    metafunc.parametrize("target", targets, ids=[t["name"] for t in targets])
+    targets = [h for h in outputs.hosts(role=role) if not only or h.name in only]
+    metafunc.parametrize("target", targets, ids=[t.name for t in targets])
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +58,11 @@ def outputs(request: pytest.FixtureRequest) -> StackOutputs:
 
 
 @pytest.fixture
-def host(target: dict[str, Any], outputs: StackOutputs) -> Any:
+def host(target: Host, outputs: StackOutputs) -> Any:
     """One testinfra Host per stack host per process, reused by every check of that host."""
-    if target["name"] not in _hosts:
-        _hosts[target["name"]] = testinfra_host(outputs, target["name"])
-    return _hosts[target["name"]]
+    if target.name not in _hosts:
+        _hosts[target.name] = testinfra_host(outputs, target.name)
+    return _hosts[target.name]
 
 
 def check_id(item: pytest.Item) -> str:
@@ -76,7 +76,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
     target = getattr(item, "callspec", None) and item.callspec.params.get("target")
-    if not isinstance(target, dict):
+    if not isinstance(target, Host):
         return  # a suite with no host of its role here: nothing was checked
     requirement_marker = item.get_closest_marker("requirements")
     impact_marker = item.get_closest_marker("impact")
@@ -89,15 +89,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)[-500:]
         message = message.removeprefix("AssertionError: ")  # the fact's own words, not the exception type
-        waiver = next((w for w in item.config.ihh_waivers if w.covers(check, target["name"])), None)  # type: ignore[attr-defined]
+        waiver = next((w for w in item.config.ihh_waivers if w.covers(check, target.name)), None)  # type: ignore[attr-defined]
         if waiver is not None and status == "fail":
             status = "waived"
             message = f"waived until {waiver.expires.isoformat()} ({waiver.justification}); {message}"
             report.outcome = "skipped"
             report.wasxfail = f"waived: {waiver.justification}"
     record = {
-        "host": target["name"],
-        "roles": target["roles"],
+        "host": target.name,
+        "roles": list(target.roles),
         "check": check,
         "requirements": list(requirement_marker.args) if requirement_marker else [],
         "impact": impact_marker.args[0] if impact_marker else "medium",

@@ -17,10 +17,10 @@ def test_service_verifies_the_database_certificate(host, target) -> None:
     config = json.loads(host.file("/etc/ihh/app/service.json").content_string)
     ca = host.file(config["db"]["sslrootcert"])
     assert ca.exists and "BEGIN CERTIFICATE" in ca.content_string, (
-        f"{target['name']}: the service needs the stack CA to verify the database: {ca.path} missing"
+        f"{target.name}: the service needs the stack CA to verify the database: {ca.path} missing"
     )
     code = host.file("/opt/ihh/app/ihh_service/store.py").content_string
-    assert 'sslmode="verify-full"' in code, f"{target['name']}: the service must connect with sslmode=verify-full"
+    assert 'sslmode="verify-full"' in code, f"{target.name}: the service must connect with sslmode=verify-full"
 
 
 @pytest.mark.requirements("TM-5.2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks.suites.facts import assert_owner_only
+from harness.core.outputs import AvNode
 from harness.core.turn import TurnError, allocate
 
 ROLE = "av"
@@ -16,8 +17,8 @@ def _options(host) -> set[str]:
     return {line.strip().split("=")[0] for line in host.file(CONFIG).content_string.splitlines() if line.strip()}
 
 
-def _node(outputs, target) -> dict:
-    return next(n for n in outputs["av_nodes"] if n["name"] == target["name"])
+def _node(outputs, target) -> AvNode:
+    return outputs.av_node(target.name)
 
 
 @pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
@@ -25,7 +26,7 @@ def _node(outputs, target) -> dict:
 def test_coturn_requires_authentication(host, target) -> None:
     options = _options(host)
     assert "use-auth-secret" in options and "no-auth" not in options, (
-        f"{target['name']}: coturn must require authentication (use-auth-secret, no no-auth) in {CONFIG}"
+        f"{target.name}: coturn must require authentication (use-auth-secret, no no-auth) in {CONFIG}"
     )
 
 
@@ -33,16 +34,16 @@ def test_coturn_requires_authentication(host, target) -> None:
 @pytest.mark.impact("critical")
 def test_allocation_without_valid_credential_is_refused(target, outputs) -> None:
     with pytest.raises(TurnError) as refused:
-        allocate(_node(outputs, target)["turn"], "not-the-shared-secret")
-    assert refused.value.code == 401, f"{target['name']}: expected 401 for a forged credential: {refused.value}"
+        allocate(_node(outputs, target).turn, "not-the-shared-secret")
+    assert refused.value.code == 401, f"{target.name}: expected 401 for a forged credential: {refused.value}"
 
 
 @pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
 @pytest.mark.impact("critical")
 def test_no_relay_to_loopback_or_private_peers(target, outputs) -> None:
-    allocation = allocate(_node(outputs, target)["turn"], outputs.secret("turn_shared_secret"), peers=FORBIDDEN_PEERS)
+    allocation = allocate(_node(outputs, target).turn, outputs.secret("turn_shared_secret"), peers=FORBIDDEN_PEERS)
     granted = [peer for peer, answer in allocation.permissions.items() if answer is True]
-    assert not granted, f"{target['name']}: must not relay to loopback or private peers: granted {granted}"
+    assert not granted, f"{target.name}: must not relay to loopback or private peers: granted {granted}"
 
 
 @pytest.mark.requirements("TM-5.2")

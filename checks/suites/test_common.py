@@ -46,21 +46,21 @@ def test_sshd_is_key_only(host, target) -> None:
     config = _sshd(host)
     for key, want in (("passwordauthentication", "no"), ("kbdinteractiveauthentication", "no"),
                       ("permitemptypasswords", "no"), ("pubkeyauthentication", "yes")):
-        assert config.get(key) == want, f"{target['name']}: sshd must be key-only: {key} is {config.get(key)!r}"
+        assert config.get(key) == want, f"{target.name}: sshd must be key-only: {key} is {config.get(key)!r}"
 
 
 @pytest.mark.requirements("GD-1.2.1", "EH-2.2.2")
 @pytest.mark.impact("critical")
 def test_sshd_refuses_root(host, target) -> None:
     value = _sshd(host).get("permitrootlogin")
-    assert value == "no", f"{target['name']}: sshd must refuse root logins: permitrootlogin is {value!r}"
+    assert value == "no", f"{target.name}: sshd must refuse root logins: permitrootlogin is {value!r}"
 
 
 @pytest.mark.requirements("GD-4.3")
 @pytest.mark.impact("medium")
 def test_sshd_logs_every_login(host, target) -> None:
     value = _sshd(host).get("loglevel")
-    assert value in ("VERBOSE", "DEBUG"), f"{target['name']}: sshd must log key fingerprints: loglevel {value!r}"
+    assert value in ("VERBOSE", "DEBUG"), f"{target.name}: sshd must log key fingerprints: loglevel {value!r}"
 
 
 @pytest.mark.requirements("GD-1.2.1")
@@ -68,15 +68,15 @@ def test_sshd_logs_every_login(host, target) -> None:
 def test_role_services_run(host, target) -> None:
     status = host.run("supervisorctl status").stdout
     running = {line.split()[0] for line in status.splitlines() if " RUNNING " in f" {line} "}
-    expected = {"sshd"} | set().union(*(SERVICES[r] for r in target["roles"]))
+    expected = {"sshd"} | set().union(*(SERVICES[r] for r in target.roles))
     missing = expected - running
-    assert not missing, f"{target['name']}: role services must run: not running: {', '.join(sorted(missing))}"
+    assert not missing, f"{target.name}: role services must run: not running: {', '.join(sorted(missing))}"
 
 
 @pytest.mark.requirements("GD-1.2.1", "EH-2.2.2")
 @pytest.mark.impact("high")
 def test_no_port_beyond_the_roles_list(host, target) -> None:
-    allowed = {("tcp", 22)} | set().union(*(ALLOWED_PORTS[r] for r in target["roles"]))
+    allowed = {("tcp", 22)} | set().union(*(ALLOWED_PORTS[r] for r in target.roles))
     extra = set()
     for line in host.check_output("ss -Htlnu").splitlines():
         fields = line.split()
@@ -85,7 +85,7 @@ def test_no_port_beyond_the_roles_list(host, target) -> None:
             continue  # the container platform's own DNS resolver
         if (fields[0], int(port)) not in allowed:
             extra.add(f"{fields[0]}/{address}:{port}")
-    assert not extra, f"{target['name']}: listening beyond the role's allowed ports: {', '.join(sorted(extra))}"
+    assert not extra, f"{target.name}: listening beyond the role's allowed ports: {', '.join(sorted(extra))}"
 
 
 @pytest.mark.requirements("TM-5.4", "GD-1.2.1")
@@ -96,13 +96,13 @@ def test_clock_agrees_with_control_machine(host, target) -> None:
     after = time.time()
     skew = abs(remote - (before + after) / 2) - (after - before) / 2
     assert skew <= CLOCK_SKEW_LIMIT_S, (
-        f"{target['name']}: clock must agree within {CLOCK_SKEW_LIMIT_S} s: off by {skew:.2f} s"
+        f"{target.name}: clock must agree within {CLOCK_SKEW_LIMIT_S} s: off by {skew:.2f} s"
     )
 
 
 @pytest.mark.requirements("GD-1.2.3c")
 @pytest.mark.impact("critical")
 def test_declared_region_is_mainland_china(target) -> None:
-    assert is_mainland_china(target["region"]), (
-        f"{target['name']}: every host must be in mainland China: declares region {target['region']!r}"
+    assert is_mainland_china(target.region), (
+        f"{target.name}: every host must be in mainland China: declares region {target.region!r}"
     )

@@ -23,15 +23,15 @@ def test_no_trust_or_plain_host_rule_for_remote_addresses(host, target) -> None:
         number, kind, method = line.split("|")
         if method == "trust" or (kind == "host" and method != "reject") or (kind == "hostnossl" and method != "reject"):
             bad.append(f"line {number}: {kind} ... {method}")
-    assert not bad, f"{target['name']}: remote connections must need TLS and a password: pg_hba {'; '.join(bad)}"
+    assert not bad, f"{target.name}: remote connections must need TLS and a password: pg_hba {'; '.join(bad)}"
 
 
 @pytest.mark.requirements("EH-1.2.1", "TM-5.2")
 @pytest.mark.impact("critical")
 def test_tls_is_on(host, target) -> None:
-    assert sql(host, "show ssl") == "on", f"{target['name']}: PostgreSQL must serve TLS: ssl is off"
+    assert sql(host, "show ssl") == "on", f"{target.name}: PostgreSQL must serve TLS: ssl is off"
     minimum = sql(host, "show ssl_min_protocol_version")
-    assert minimum in ("TLSv1.2", "TLSv1.3"), f"{target['name']}: TLS below 1.2 must be refused: min {minimum}"
+    assert minimum in ("TLSv1.2", "TLSv1.3"), f"{target.name}: TLS below 1.2 must be refused: min {minimum}"
 
 
 @pytest.mark.requirements("EH-1.2.1", "TM-5.2")
@@ -41,7 +41,7 @@ def test_service_sessions_use_tls(host, target) -> None:
         pytest.skip("the service connects to the primary only")
     plain = sql(host, "select count(*) from pg_stat_activity a join pg_stat_ssl s using (pid) "
                       "where a.application_name like 'ihh-service@%' and not s.ssl")
-    assert plain == "0", f"{target['name']}: every service session must use TLS: {plain} without"
+    assert plain == "0", f"{target.name}: every service session must use TLS: {plain} without"
 
 
 @pytest.mark.requirements("EH-2.2.1")
@@ -49,11 +49,11 @@ def test_service_sessions_use_tls(host, target) -> None:
 def test_standby_streams_or_primary_has_a_sync_standby(host, target) -> None:
     if sql(host, "select pg_is_in_recovery()") == "t":
         status = sql(host, "select status from pg_stat_wal_receiver")
-        assert status == "streaming", f"{target['name']}: the hot standby must stream from the primary: {status!r}"
+        assert status == "streaming", f"{target.name}: the hot standby must stream from the primary: {status!r}"
     else:
         states = sql(host, "select sync_state from pg_stat_replication").split()
-        assert states, f"{target['name']}: the primary must have a streaming standby: none connected"
-        assert {"sync", "quorum"} & set(states), f"{target['name']}: a standby must be synchronous: {states}"
+        assert states, f"{target.name}: the primary must have a streaming standby: none connected"
+        assert {"sync", "quorum"} & set(states), f"{target.name}: a standby must be synchronous: {states}"
 
 
 @pytest.mark.requirements("TM-5.2", "EH-1.1.2")
@@ -61,7 +61,7 @@ def test_standby_streams_or_primary_has_a_sync_standby(host, target) -> None:
 def test_data_directory_is_private(host, target) -> None:
     data = host.file(DATA_DIR)
     assert data.is_directory and data.user == "postgres" and data.mode == 0o700, (
-        f"{target['name']}: {DATA_DIR} must be 0700 postgres: {oct(data.mode)} {data.user}"
+        f"{target.name}: {DATA_DIR} must be 0700 postgres: {oct(data.mode)} {data.user}"
     )
 
 
@@ -77,4 +77,4 @@ def test_keys_readable_only_by_owner(host, target) -> None:
 def test_connections_are_audited(host, target) -> None:
     for setting in ("log_connections", "log_disconnections"):
         value = sql(host, f"show {setting}")
-        assert value == "on", f"{target['name']}: audit logging must be on: {setting} is {value}"
+        assert value == "on", f"{target.name}: audit logging must be on: {setting} is {value}"

@@ -12,5 +12,5 @@ ROLE = "dcs"
 def test_etcd_data_is_private(host, target) -> None:
     data = host.file("/var/lib/etcd/data")
     assert data.is_directory and data.mode == 0o700 and data.user == "etcd", (
-        f"{target['name']}: /var/lib/etcd/data must be 0700 etcd: {oct(data.mode)} {data.user}"
+        f"{target.name}: /var/lib/etcd/data must be 0700 etcd: {oct(data.mode)} {data.user}"
     )

@@ -18,13 +18,12 @@ Target = Literal["read-write", "standby", "any"]
 
 def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: int = 3) -> str:
     """A libpq connection string to the members' published ports with the given target."""
-    members = outputs["database"]["members"]
-    hosts = [m["postgres"].rpartition(":") for m in members]
+    endpoints = [m.postgres_endpoint for m in outputs.database.members]
     return psycopg.conninfo.make_conninfo(
-        host=",".join(h for h, _, _ in hosts),
-        port=",".join(p for _, _, p in hosts),
-        dbname=outputs["database"]["dbname"],
-        user=outputs["database"]["user"],
+        host=",".join(h for h, _ in endpoints),
+        port=",".join(str(p) for _, p in endpoints),
+        dbname=outputs.database.dbname,
+        user=outputs.database.user,
         password=outputs.secret("db_app_password"),
         sslmode="verify-full",
         sslrootcert=str(outputs.ca_cert_path),

@@ -37,3 +37,7 @@ def timestamped(kind: str, explicit: str | None = None) -> Path:
     if explicit:
         return Path(explicit)
     return EVIDENCE_ROOT / kind / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+RUN_SNAPSHOT_DIR = "stack"
+"""Sub-folder of a run folder with what the run was made against: graph.json, outputs.json, provenance.json."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
 
 import paramiko
 
@@ -29,15 +28,6 @@ class Result:
     exit_code: int
     stdout: str
     stderr: str
-
-
-def host_entry(outputs: StackOutputs, name: str) -> dict[str, Any]:
-    """The outputs' record of host ``name``."""
-    for host in outputs["hosts"]:
-        if host["name"] == name:
-            return host
-    known = ", ".join(h["name"] for h in outputs["hosts"])
-    raise KeyError(f"stack {outputs.stack!r} has no host {name!r} (hosts: {known})")
 
 
 HANDSHAKE_ATTEMPTS = 3
@@ -62,17 +52,17 @@ def connect(outputs: StackOutputs, name: str, timeout_s: float = 10.0) -> parami
 
 
 def _connect_once(outputs: StackOutputs, name: str, timeout_s: float) -> paramiko.SSHClient:
-    host = host_entry(outputs, name)
-    address, _, port = host["ssh"].rpartition(":")
-    key_type, key_b64 = host["ssh_host_key"].split()[:2]
+    host = outputs.host(name)
+    address, port = host.ssh_endpoint
+    key_type, key_b64 = host.ssh_host_key.split()[:2]
     client = paramiko.SSHClient()
     client.get_host_keys().add(f"[{address}]:{port}", key_type, paramiko.Ed25519Key(data=base64.b64decode(key_b64)))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         client.connect(
             address,
-            port=int(port),
-            username=outputs["ssh_user"],
+            port=port,
+            username=outputs.ssh_user,
             pkey=paramiko.Ed25519Key.from_private_key_file(str(outputs.ssh_key_path)),
             timeout=timeout_s,
             banner_timeout=timeout_s,
@@ -95,3 +85,32 @@ def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 
     if check and exit_code != 0:
         raise RemoteCommandError(f"{host}: `{command}` exited {exit_code}: {result.stderr.strip()[-800:]}")
     return result
+
+
+class Sessions:
+    """SSH sessions to the stack's hosts, opened on first use, closed together (a drill talks to many)."""
+
+    def __init__(self, outputs: StackOutputs) -> None:
+        self.outputs = outputs
+        self._open: dict[str, paramiko.SSHClient] = {}
+
+    def run(self, host: str, command: str, timeout_s: float = 600, check: bool = True) -> str:
+        """``command`` on ``host`` as root (sudo); its standard output."""
+        return self.result(host, command, timeout_s, check).stdout
+
+    def result(self, host: str, command: str, timeout_s: float = 600, check: bool = False) -> Result:
+        """``command`` on ``host`` as root, with its exit code and both outputs."""
+        if host not in self._open:
+            self._open[host] = connect(self.outputs, host)
+        return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check)
+
+    def close(self) -> None:
+        for client in self._open.values():
+            client.close()
+        self._open.clear()
+
+    def __enter__(self) -> Sessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

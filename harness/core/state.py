@@ -53,3 +53,8 @@ def forget(stack: str) -> None:
         for child in folder.iterdir():
             child.unlink()
         folder.rmdir()
+
+
+def graph_path(stack: str) -> Path:
+    """The applied resource graph, without secrets (``harness.core.graph.to_public_json``)."""
+    return stack_dir(stack) / "graph.json"

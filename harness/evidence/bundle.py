@@ -42,14 +42,31 @@ def write_manifest(bundle: Path) -> Path:
     return path
 
 
-def sign(bundle: Path, private_key_pem: str, public_key_pem: str) -> None:
-    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+@dataclass(frozen=True)
+class SigningKey:
+    """The ed25519 key a bundle is sealed with: the private half signs, the public half ships for reference."""
+
+    private_pem: str
+    public_pem: str
+
+    def __repr__(self) -> str:  # never print the private half
+        return "SigningKey(private_pem=[secret], public_pem=...)"
+
+
+def sign(bundle: Path, signing_key: SigningKey) -> None:
+    key = serialization.load_pem_private_key(signing_key.private_pem.encode(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("the evidence signing key must be ed25519")
-    (bundle / PUBLIC_KEY).write_text(public_key_pem)
+    (bundle / PUBLIC_KEY).write_text(signing_key.public_pem)
     manifest = write_manifest(bundle)
     signature = key.sign(manifest.read_bytes())
     (bundle / SIGNATURE).write_text(base64.b64encode(signature).decode() + "\n")
+
+
+def unsign(bundle: Path) -> None:
+    """Remove a manifest and signature that no longer describe the bundle (it was rebuilt without a key)."""
+    for name in (MANIFEST, SIGNATURE, PUBLIC_KEY):
+        (bundle / name).unlink(missing_ok=True)
 
 
 @dataclass

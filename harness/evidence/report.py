@@ -1,31 +1,30 @@
-"""Build the evidence bundle of one run from the artefacts on disk: evidence.json, index.html, junit.xml.
+"""Build the evidence bundle of one run from the files of its run folder alone: evidence.json, index.html, junit.xml.
 
-Every number in it is read from an artefact of this run; a requirement with no
-executed check is listed ``not_tested`` with its reason; failures come first.
+Every number in it is read from an artefact of this run; what the run was made against
+(the applied resource graph, the public outputs, the provenance) was saved into the run
+folder when it started, so the report is the same after ``harness down``, on another
+machine, or rebuilt by an assessor. A requirement with no executed check is listed
+``not_tested`` with its reason; failures come first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from html import escape
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from harness.core.graph import from_public_json
+from harness.core.paths import RUN_SNAPSHOT_DIR
 from harness.evidence import plots
-from harness.evidence.bundle import sign
-from harness.core.paths import EVIDENCE_ROOT, REPO_ROOT
-from harness.core.outputs import StackOutputs
+from harness.evidence.bundle import SigningKey, sign, unsign
 from harness.evidence.stability import monthly_summary
 from harness.evidence.topology_svg import write_topology
 from harness.evidence.verdicts import ORDER, RequirementVerdict, requirement_verdicts
+from infra.policy.rules import check, rule_requirements, subjects_from
 
 SCHEMA_VERSION = 1
 LABELS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "not_tested": ("未测试", "not tested"),
@@ -37,51 +36,43 @@ class Report:
     run_dir: Path
     verdicts: list[RequirementVerdict]
     evidence: dict[str, Any]
-
-
-def provenance(stack: str, run_id: str, started: str) -> dict[str, Any]:
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-        return result.stdout.strip()
-
-    config = REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml"
-    versions = {}
-    for package in ("pulumi", "pulumi-docker", "locust", "psycopg", "paramiko", "scipy", "matplotlib"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "id": run_id,
-        "stack": stack,
-        "started": started,
-        "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "project_commit": git("rev-parse", "HEAD"),
-        "project_tree_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "stack_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest() if config.exists() else None,
-        "tool_versions": {"python": platform.python_version(), **versions},
-        "machine": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
-                    "cpus": os.cpu_count(),
-                    "hostname_sha256": hashlib.sha256(platform.node().encode()).hexdigest()[:16]},
-    }
+    signed: bool
 
 
 def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def write_preview(run_dir: Path, stack: str) -> Any:
-    """The policy rules over this run's resource graph, and the graph's topology diagram."""
-    from harness.provisioning.stack_ops import run_and_check
-    from infra.policy.rules import RULE_REQUIREMENTS
+def _snapshot(run_dir: Path, name: str) -> Any:
+    """A file of what the run was made against; None when the run never got that far (its ``up`` failed)."""
+    return _read(run_dir / RUN_SNAPSHOT_DIR / name)
 
-    run, violations = run_and_check(stack)
+
+UNKNOWN_ORIGIN = {"project_commit": "unknown", "project_tree_dirty": None, "stack_config_sha256": None,
+                  "tool_versions": {}, "machine": {}}
+
+
+def provenance(run_dir: Path, stack: str, run_id: str, started: str) -> dict[str, Any]:
+    """The run's identity and origin, as captured when it started, with the report's own time."""
+    origin = _snapshot(run_dir, "provenance.json") or UNKNOWN_ORIGIN
+    return {"id": run_id, "stack": stack, "started": started,
+            "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **{k: v for k, v in origin.items() if k != "captured"}}
+
+
+def write_preview(run_dir: Path, stack: str) -> bool:
+    """The policy rules over the run's applied resource graph, and its topology diagram; False without a graph."""
+    records = _snapshot(run_dir, "graph.json")
+    if records is None:
+        return False
+    graph = from_public_json(records)
+    violations = check(subjects_from(graph.resources))
     (run_dir / "preview.json").write_text(json.dumps({
-        "resources": len(run.graph.resources), "requirements": sorted(set(RULE_REQUIREMENTS)),
+        "resources": len(graph.resources), "requirements": sorted(set(rule_requirements())),
         "violations": [{"requirement": v.requirement, "urn": v.urn, "rule": v.rule} for v in violations],
     }, indent=2))
-    write_topology(run.graph, f"部署拓扑 Deployment topology: {stack}", run_dir / "topology.svg")
-    return run
+    write_topology(graph, f"部署拓扑 Deployment topology: {stack}", run_dir / "topology.svg")
+    return True
 
 
 def _measurements(run_dir: Path) -> dict[str, Any]:
@@ -129,38 +120,45 @@ def _plots(run_dir: Path) -> dict[str, str]:
     return made
 
 
-def build_report(run_dir: Path, stack: str, run_id: str, started: str, steps: dict[str, Any] | None = None) -> Report:
-    """Evidence.json, plots, topology, stability summary, HTML and JUnit for one run; then seal the bundle."""
-    outputs = StackOutputs.load(stack)
-    (run_dir / "outputs.json").write_text(json.dumps(outputs.public(), indent=2, sort_keys=True))
-    write_preview(run_dir, stack)
+def build_report(run_dir: Path, stack: str, run_id: str, started: str, steps: dict[str, Any] | None = None,
+                 signing_key: SigningKey | None = None) -> Report:
+    """Evidence.json, plots, topology, stability summary, HTML and JUnit for one run; then seal the bundle.
+
+    Without ``signing_key`` the bundle is rebuilt unsigned, and an earlier manifest and signature
+    (which no longer match) are removed rather than left to mislead.
+    """
+    run = provenance(run_dir, stack, run_id, started)
+    drawn = write_preview(run_dir, stack)
     figures = _plots(run_dir)
-    products = {"topology": "topology.svg", "stability": "stability.json"}
+    products = {"topology": "topology.svg", "stability": "stability.json"} if drawn else {"stability": "stability.json"}
     verdicts = requirement_verdicts(run_dir, products)
     evidence = {
-        "schema_version": SCHEMA_VERSION,
-        "run": provenance(stack, run_id, started),
+        "schema_version": SCHEMA_VERSION, "run": run,
         "summary": {v: sum(1 for r in verdicts if r.verdict == v) for v in ORDER},
-        "requirements": [v.to_json() for v in verdicts],
-        "measurements": _measurements(run_dir),
-        "plots": figures,
-        "steps": steps or {},
-        "artefacts": [],
+        "requirements": [v.to_json() for v in verdicts], "measurements": _measurements(run_dir),
+        "plots": figures, "steps": steps or {}, "artefacts": [],
     }
     (run_dir / "evidence.json").write_text(json.dumps(evidence, indent=2, ensure_ascii=False))
-    stability = monthly_summary(run_dir.parent, evidence["run"]["started"][:7])
+    stability = monthly_summary(run_dir.parent, run["started"][:7])
     (run_dir / "stability.json").write_text(json.dumps(stability, indent=2))
     evidence["artefacts"] = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()
                                    and p.name not in ("index.html", "junit.xml", "evidence.json"))
     (run_dir / "evidence.json").write_text(json.dumps(evidence, indent=2, ensure_ascii=False))
     (run_dir / "junit.xml").write_bytes(junit(verdicts))
     (run_dir / "index.html").write_text(render_html(run_dir, evidence, verdicts, stability), encoding="utf-8")
-    sign(run_dir, outputs.secret("evidence_signing_key"), outputs["evidence_verify_key_pem"])
+    if signing_key is None:
+        unsign(run_dir)
+    else:
+        sign(run_dir, signing_key)
+    _point_latest(run_dir)
+    return Report(run_dir, verdicts, evidence, signed=signing_key is not None)
+
+
+def _point_latest(run_dir: Path) -> None:
     latest = run_dir.parent / "latest"
     if latest.is_symlink() or latest.exists():
         latest.unlink()
     latest.symlink_to(run_dir.name)
-    return Report(run_dir, verdicts, evidence)
 
 
 def junit(verdicts: list[RequirementVerdict]) -> bytes:
@@ -210,69 +208,94 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[RequirementVerdict],
                 stability: dict[str, Any]) -> str:
-    run, m = evidence["run"], evidence["measurements"]
+    """The bilingual report: header, then one section per kind of evidence the run holds, failures first."""
+    m, figures = evidence["measurements"], evidence["plots"]
+    sections = [_matrix_section(evidence, verdicts)]
+    if "availability" in m:
+        sections.append(_availability_section(run_dir, m["availability"], figures))
+    if "drills" in m:
+        sections.append(_drills_section(run_dir, m["drills"], figures))
+    if "restore" in m:
+        sections.append(_restore_section(run_dir, m["restore"], figures))
+    sections.append("<h2>部署拓扑 Deployment topology (GD-2.2.3)</h2>" + _svg(run_dir, "topology.svg"))
+    sections += [_stability_section(stability), _artefacts_section(evidence["artefacts"])]
+    run = evidence["run"]
+    return (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>Evidence {escape(run['id'])}"
+            f"</title><style>{STYLE}</style></head><body>{_header(run)}{''.join(sections)}</body></html>")
+
+
+def _header(run: dict[str, Any]) -> str:
+    return (f"<h1>互联网医院韧性测评证据 Internet-hospital resilience evidence</h1>"
+            f"<p class='muted'>运行 Run {escape(run['id'])} · 栈 stack {escape(run['stack'])} · "
+            f"{escape(run['started'])} – {escape(run['ended'])} · commit {escape(str(run['project_commit'])[:12])}"
+            f"{' (modified tree)' if run['project_tree_dirty'] else ''}</p>")
+
+
+def _matrix_section(evidence: dict[str, Any], verdicts: list[RequirementVerdict]) -> str:
     counts = " ".join(f"<span>{_badge(k)} {n}</span>" for k, n in evidence["summary"].items())
     matrix = _table(
         ["编号 ID", "要求 Requirement", "结论 Verdict", "理由 Reason", "证据 Evidence"],
         [[f"<b>{escape(v.id)}</b>", f"{escape(v.zh)}<br><span class='muted'>{escape(v.en)}</span>", _badge(v.verdict),
           escape(v.reason), "<br>".join(f"<a href='{escape(e.artefact)}'>{escape(e.method)}</a>" for e in v.evidence
                                         if e.artefact) or "-"] for v in verdicts])
-    sections = [f"<h2>需求矩阵 Requirement matrix</h2><p class='counts'>{counts}</p>{matrix}"]
-    if "availability" in m:
-        a = m["availability"]
-        sections.append(
-            "<h2>可用性 Availability (EH-2.2.1)</h2>" + _table(
-                ["指标 Measure", "数值 Value"],
-                [["结论 Verdict", _badge(a["verdict"])],
-                 ["成功率 Success ratio", f"{a['ratio']:.5f} over {a['operations']} operations"],
-                 ["95% 下限 One-sided 95 % Clopper–Pearson lower bound", f"{a['lower_bound']:.5f} (target 0.999)"],
-                 ["年度预计停机 Expected downtime a year", f"{a['expected_downtime_h_per_year']:.3f} h of "
-                                                          f"{a['allowed_h_per_year']:.2f} h allowed"],
-                 ["30 天错误预算消耗 30-day error-budget burn", f"{a['budget_burn_30d']:.2%}"]])
-            + _svg(run_dir, evidence["plots"].get("latency_per_uplink")))
-    if "drills" in m:
-        rows = [[escape(name), _badge(d["verdict"]), str(d.get("service_outage_s", "-")),
-                 str(d.get("user_visible_outage_s", "-")), str(d.get("raw_error_window_s", "-")),
-                 str(d.get("writes_back_s", "-")), str(d.get("rpo_rows", "-"))]
-                for name, d in m["drills"]["by_experiment"].items()]
-        sections.append(
-            "<h2>故障演练 Failover drills (GD-3.2.3, TM-5.5)</h2>"
+    return f"<h2>需求矩阵 Requirement matrix</h2><p class='counts'>{counts}</p>{matrix}"
+
+
+def _availability_section(run_dir: Path, a: dict[str, Any], figures: dict[str, str]) -> str:
+    return ("<h2>可用性 Availability (EH-2.2.1)</h2>" + _table(
+        ["指标 Measure", "数值 Value"],
+        [["结论 Verdict", _badge(a["verdict"])],
+         ["成功率 Success ratio", f"{a['ratio']:.5f} over {a['operations']} operations"],
+         ["95% 下限 One-sided 95 % Clopper–Pearson lower bound", f"{a['lower_bound']:.5f} (target 0.999)"],
+         ["年度预计停机 Expected downtime a year", f"{a['expected_downtime_h_per_year']:.3f} h of "
+                                                  f"{a['allowed_h_per_year']:.2f} h allowed"],
+         ["30 天错误预算消耗 30-day error-budget burn", f"{a['budget_burn_30d']:.2%}"]])
+        + _svg(run_dir, figures.get("latency_per_uplink")))
+
+
+def _drills_section(run_dir: Path, drills: dict[str, Any], figures: dict[str, str]) -> str:
+    rows = [[escape(name), _badge(d["verdict"]), str(d.get("service_outage_s", "-")),
+             str(d.get("user_visible_outage_s", "-")), str(d.get("raw_error_window_s", "-")),
+             str(d.get("writes_back_s", "-")), str(d.get("rpo_rows", "-"))]
+            for name, d in drills["by_experiment"].items()]
+    return ("<h2>故障演练 Failover drills (GD-3.2.3, TM-5.5)</h2>"
             + _table(["演练 Experiment", "结论 Verdict", "服务中断 Service outage s", "用户可见 User-visible s",
                       "原始错误窗口 Raw error window s", "写入恢复 Writes back s", "RPO rows"], rows)
-            + _svg(run_dir, evidence["plots"].get("availability_timeline"))
-            + _svg(run_dir, evidence["plots"].get("failover_phases")))
-    if "restore" in m:
-        r = m["restore"]
-        rows = [[escape(d["site"]), f"{d['rto_seconds']:.1f}", str(d["rpo_rows"]), f"{d['rpo_seconds']:.1f}",
-                 f"{d['restore_bytes_per_s'] / 1e6:.1f}" if d.get("restore_bytes_per_s") else "-",
-                 _badge("pass" if d["sentinel_verified"] else "fail"), escape(d.get("clinical_sentinel", ""))]
-                for d in r["drills"]]
-        p = r.get("projection") or {}
-        sections.append(
-            "<h2>备份恢复 Backup and restore (EH-2.2.3, EH-3.3.2)</h2>"
+            + _svg(run_dir, figures.get("availability_timeline"))
+            + _svg(run_dir, figures.get("failover_phases")))
+
+
+def _restore_section(run_dir: Path, r: dict[str, Any], figures: dict[str, str]) -> str:
+    rows = [[escape(d["site"]), f"{d['rto_seconds']:.1f}", str(d["rpo_rows"]), f"{d['rpo_seconds']:.1f}",
+             f"{d['restore_bytes_per_s'] / 1e6:.1f}" if d.get("restore_bytes_per_s") else "-",
+             _badge("pass" if d["sentinel_verified"] else "fail"), escape(d.get("clinical_sentinel", ""))]
+            for d in r["drills"]]
+    return ("<h2>备份恢复 Backup and restore (EH-2.2.3, EH-3.3.2)</h2>"
             + _table(["副本 Copy", "RTO s", "RPO rows", "RPO s", "恢复 Restore MB/s", "哨兵 Sentinel",
                       "病历与审计 Consultation and audit trail"], rows)
-            + (f"<p>预计 RTO Projected RTO for {p.get('data_gb')} GB + {p.get('wal_gb')} GB WAL: "
-               f"{p.get('rto_low_s', 0) / 3600:.2f}–{p.get('rto_high_s', 0) / 3600:.2f} h"
-               + (f"（{p['capped_at_raw_copy']} 次演练的恢复速率按同盘直接复制速率封顶 restore rate capped at the "
-                  f"raw-copy rate of the same disk in {p['capped_at_raw_copy']} drill(s): the filler data "
-                  f"compresses better than clinical records）" if p.get("capped_at_raw_copy") else "")
-               + "</p>" if p else "")
-            + _svg(run_dir, evidence["plots"].get("restore")))
-    sections.append("<h2>部署拓扑 Deployment topology (GD-2.2.3)</h2>" + _svg(run_dir, "topology.svg"))
-    sections.append(
-        f"<h2>月度稳定性 Monthly stability summary (EH-1.2.4) {escape(stability['month'])}</h2>"
-        + _table(["运行 Run", "开始 Started", "未通过 Failed requirements", "可用率 Availability", "演练 Drills"],
-                 [[escape(r["run_id"]), escape(r["started"]), str(r["verdicts"].get("fail", "-")),
-                   "-" if r["availability_ratio"] is None else f"{r['availability_ratio']:.5f}",
-                   f"{r['drills'] or 0} ({r['drills_failed'] or 0} failed)"] for r in stability["runs"]]))
-    artefacts = "".join(f"<li><a href='{escape(a)}'>{escape(a)}</a></li>" for a in evidence["artefacts"])
-    sections.append(f"<h2>原始材料 Raw artefacts</h2><ul>{artefacts}</ul>"
-                    "<p class='muted'>manifest.sha256 lists every file's SHA-256; manifest.sha256.sig is its ed25519 "
-                    "signature. 校验 Verify: <code>harness verify-evidence DIR</code></p>")
-    header = (f"<h1>互联网医院韧性测评证据 Internet-hospital resilience evidence</h1>"
-              f"<p class='muted'>运行 Run {escape(run['id'])} · 栈 stack {escape(run['stack'])} · "
-              f"{escape(run['started'])} – {escape(run['ended'])} · commit {escape(run['project_commit'][:12])}"
-              f"{' (modified tree)' if run['project_tree_dirty'] else ''}</p>")
-    return (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>Evidence {escape(run['id'])}"
-            f"</title><style>{STYLE}</style></head><body>{header}{''.join(sections)}</body></html>")
+            + _projection(r.get("projection") or {}) + _svg(run_dir, figures.get("restore")))
+
+
+def _projection(p: dict[str, Any]) -> str:
+    if not p:
+        return ""
+    capped = (f"（{p['capped_at_raw_copy']} 次演练的恢复速率按同盘直接复制速率封顶 restore rate capped at the "
+              f"raw-copy rate of the same disk in {p['capped_at_raw_copy']} drill(s): the filler data "
+              f"compresses better than clinical records）" if p.get("capped_at_raw_copy") else "")
+    return (f"<p>预计 RTO Projected RTO for {p.get('data_gb')} GB + {p.get('wal_gb')} GB WAL: "
+            f"{p.get('rto_low_s', 0) / 3600:.2f}–{p.get('rto_high_s', 0) / 3600:.2f} h{capped}</p>")
+
+
+def _stability_section(stability: dict[str, Any]) -> str:
+    return (f"<h2>月度稳定性 Monthly stability summary (EH-1.2.4) {escape(stability['month'])}</h2>"
+            + _table(["运行 Run", "开始 Started", "未通过 Failed requirements", "可用率 Availability", "演练 Drills"],
+                     [[escape(r["run_id"]), escape(r["started"]), str(r["verdicts"].get("fail", "-")),
+                       "-" if r["availability_ratio"] is None else f"{r['availability_ratio']:.5f}",
+                       f"{r['drills'] or 0} ({r['drills_failed'] or 0} failed)"] for r in stability["runs"]]))
+
+
+def _artefacts_section(artefacts: list[str]) -> str:
+    items = "".join(f"<li><a href='{escape(a)}'>{escape(a)}</a></li>" for a in artefacts)
+    return (f"<h2>原始材料 Raw artefacts</h2><ul>{items}</ul>"
+            "<p class='muted'>manifest.sha256 lists every file's SHA-256; manifest.sha256.sig is its ed25519 "
+            "signature. 校验 Verify: <code>harness verify-evidence DIR</code></p>")

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.core.outputs import StackOutputs
+from harness.core.paths import RUN_SNAPSHOT_DIR
 from harness.evidence.catalogue import Requirement, load_catalogue
 from infra.thresholds import MIN_RETENTION_DAYS as FIVE_YEARS_DAYS
 
@@ -129,8 +131,9 @@ def restore_items(run_dir: Path) -> dict[str, list[Item]]:
     all_verified = bool(drills) and len(verified) == len(drills)
     items["OP-5.3"] = [Item("restore", "pass" if all_verified else "fail", f"backups restored and verified: {sites}",
                             art)]
-    outputs = _read(run_dir / "outputs.json") or {}
-    retention = {s["name"]: s["retention_days"] for s in outputs.get("backup_sites", [])}
+    outputs = _read(run_dir / RUN_SNAPSHOT_DIR / "outputs.json")
+    copies = StackOutputs.parse(str(outputs.get("stack", "?")), outputs).backup_sites if outputs else ()
+    retention = {s.name: s.retention_days for s in copies}
     restored_long_enough = bool(retention) and all(retention.get(d["site"], 0) >= FIVE_YEARS_DAYS for d in drills)
     items["EH-1.2.3"] = [Item("restore", "pass" if restored_long_enough else "fail",
                               "retention of every restored copy: " + ", ".join(

@@ -7,12 +7,10 @@ stack would change nothing, silently.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
-from chaos.cluster import leader
 from harness.core.outputs import StackOutputs
+from harness.core.patroni import Patroni
 from harness.core.progress import say
 from harness.core.waiting import wait_for
 from infra.config import DatabaseConfig
@@ -26,19 +24,14 @@ def wanted(config: DatabaseConfig) -> dict[str, Any]:
 
 def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
     """Write the configured timing through the leader's REST API; returns what differed (empty when nothing)."""
+    patroni = Patroni(outputs)
     name = wait_for("a Patroni leader to converge the failover timing through",
-                    lambda: leader(outputs, timeout_s=2), timeout=120)
-    endpoint = next(m["patroni"] for m in outputs["database"]["members"] if m["name"] == name)
-    with urllib.request.urlopen(f"http://{endpoint}/config", timeout=5) as response:
-        current = json.loads(response.read())
+                    lambda: patroni.leader(timeout_s=2), timeout=120)
+    current = patroni.config(name)
     # A member's GET /config is its cached view of the DCS, up to loop_wait old: the wanted values are
     # always written (PATCH is idempotent), and what differed from that view is reported.
     changes = {k: v for k, v in wanted(config).items() if current.get(k) != v}
-    request = urllib.request.Request(f"http://{endpoint}/config", method="PATCH",
-                                     data=json.dumps(wanted(config)).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - the stack's own Patroni endpoint
-        pass
+    patroni.patch_config(name, wanted(config))
     if changes:
         say("Patroni dynamic config converged: " + ", ".join(f"{k} {current.get(k)} -> {v}"
                                                               for k, v in changes.items()))

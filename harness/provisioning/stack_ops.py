@@ -13,6 +13,7 @@ from harness.provisioning.docker_apply import ApplyReport, DockerApplier
 from harness.provisioning.engine import check_free_space, ensure_engine
 from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
 from harness.provisioning.patroni_config import converge
+from harness.provisioning.run_snapshot import save_applied_graph
 from harness.provisioning.toxiproxy_build import ensure_toxiproxy
 from infra.policy.rules import Violation, check, subjects_from
 
@@ -77,6 +78,7 @@ def up(stack: str) -> UpResult:
     save_generated_state(stack, run.state)
     report = DockerApplier(engine.client, stack).apply(run.graph)
     save_outputs(stack, run.outputs)
+    save_applied_graph(stack, run)
     with step("converge Patroni's failover timing with the stack config"):
         converge(StackOutputs.load(stack), run.config.database)
     return UpResult(report=report, seconds=time.monotonic() - started)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from infra.policy.rules import RULE_REQUIREMENTS, check, subjects_from
+from infra.policy.rules import check, rule_requirements, subjects_from
 
 PACK_NAME = "ihh-compliance"
 ENFORCEMENT = EnforcementLevel.MANDATORY
@@ -19,7 +19,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
 POLICIES = [
     StackValidationPolicy(
         name="ihh-requirements",
-        description=f"Topology rules of the requirement catalogue ({', '.join(RULE_REQUIREMENTS)}).",
+        description=f"Topology rules of the requirement catalogue ({', '.join(rule_requirements())}).",
         validate=validate,
         enforcement_level=ENFORCEMENT,
     )

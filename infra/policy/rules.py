@@ -62,6 +62,28 @@ def labels_of(props: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One rule: the requirement IDs it judges and the check that yields its violations."""
+
+    name: str
+    requirements: tuple[str, ...]
+    check: Callable[[list[Subject]], Iterable[Violation]]
+
+
+RULES: list[Rule] = []
+"""Every rule, in declaration order; a rule joins by its ``@rule`` decorator, beside its code."""
+
+
+def rule(*requirements: str) -> Callable[[Callable[[list[Subject]], Iterable[Violation]]],
+                                         Callable[[list[Subject]], Iterable[Violation]]]:
+    """Register a check as the rule for ``requirements``; the violations it yields must name one of them."""
+    def register(fn: Callable[[list[Subject]], Iterable[Violation]]) -> Callable[[list[Subject]], Iterable[Violation]]:
+        RULES.append(Rule(fn.__name__, requirements, fn))
+        return fn
+    return register
+
+
 def _hosts(subjects: list[Subject]) -> list[Subject]:
     return [s for s in subjects if s.labels.get(f"{P}roles")]
 
@@ -74,6 +96,7 @@ def _stack_urn(subjects: list[Subject]) -> str:
     return subjects[0].urn.split("::")[0] + "::stack" if subjects else "stack"
 
 
+@rule("GD-1.2.3a")
 def servers_and_separate_database(subjects: list[Subject]) -> Iterable[Violation]:
     """GD-1.2.3a: >= 2 application servers; the database on hosts of its own."""
     apps = _with_role(subjects, "app")
@@ -88,6 +111,7 @@ def servers_and_separate_database(subjects: list[Subject]) -> Iterable[Violation
             yield Violation("GD-1.2.3a", host.urn, "database server also runs the application; it must be separate")
 
 
+@rule("EH-2.2.1")
 def hot_standby(subjects: list[Subject]) -> Iterable[Violation]:
     """EH-2.2.1: a primary and at least one hot standby."""
     databases = _with_role(subjects, "database")
@@ -96,6 +120,7 @@ def hot_standby(subjects: list[Subject]) -> Iterable[Violation]:
                         f"{len(databases)} database server(s); a primary and a hot standby (2) are required")
 
 
+@rule("GD-1.2.3b")
 def site_power(subjects: list[Subject]) -> Iterable[Violation]:
     """GD-1.2.3b: every site declares dual power feeds or emergency generation."""
     for host in _hosts(subjects):
@@ -106,6 +131,7 @@ def site_power(subjects: list[Subject]) -> Iterable[Violation]:
                             f"one of {', '.join(POWERED)} required")
 
 
+@rule("GD-1.2.3c")
 def mainland_only(subjects: list[Subject]) -> Iterable[Violation]:
     """GD-1.2.3c: every host, backup sites included, in a mainland-China region."""
     for host in _hosts(subjects):
@@ -114,6 +140,7 @@ def mainland_only(subjects: list[Subject]) -> Iterable[Violation]:
             yield Violation("GD-1.2.3c", host.urn, f"region {region or 'undeclared'!r} is not in mainland China")
 
 
+@rule("GD-1.2.4")
 def av_nodes(subjects: list[Subject]) -> Iterable[Violation]:
     """GD-1.2.4: at least two audio/video nodes."""
     nodes = _with_role(subjects, "av")
@@ -122,6 +149,7 @@ def av_nodes(subjects: list[Subject]) -> Iterable[Violation]:
                         f"{len(nodes)} audio/video node(s) declared; at least {MIN_AV_NODES} required")
 
 
+@rule("GD-1.2.5")
 def uplinks(subjects: list[Subject]) -> Iterable[Violation]:
     """GD-1.2.5: >= 2 uplinks from >= 2 distinct providers, each >= 10 Mbps."""
     lines = [s for s in subjects if f"{P}uplink.provider" in s.labels]
@@ -145,6 +173,7 @@ def _repositories(subjects: list[Subject]) -> list[Subject]:
     return [s for s in subjects if f"{P}backup.repository" in s.labels]
 
 
+@rule("EH-2.2.3")
 def offsite_backups(subjects: list[Subject]) -> Iterable[Violation]:
     """EH-2.2.3: >= 2 complete copies, each off-site: not in the primary's region nor each other's."""
     repos = _repositories(subjects)
@@ -167,6 +196,7 @@ def offsite_backups(subjects: list[Subject]) -> Iterable[Violation]:
             yield Violation("EH-2.2.3", repo.urn, "backup repository does not hold a complete copy")
 
 
+@rule("EH-1.2.3")
 def retention(subjects: list[Subject]) -> Iterable[Violation]:
     """EH-1.2.3: key records kept at least five years."""
     for repo in _repositories(subjects):
@@ -177,6 +207,7 @@ def retention(subjects: list[Subject]) -> Iterable[Violation]:
                             f"backup retention {raw} days is below five years ({MIN_RETENTION_DAYS} days)")
 
 
+@rule("TM-5.2")
 def encrypted_backups(subjects: list[Subject]) -> Iterable[Violation]:
     """TM-5.2: patient data encrypted in storage, backups included."""
     for repo in _repositories(subjects):
@@ -185,26 +216,14 @@ def encrypted_backups(subjects: list[Subject]) -> Iterable[Violation]:
             yield Violation("TM-5.2", repo.urn, "backup repository is not encrypted")
 
 
-RULES: tuple[Callable[[list[Subject]], Iterable[Violation]], ...] = (
-    servers_and_separate_database,
-    hot_standby,
-    site_power,
-    mainland_only,
-    av_nodes,
-    uplinks,
-    offsite_backups,
-    retention,
-    encrypted_backups,
-)
-
-RULE_REQUIREMENTS = ("GD-1.2.3a", "EH-2.2.1", "GD-1.2.3b", "GD-1.2.3c", "GD-1.2.4", "GD-1.2.5",
-                     "EH-2.2.3", "EH-1.2.3", "TM-5.2")
-"""Requirement IDs these rules judge, in RULES order."""
+def rule_requirements() -> tuple[str, ...]:
+    """Requirement IDs the rules judge, in declaration order."""
+    return tuple(r for rule in RULES for r in rule.requirements)
 
 
 def check(subjects: list[Subject]) -> list[Violation]:
     """Every violation of every rule."""
-    return [violation for rule in RULES for violation in rule(subjects)]
+    return [violation for r in RULES for violation in r.check(subjects)]
 
 
 def subjects_from(resources: Iterable[Any]) -> list[Subject]:
