@@ -97,7 +97,7 @@ def _host(outputs: StackOutputs, args: Args) -> Host:
 
 def _site(outputs: StackOutputs, args: Args) -> str:
     site = args.get("site", "primary")
-    return outputs.primary_site if site == "primary" else str(site)
+    return outputs.primary_site.name if site == "primary" else str(site)
 
 
 def _target(outputs: StackOutputs, args: Args) -> str:

@@ -25,9 +25,9 @@ from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import wait_cluster_whole
 from harness.core.progress import say
+from harness.core.request_log import attempts_logged
 from harness.core.waiting import WaitTimeoutError, wait_for
 from harness.provisioning.engine import ensure_engine
-from loadtests.analysis import attempts_logged
 from loadtests.runner import LoadPlan, LoadRun, run_load
 
 HEAVY_PROBES = {"wal-archived"}

@@ -6,9 +6,11 @@ Later drills (check, chaos, load, restore, report, all) hang off the same comman
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 
+from harness.core.paths import DEFAULT_STACK
 from harness.core.progress import say
 
 
@@ -229,8 +231,13 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
-    parser.add_argument("--stack", default="local", help="stack name (stacks/Pulumi.<stack>.yaml); default: local")
+    parser.add_argument("--stack", default=DEFAULT_STACK,
+                        help=f"stack name (stacks/Pulumi.<stack>.yaml); default: $IHH_STACK or {DEFAULT_STACK}")
+    # --stack is also taken after the command (`harness up --stack local`); there it wins
+    stack_option = argparse.ArgumentParser(add_help=False)
+    stack_option.add_argument("--stack", default=argparse.SUPPRESS, help="stack name (as before the command)")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, parents=[stack_option])  # type: ignore[method-assign]
     sub.add_parser("setup", help="install-time preparation: engine, base image, Toxiproxy").set_defaults(
         func=_cmd_setup)
     sub.add_parser("preview", help="run the program offline and check every policy rule").set_defaults(
@@ -307,10 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for a person, not a traceback
         from chaos.experiment import ExperimentError
+        from harness.core.outputs import OutputsError, UnknownNameError
         from infra.config import ConfigError
 
-        bad_input = isinstance(exc, ConfigError | ExperimentError)
-        kind = {ConfigError: "config error", ExperimentError: "experiment error"}.get(type(exc), type(exc).__name__)
+        kinds = {ConfigError: "config error", ExperimentError: "experiment error", OutputsError: "outputs error",
+                 UnknownNameError: "unknown name"}
+        bad_input = isinstance(exc, tuple(kinds))
+        kind = kinds.get(type(exc), type(exc).__name__)
         print(f"harness {args.command}: {kind}: {exc}", file=sys.stderr)
         return 2 if bad_input else 1
 

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-LOG_FIELDS = ("ts", "endpoint", "uplink", "attempt", "latency_ms", "status", "ok", "final", "operation", "error")
-"""One row per attempt; written by the failover client, read here. Kept free of Locust so tests import it."""
+from harness.core.request_log import Request
+
 WINDOW_GAP_S = 1.0
 """Failures closer together than this belong to one error window."""
-
-
-@dataclass(frozen=True)
-class Request:
-    ts: float
-    endpoint: str
-    uplink: str
-    attempt: int
-    latency_ms: float
-    status: int
-    ok: bool
-    final: bool
-    operation: str
-    error: str
 
 
 @dataclass(frozen=True)
@@ -39,28 +23,6 @@ class ErrorWindow:
     @property
     def seconds(self) -> float:
         return self.end - self.start
-
-
-def attempts_logged(directory: Path) -> int:
-    """How many attempts the per-request logs under ``directory`` hold so far (headers not counted)."""
-    total = 0
-    for path in directory.glob("requests-*.csv"):
-        with path.open() as handle:
-            total += max(0, sum(1 for _ in handle) - 1)
-    return total
-
-
-def read_requests(directory: Path) -> list[Request]:
-    """Every attempt of every process's log, in time order."""
-    rows: list[Request] = []
-    for path in sorted(directory.glob("requests-*.csv")):
-        with path.open(newline="") as handle:
-            for r in csv.DictReader(handle):
-                rows.append(Request(float(r["ts"]), r["endpoint"], r["uplink"], int(r["attempt"]),
-                                    float(r["latency_ms"]), int(r["status"]), r["ok"] == "1", r["final"] == "1",
-                                    r["operation"], r["error"]))
-    rows.sort(key=lambda r: r.ts)
-    return rows
 
 
 def error_windows(failures: list[Request]) -> list[ErrorWindow]:

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import gevent
 from locust.contrib.fasthttp import FastHttpSession
 
-from loadtests.analysis import LOG_FIELDS
+from harness.core.request_log import LOG_FIELDS
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any
 from harness.core.outputs import StackOutputs
 from harness.core.paths import REPO_ROOT
 from harness.core.progress import say
-from loadtests.analysis import attempts_logged, read_requests, summarize
+from harness.core.request_log import attempts_logged, read_requests
+from loadtests.analysis import summarize
 from loadtests.availability import availability_verdict, downtime_model, steady_state
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"

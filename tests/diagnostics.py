@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import docker
 
-from chaos.cluster import database_log_tail, describe_members, patroni_cluster
+from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
+from harness.core.patroni import Patroni, describe_members
 from harness.provisioning.engine import docker_free_gib
 
 
@@ -26,8 +27,8 @@ def stack_diagnostics(client: docker.DockerClient, stack: str) -> str:
     except Exception as exc:  # noqa: BLE001 - a diagnostic reports what it could not read
         return "\n".join([*lines, f"no stack outputs: {type(exc).__name__}: {exc}"])
     try:
-        lines.append("patroni: " + describe_members(patroni_cluster(outputs)["members"]))
+        lines.append("patroni: " + describe_members(Patroni(outputs).members()))
     except Exception as exc:  # noqa: BLE001 - a diagnostic reports what it could not read
         lines.append(f"patroni: {type(exc).__name__}: {exc}")
-    lines += [database_log_tail(client, h) for h in outputs["hosts"] if "database" in h["roles"]]
+    lines += [LocalContainers(client, stack).log_tail(h) for h in outputs.hosts(role="database")]
     return "\n".join(lines)

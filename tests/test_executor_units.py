@@ -57,3 +57,24 @@ def test_durations_and_uploads() -> None:
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         members = {m.name: m for m in archive.getmembers()}
     assert members["etc/ihh/a.json"].mode == 0o644 and members["usr/local/bin/x"].mode == 0o755
+
+
+@pytest.mark.parametrize(("inputs", "refused"), [
+    ({"capabilities": {"adds": ["NET_ADMIN"]}}, "input 'capabilities' is not applied by the offline executor"),
+    ({"mounts": [{"target": "/data", "type": "tmpfs"}]}, "input 'mounts' is not applied"),
+    ({"ports": [{"internal": 80, "external": 8080, "ip": "127.0.0.1", "protocol": "tcp", "publishMode": "host"}]},
+     "input ports.publishMode is not applied"),
+    ({"healthcheck": {"tests": ["CMD", "true"], "interval": "1s", "startInterval": "1s"}},
+     "input healthcheck.startInterval is not applied"),
+])
+def test_an_input_the_executor_would_drop_is_refused_not_ignored(inputs: dict, refused: str) -> None:
+    """`pulumi up` would apply these; silently dropping them offline would give another topology."""
+    with pytest.raises(ApplyError, match=f"urn::web: {refused}"):
+        docker_resources(ResourceGraph([res("web", image="ihh/app:1", **inputs)]))
+
+
+def test_every_input_the_committed_stack_declares_is_applied() -> None:
+    from harness.provisioning.mockrun import read_stack_config, run_program
+
+    run = run_program("local", read_stack_config("local"))
+    assert len(docker_resources(run.graph)) > 20

@@ -35,7 +35,7 @@ def record(run_, host: str, check: str) -> dict:
 def test_every_suite_passes_on_every_host(outputs, tmp_path: Path) -> None:
     result = run_checks(outputs.stack, tmp_path)
     assert result.ok, "\n".join(f"{r['host']} {r['check']}: {r['message']}" for r in result.failed)
-    assert {r["host"] for r in result.records} == {h["name"] for h in outputs["hosts"]}
+    assert {r["host"] for r in result.records} == {h.name for h in outputs.hosts()}
     assert all(r["requirements"] and r["impact"] for r in result.records)
     assert result.junit_path.read_text().count("<testcase") == len(result.records)
 

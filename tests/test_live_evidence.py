@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def test_every_catalogue_requirement_is_in_the_bundle_with_a_reason(quick_run: P
     listed = {r["id"]: r for r in evidence["requirements"]}
     assert set(listed) == {r.id for r in load_catalogue()}
     order = [r["verdict"] for r in evidence["requirements"]]
-    assert order == sorted(order, key=harness.report.ORDER.__getitem__), "failures must come first"
+    assert order == sorted(order, key=harness.evidence.report.ORDER.__getitem__), "failures must come first"
     assert all(r["reason"] for r in evidence["requirements"])
     m = evidence["measurements"]
     assert m["availability"]["operations"] > 1000 and m["drills"]["count"] == 3 and m["restore"]["drills"]
@@ -118,7 +119,7 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
                 if name == fail:
                     raise RuntimeError(f"{name} broke on purpose")
             return run
-        return {name: step(name) for name in harness.run_all.STEPS[:-1]}
+        return {name: step(name) for name in harness.pipeline.STEPS[:-1]}
 
     monkeypatch.setattr(harness.pipeline, "_steps", lambda stack, run_dir, quick, fill_gb: steps("restore"))
     first = run_all(live_stack.stack, resume=False, run_id=None)
@@ -132,3 +133,24 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
     second = run_all(live_stack.stack, resume=True, run_id=first.data["id"])
     assert calls == ["restore", "load"], "steps done before are not run again"
     assert second.data["finished"] and second.run_dir == first.run_dir
+
+
+def test_the_report_is_rebuilt_from_the_run_folder_alone(quick_run: Path, tmp_path: Path) -> None:
+    """No stack state, no Docker, another folder: the same verdicts, said to be unsigned (no key here)."""
+    copy = tmp_path / "evidence" / quick_run.name
+    shutil.copytree(quick_run, copy)
+    (copy / "preview.json").unlink()
+    (copy / "topology.svg").unlink()
+    env = {**os.environ, "IHH_STATE_DIR": str(tmp_path / "no-state"), "DOCKER_HOST": "unix:///nonexistent.sock"}
+    rebuilt = subprocess.run([str(HARNESS), "report", str(copy)], capture_output=True, text=True, check=False,
+                             timeout=120, env=env)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "NOT SIGNED" in rebuilt.stdout
+    original = json.loads((quick_run / "evidence.json").read_text())
+    again = json.loads((copy / "evidence.json").read_text())
+    assert again["summary"] == original["summary"]
+    assert [(r["id"], r["verdict"]) for r in again["requirements"]] == [
+        (r["id"], r["verdict"]) for r in original["requirements"]]
+    assert again["run"]["project_commit"] == original["run"]["project_commit"]
+    assert (copy / "topology.svg").read_text().startswith("<svg")
+    assert not (copy / "manifest.sha256.sig").exists(), "a stale signature must not be left to mislead"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.core.database import connect
+from harness.core.request_log import attempts_logged, read_requests
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled
 from harness.core.waiting import wait_for
-from loadtests.analysis import attempts_logged, read_requests
 from loadtests.runner import LoadPlan, LoadRun, run_load
 
 pytestmark = pytest.mark.live
@@ -21,7 +21,7 @@ def test_a_bounded_run_measures_both_uplinks(outputs, tmp_path: Path) -> None:
     s = run.summary
     assert s["operations"] > 100
     assert s["successes"] == s["operations"], s["failed_operations"][:3]
-    assert set(s["per_uplink"]) == {u["name"] for u in outputs["uplinks"]}
+    assert set(s["per_uplink"]) == {u.name for u in outputs.uplinks}
     for uplink in s["per_uplink"].values():
         assert uplink["requests"] > 20
         assert 0 < uplink["p50"] <= uplink["p95"] <= uplink["p99"]
@@ -39,8 +39,8 @@ def test_the_request_cap_stops_the_run(outputs, tmp_path: Path) -> None:
 
 def test_clients_fail_over_when_an_uplink_is_cut(outputs, tmp_path: Path) -> None:
     """Uplink cut midway: no failed patient flow, no duplicate booking, and the other uplink carried the load."""
-    cut = outputs["uplinks"][0]["name"]
-    toxiproxy = Toxiproxy(outputs["toxiproxy_api"])
+    cut = outputs.uplinks[0].name
+    toxiproxy = Toxiproxy(outputs.toxiproxy_api)
     result: list[LoadRun] = []
     runner = threading.Thread(target=lambda: result.append(
         run_load(outputs.stack, LoadPlan(users=12, spawn_rate=12, run_time_s=20, max_requests=20_000), tmp_path)))

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.live
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["first-copy", "second-copy"])
-def test_restore_from_each_copy_with_the_other_unreachable(outputs, engine, index: int) -> None:
-    site = outputs["backup_sites"][index]["name"]
-    result = run_restore_drill(engine.client, outputs, site, sentinel_rows=500)
+def test_restore_from_each_copy_with_the_other_unreachable(outputs, containers, index: int) -> None:
+    site = outputs.backup_sites[index].name
+    result = run_restore_drill(containers, outputs, site, sentinel_rows=500)
     assert result.other_sites_unreachable, "the other copy answered during the drill"
     assert result.sentinel_verified, "sentinel rows or checksum differ after the restore"
     assert "intact" in result.clinical_sentinel, result.clinical_sentinel
@@ -23,52 +23,52 @@ def test_restore_from_each_copy_with_the_other_unreachable(outputs, engine, inde
     assert result.database_bytes > 0 and result.raw_copy_seconds > 0
 
 
-def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, engine) -> None:
+def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, containers) -> None:
     """A flipped file in the chosen copy stops the drill before the loss, naming the file."""
-    from chaos.backups import verify
     from chaos.restore_drill import CorruptRepositoryError
+    from harness.core.pgbackrest import verify_site as verify
     from harness.core.ssh import connect, run
 
-    site = outputs["backup_sites"][0]
-    client = connect(outputs, site["host"])
+    site = outputs.backup_sites[0]
+    client = connect(outputs, site.host)
     find = ("sudo sh -c 'find /var/lib/pgbackrest/repo/backup/main -path \"*pg_data/base/*\" -type f "
             "-size +8k | sort | tail -1'")
-    target = run(client, site["host"], find).stdout.strip()
+    target = run(client, site.host, find).stdout.strip()
     assert target, "no backup file to corrupt"
     relative = target.split("/backup/main/", 1)[1]
-    run(client, site["host"], f"sudo cp -p {target} /root/drill-original")
+    run(client, site.host, f"sudo cp -p {target} /root/drill-original")
     try:
-        run(client, site["host"], f"sudo sh -c \"printf XXXXXXXXXXXXXXXX | dd of={target} bs=1 seek=64 "
+        run(client, site.host, f"sudo sh -c \"printf XXXXXXXXXXXXXXXX | dd of={target} bs=1 seek=64 "
             "conv=notrunc status=none\"")
         found = verify(outputs, site)
         assert not found.ok and any(relative in p for p in found.problems), found
         with pytest.raises(CorruptRepositoryError) as refused:
-            run_restore_drill(engine.client, outputs, site["name"], sentinel_rows=10)
+            run_restore_drill(containers, outputs, site.name, sentinel_rows=10)
         assert relative in str(refused.value) and "wiped nothing" in str(refused.value)
     finally:
-        run(client, site["host"], f"sudo cp -p /root/drill-original {target}")
-        run(client, site["host"], "sudo rm -f /root/drill-original")
+        run(client, site.host, f"sudo cp -p /root/drill-original {target}")
+        run(client, site.host, "sudo rm -f /root/drill-original")
         client.close()
     assert verify(outputs, site).ok, "the corruption was not undone"
     import urllib.request
 
-    with urllib.request.urlopen(outputs["uplinks"][0]["url"] + "/health/ready", timeout=5) as response:
+    with urllib.request.urlopen(outputs.uplinks[0].url + "/health/ready", timeout=5) as response:
         assert response.status == 200, "the service must still be up: nothing was wiped"
 
 
-def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, engine) -> None:
+def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, containers) -> None:
     """With one copy cut off from the database hosts, a drill from it stops at once and names the copy that answers."""
     from chaos.isolation import unreachable
     from chaos.restore_drill import RepositoryUnreachableError
 
-    cut, other = outputs["backup_sites"][0], outputs["backup_sites"][1]
-    members = [m["name"] for m in outputs["database"]["members"]]
-    with unreachable(engine.client, outputs, cut["host"], members), pytest.raises(RepositoryUnreachableError) as err:
-        run_restore_drill(engine.client, outputs, cut["name"], sentinel_rows=10)
+    cut, other = outputs.backup_sites[0], outputs.backup_sites[1]
+    members = outputs.hosts(role="database")
+    with unreachable(containers, outputs, cut.host, members), pytest.raises(RepositoryUnreachableError) as err:
+        run_restore_drill(containers, outputs, cut.name, sentinel_rows=10)
     message = str(err.value)
-    assert f"at {cut['name']} does not answer" in message and "wiped nothing" in message
-    assert f"copies that answer: {other['name']}" in message
+    assert f"at {cut.name} does not answer" in message and "wiped nothing" in message
+    assert f"copies that answer: {other.name}" in message
     import urllib.request
 
-    with urllib.request.urlopen(outputs["uplinks"][0]["url"] + "/health/ready", timeout=5) as response:
+    with urllib.request.urlopen(outputs.uplinks[0].url + "/health/ready", timeout=5) as response:
         assert response.status == 200, "the service must still be up: nothing was wiped"

@@ -25,7 +25,7 @@ def slot() -> str:
 
 @pytest.fixture
 def base(outputs) -> str:
-    return outputs["uplinks"][0]["url"]
+    return outputs.uplinks[0].url
 
 
 def new_patient(base: str) -> int:
@@ -55,7 +55,7 @@ def count(outputs, sql: str, *args: object) -> int:
 
 
 def test_one_consultation_is_traceable_end_to_end_through_either_uplink(outputs) -> None:
-    first, second = (u["url"] for u in outputs["uplinks"])
+    first, second = (u.url for u in outputs.uplinks)
     patient, doctor = new_patient(first), new_doctor(second)
     booking = new_booking(first, patient, doctor)
     dr = f"doctor:{doctor}"
@@ -94,7 +94,7 @@ def test_a_refused_step_writes_nothing(outputs, base: str) -> None:
 
 
 def test_a_retried_write_is_done_once(outputs, base: str) -> None:
-    other = outputs["uplinks"][1]["url"]
+    other = outputs.uplinks[1].url
     patient, doctor = new_patient(base), new_doctor(base)
     body = {"patient_id": patient, "doctor_id": doctor, "slot": slot()}
     key = uuid.uuid4().hex
@@ -121,7 +121,7 @@ def test_av_session_credentials_allocate_on_every_turn_node(outputs, base: str) 
     session = call(base, "POST", "/v1/av-sessions", {"booking_id": booking}, actor=f"patient:{patient}")
     assert session.status == 201, session.body
     servers = session.body["ice_servers"]
-    assert {s["node"] for s in servers} == {n["name"] for n in outputs["av_nodes"]}
+    assert {s["node"] for s in servers} == {n.name for n in outputs.av_nodes}
     for server in servers:
         udp = next(u for u in server["urls"] if u.endswith("transport=udp"))
         host, _, port = udp.removeprefix("turn:").split("?")[0].rpartition(":")
@@ -133,6 +133,6 @@ def test_av_session_credentials_allocate_on_every_turn_node(outputs, base: str) 
 
 
 def test_readiness_reports_the_writable_primary(outputs) -> None:
-    for uplink in outputs["uplinks"]:
-        ready = call(uplink["url"], "GET", "/health/ready")
+    for uplink in outputs.uplinks:
+        ready = call(uplink.url, "GET", "/health/ready")
         assert ready.status == 200 and ready.body["ready"] is True

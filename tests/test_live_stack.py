@@ -29,34 +29,34 @@ def _get(url: str) -> tuple[int, Message, bytes]:
 
 
 def test_every_container_is_healthy(outputs, engine) -> None:
-    for host in outputs["hosts"]:
-        state = engine.client.api.inspect_container(host["container"])["State"]
-        assert state["Status"] == "running", f"{host['name']}: {state['Status']}"
+    for host in outputs.hosts():
+        state = engine.client.api.inspect_container(host.container)["State"]
+        assert state["Status"] == "running", f"{host.name}: {state['Status']}"
         health = (state.get("Health") or {}).get("Status")
-        assert health == "healthy", f"{host['name']}: health {health}"
+        assert health == "healthy", f"{host.name}: health {health}"
 
 
 def test_ready_through_both_uplinks_on_loopback(outputs) -> None:
-    assert len(outputs["uplinks"]) >= 2
-    for uplink in outputs["uplinks"]:
-        assert uplink["url"].startswith("http://127.0.0.1:"), uplink
+    assert len(outputs.uplinks) >= 2
+    for uplink in outputs.uplinks:
+        assert uplink.url.startswith("http://127.0.0.1:"), uplink
         status, headers, body = wait_for(
-            f"{uplink['name']} ready", lambda u=uplink: (r := _get(u["url"] + "/health/ready"))[0] == 200 and r,
+            f"{uplink.name} ready", lambda u=uplink: (r := _get(u.url + "/health/ready"))[0] == 200 and r,
             timeout=60,
         )
         assert status == 200, body
-        assert headers.get("X-Uplink") == uplink["name"], headers
+        assert headers.get("X-Uplink") == uplink.name, headers
         assert b'"ready": true' in body
 
 
 def test_uplinks_are_shaped_to_their_contract(outputs) -> None:
-    for uplink in outputs["uplinks"]:
-        url = f"{outputs['toxiproxy_api']}/proxies/{uplink['toxiproxy_proxy']}/toxics"
+    for uplink in outputs.uplinks:
+        url = f"{outputs.toxiproxy_api}/proxies/{uplink.toxiproxy_proxy}/toxics"
         with urllib.request.urlopen(url, timeout=5) as response:
             toxics = json.loads(response.read())
         rates = {t["stream"]: t["attributes"]["rate"] for t in toxics if t["type"] == "bandwidth"}
-        expected = uplink["bandwidth_mbps"] * 1000 // 8
-        assert rates == {"upstream": expected, "downstream": expected}, (uplink["name"], toxics)
+        expected = uplink.bandwidth_mbps * 1000 // 8
+        assert rates == {"upstream": expected, "downstream": expected}, (uplink.name, toxics)
 
 
 def test_row_written_on_primary_is_read_on_standby(outputs) -> None:
@@ -76,59 +76,59 @@ def test_row_written_on_primary_is_read_on_standby(outputs) -> None:
 
 
 def test_database_is_not_reachable_from_the_uplink_side(outputs) -> None:
-    ingress = outputs["uplinks"][0]["ingress_host"]
+    ingress = outputs.uplinks[0].ingress_host
     client = ssh_connect(outputs, ingress)
     try:
-        for member in outputs["database"]["members"]:
-            probe = (f"python3 -c \"import socket; socket.create_connection(('{member['name']}', 5432), timeout=2)\"")
+        for member in outputs.database.members:
+            probe = (f"python3 -c \"import socket; socket.create_connection(('{member.name}', 5432), timeout=2)\"")
             result = ssh_run(client, ingress, probe, check=False)
-            assert result.exit_code != 0, f"{ingress} reached {member['name']}:5432"
+            assert result.exit_code != 0, f"{ingress} reached {member.name}:5432"
     finally:
         client.close()
 
 
 def test_turn_allocation_on_each_av_node(outputs) -> None:
     secret = outputs.secret("turn_shared_secret")
-    assert len(outputs["av_nodes"]) >= 2
-    for node in outputs["av_nodes"]:
-        allocation = allocate(node["turn"], secret)
-        assert allocation.relayed_port > 0 and allocation.lifetime_s > 0, (node["name"], allocation)
+    assert len(outputs.av_nodes) >= 2
+    for node in outputs.av_nodes:
+        allocation = allocate(node.turn, secret)
+        assert allocation.relayed_port > 0 and allocation.lifetime_s > 0, (node.name, allocation)
     with pytest.raises(TurnError) as refused:
-        allocate(outputs["av_nodes"][0]["turn"], "not-the-shared-secret")
+        allocate(outputs.av_nodes[0].turn, "not-the-shared-secret")
     assert refused.value.code == 401
 
 
 def test_ssh_with_generated_key_on_every_host(outputs) -> None:
-    for host in outputs["hosts"]:
-        client = ssh_connect(outputs, host["name"])
+    for host in outputs.hosts():
+        client = ssh_connect(outputs, host.name)
         try:
-            result = ssh_run(client, host["name"], "id -un")
+            result = ssh_run(client, host.name, "id -un")
         finally:
             client.close()
-        assert result.stdout.strip() == outputs["ssh_user"], host["name"]
+        assert result.stdout.strip() == outputs.ssh_user, host.name
 
 
 def test_each_backup_repository_accepts_a_backup(outputs) -> None:
-    for site in outputs["backup_sites"]:
-        client = ssh_connect(outputs, site["host"])
+    for site in outputs.backup_sites:
+        client = ssh_connect(outputs, site.host)
         try:
             wait_for(
-                f"stanza on {site['host']}",
-                lambda s=site, c=client: ssh_run(c, s["host"], "sudo -u pgbackrest pgbackrest --stanza=main "
-                                                 f"--repo={s['repository']} info --output=json", check=False
+                f"stanza on {site.host}",
+                lambda s=site, c=client: ssh_run(c, s.host, "sudo -u pgbackrest pgbackrest --stanza=main "
+                                                 f"--repo={s.repository} info --output=json", check=False
                                                  ).exit_code == 0,
                 timeout=120,
             )
-            ssh_run(client, site["host"],
-                    f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site['repository']} --type=full backup",
+            ssh_run(client, site.host,
+                    f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site.repository} --type=full backup",
                     timeout_s=600)
-            info = ssh_run(client, site["host"], f"sudo -u pgbackrest pgbackrest --stanza=main "
-                           f"--repo={site['repository']} info --output=json")
+            info = ssh_run(client, site.host, f"sudo -u pgbackrest pgbackrest --stanza=main "
+                           f"--repo={site.repository} info --output=json")
         finally:
             client.close()
         stanza = json.loads(info.stdout)[0]
         assert stanza["status"]["message"] == "ok", stanza["status"]
-        assert stanza["backup"], f"no backup in repository {site['repository']}"
+        assert stanza["backup"], f"no backup in repository {site.repository}"
         assert stanza["cipher"] == "aes-256-cbc"
 
 
@@ -151,7 +151,7 @@ def test_up_converges_patroni_timing_changed_behind_its_back(live_stack) -> None
 
     outputs = live_stack.ensure_up()
     configured = parse_config(live_stack.stack, stack_values(live_stack.stack)).database
-    members = [m["patroni"] for m in outputs["database"]["members"]]
+    members = [m.patroni for m in outputs.database.members]
 
     def ttl_everywhere(value: int) -> bool:
         """Each member's cached view of the DCS config (refreshed every loop_wait) shows ``value``."""
@@ -176,7 +176,7 @@ def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
     from harness.provisioning.stack_ops import up
 
     outputs = live_stack.ensure_up()
-    containers = {h["name"]: h["container"] for h in outputs["hosts"]}
+    containers = {h.name: h.container for h in outputs.hosts()}
     engine.client.containers.get(containers["app-2"]).remove(force=True)
     engine.client.containers.get(containers["turn-2"]).stop(timeout=5)
     report = up(live_stack.stack).report

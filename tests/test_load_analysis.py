@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtests.analysis import LOG_FIELDS, Request, error_windows, read_requests, summarize
+from harness.core.request_log import LOG_FIELDS, Request, read_requests
+from loadtests.analysis import error_windows, summarize
 
 
 def req(ts: float, uplink: str = "a", ok: bool = True, final: bool = True, attempt: int = 1,

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from harness.core.outputs import StackOutputs
 from harness.provisioning.mockrun import run_program
 from tests.helpers import program, stack_values
 
@@ -101,15 +102,17 @@ def test_generated_values_are_stable_while_inputs_are(local) -> None:
 
 
 def test_outputs_contract(local) -> None:
-    out = local.outputs
-    for key in ("uplinks", "toxiproxy_api", "av_nodes", "hosts", "ssh_private_key", "backup_sites", "database"):
-        assert key in out, key
-    assert {"name", "provider", "bandwidth_mbps", "url", "toxiproxy_proxy"} <= set(out["uplinks"][0])
-    assert out["toxiproxy_api"].startswith("http://127.0.0.1:")
-    assert {"name", "roles", "site", "region", "ssh", "container", "ssh_host_key"} <= set(out["hosts"][0])
-    assert [s["region"] for s in out["backup_sites"]] == ["cn-shanghai", "cn-shenzhen"]
-    assert out["ssh_private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
-    assert len({h["ssh"] for h in out["hosts"]}) == len(out["hosts"]), "ports collide"
+    """What the program outputs is what the drills read: it parses into the typed outputs, nothing missing."""
+    out = StackOutputs.parse("local", local.outputs)
+    assert len(out.uplinks) == 2 and all(u.toxiproxy_proxy and u.url.startswith("http://127.0.0.1:")
+                                         for u in out.uplinks)
+    assert str(out.toxiproxy_api).startswith("http://127.0.0.1:")
+    assert all(h.container and h.ssh_host_key.startswith("ssh-ed25519 ") for h in out.hosts())
+    assert [s.region for s in out.backup_sites] == ["cn-shanghai", "cn-shenzhen"]
+    assert [s.host for s in out.backup_sites] == [h.name for h in out.hosts(role="backup")]
+    assert [m.name for m in out.database.members] == [h.name for h in out.hosts(role="database")]
+    assert local.outputs["ssh_private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert len({h.ssh for h in out.hosts()}) == len(out.hosts()), "ports collide"
 
 
 def test_patroni_and_pgbackrest_config(local) -> None:

@@ -9,9 +9,11 @@ error here, naming the field, not a ``KeyError`` deep inside a drill.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,32 +44,53 @@ class UnknownNameError(LookupError):
         return str(self.args[0])
 
 
-class _Fields:
-    """Reads one record of the raw outputs, naming the field path in every error."""
+KEY = "outputs_key"
+"""Field metadata: the key a field is read from when it differs from its name; None: not read from the outputs."""
 
-    def __init__(self, raw: Any, where: str) -> None:
+
+class _Record:
+    """Base of the typed records: ``parse`` reads each dataclass field from the raw mapping by its name and type,
+    naming the field's path in every error; ``check`` adds a record's own rules."""
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> Any:
         if not isinstance(raw, Mapping):
             raise OutputsError(f"{where}: must be a mapping, got {type(raw).__name__}")
-        self.raw, self.where = raw, where
+        hints = typing.get_type_hints(cls)
+        values = {f.name: _field(raw, f, hints[f.name], where) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                  if f.metadata.get(KEY, f.name) is not None}
+        record = cls(**values)
+        record.check(where)
+        return record
 
-    def get(self, key: str, kind: type[T] | tuple[type, ...], default: Any = ...) -> Any:
-        if key not in self.raw or self.raw[key] is None:
-            if default is not ...:
-                return default
-            raise OutputsError(f"{self.where}.{key}: is missing")
-        value = self.raw[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds):
-            raise OutputsError(f"{self.where}.{key}: must be {_kind_name(kind)}, got {type(value).__name__}")
-        return value
-
-    def records(self, key: str) -> list[tuple[Any, str]]:
-        """A list field's items, each with its own path for errors (``hosts[3]``)."""
-        return [(item, f"{self.where}.{key}[{i}]") for i, item in enumerate(self.get(key, list))]
+    def check(self, where: str) -> None:
+        """A record's own rules beyond field types; none by default."""
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    return kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+def _field(raw: Mapping[str, Any], field: dataclasses.Field, hint: Any, where: str) -> Any:
+    key = field.metadata.get(KEY, field.name)
+    path = f"{where}.{key}"
+    if raw.get(key) is None:
+        if field.default is not dataclasses.MISSING:
+            return field.default
+        raise OutputsError(f"{path}: is missing")
+    value = raw[key]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple and args and isinstance(args[0], type) and issubclass(args[0], _Record):
+        return tuple(args[0].parse(item, f"{path}[{i}]") for i, item in enumerate(_typed(value, list, path)))
+    if isinstance(hint, type) and issubclass(hint, _Record):
+        return hint.parse(value, path)
+    kind = {tuple: list, dict: dict}.get(origin) or next((a for a in args if a is not type(None)), hint)
+    if kind is float:
+        return float(_typed(value, (int, float), path))
+    return (tuple if origin is tuple else lambda v: v)(_typed(value, kind, path))
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], path: str) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds):
+        raise OutputsError(f"{path}: must be {' or '.join(k.__name__ for k in kinds)}, got {type(value).__name__}")
+    return value
 
 
 def _endpoint(value: str, where: str) -> tuple[str, int]:
@@ -78,7 +101,7 @@ def _endpoint(value: str, where: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
-class Host:
+class Host(_Record):
     """One machine of the stack: its roles, where it stands and how an operator reaches it."""
 
     name: str
@@ -87,16 +110,11 @@ class Host:
     region: str
     ssh: str
     ssh_host_key: str
-    container: str | None
+    container: str | None = None
     """The container that is this host on the local platform; None on real hosts."""
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> Host:
-        f = _Fields(raw, where)
-        host = cls(f.get("name", str), tuple(f.get("roles", list)), f.get("site", str), f.get("region", str),
-                   f.get("ssh", str), f.get("ssh_host_key", str), f.get("container", str, None))
-        _endpoint(host.ssh, f"{where}.ssh")
-        return host
+    def check(self, where: str) -> None:
+        _endpoint(self.ssh, f"{where}.ssh")
 
     @property
     def ssh_endpoint(self) -> tuple[str, int]:
@@ -107,45 +125,34 @@ class Host:
 
 
 @dataclass(frozen=True)
-class Uplink:
+class Uplink(_Record):
     """One provider's line into the ingress: the URL patients use, and its fault-injection proxy."""
 
     name: str
     provider: str
     bandwidth_mbps: int
     url: str
-    toxiproxy_proxy: str | None
-    ingress_host: str
+    toxiproxy_proxy: str | None = None
+    ingress_host: str = ""
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> Uplink:
-        f = _Fields(raw, where)
-        uplink = cls(f.get("name", str), f.get("provider", str), f.get("bandwidth_mbps", int), f.get("url", str),
-                     f.get("toxiproxy_proxy", str, None), f.get("ingress_host", str, ""))
-        if not uplink.url.startswith(("http://", "https://")):
-            raise OutputsError(f"{where}.url: must be an http(s) URL, got {uplink.url!r}")
-        return uplink
+    def check(self, where: str) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise OutputsError(f"{where}.url: must be an http(s) URL, got {self.url!r}")
 
 
 @dataclass(frozen=True)
-class AvNode:
+class AvNode(_Record):
     """One TURN node: the address clients allocate relays on."""
 
     name: str
     turn: str
-    turn_tcp: str
-    realm: str
-    internal_port: int
-
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> AvNode:
-        f = _Fields(raw, where)
-        return cls(f.get("name", str), f.get("turn", str), f.get("turn_tcp", str, ""), f.get("realm", str, ""),
-                   f.get("internal_port", int, 3478))
+    turn_tcp: str = ""
+    realm: str = ""
+    internal_port: int = 3478
 
 
 @dataclass(frozen=True)
-class BackupSite:
+class BackupSite(_Record):
     """One off-site copy: the pgBackRest repository number and the host that keeps it."""
 
     name: str
@@ -154,28 +161,18 @@ class BackupSite:
     repository: int
     retention_days: int
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> BackupSite:
-        f = _Fields(raw, where)
-        return cls(f.get("name", str), f.get("region", str), f.get("host", str), f.get("repository", int),
-                   f.get("retention_days", int))
-
 
 @dataclass(frozen=True)
-class DatabaseMember:
+class DatabaseMember(_Record):
     """One PostgreSQL member under Patroni: its database and REST endpoints as an operator reaches them."""
 
     name: str
     postgres: str
     patroni: str
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> DatabaseMember:
-        f = _Fields(raw, where)
-        member = cls(f.get("name", str), f.get("postgres", str), f.get("patroni", str))
-        _endpoint(member.postgres, f"{where}.postgres")
-        _endpoint(member.patroni, f"{where}.patroni")
-        return member
+    def check(self, where: str) -> None:
+        _endpoint(self.postgres, f"{where}.postgres")
+        _endpoint(self.patroni, f"{where}.patroni")
 
     @property
     def postgres_endpoint(self) -> tuple[str, int]:
@@ -183,49 +180,42 @@ class DatabaseMember:
 
 
 @dataclass(frozen=True)
-class Database:
+class Database(_Record):
     """The Patroni cluster: its members, the service's database and role, the pgBackRest stanza."""
 
-    scope: str
     dbname: str
     user: str
     members: tuple[DatabaseMember, ...]
-    stanza: str
+    scope: str = ""
+    stanza: str = "main"
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> Database:
-        f = _Fields(raw, where)
-        members = tuple(DatabaseMember.parse(m, w) for m, w in f.records("members"))
-        if not members:
+    def check(self, where: str) -> None:
+        if not self.members:
             raise OutputsError(f"{where}.members: must name at least one member")
-        return cls(f.get("scope", str, ""), f.get("dbname", str), f.get("user", str), members,
-                   f.get("stanza", str, "main"))
 
 
 @dataclass(frozen=True)
-class Availability:
+class Availability(_Record):
     """The availability target and the expected incidents a year per failure mode (the downtime model's input)."""
 
     target: float
     incidents_per_year: dict[str, float]
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> Availability:
-        f = _Fields(raw, where)
-        return cls(float(f.get("target", (int, float))), dict(f.get("incidents_per_year", dict)))
-
 
 @dataclass(frozen=True)
-class RestoreProjection:
+class RestoreProjection(_Record):
     """Production sizes the restore drill projects its measured RTO to."""
 
     data_gb: float
     wal_gb: float
 
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> RestoreProjection:
-        f = _Fields(raw, where)
-        return cls(float(f.get("data_gb", (int, float))), float(f.get("wal_gb", (int, float))))
+
+@dataclass(frozen=True)
+class Site(_Record):
+    """The primary site: where the serving hosts stand."""
+
+    name: str
+    region: str = ""
 
 
 def save_outputs(stack: str, outputs: dict[str, Any]) -> Path:
@@ -249,23 +239,23 @@ def outputs_from_pulumi_cli(stack: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class StackOutputs:
+class StackOutputs(_Record):
     """One stack's outputs, parsed: every record typed, every lookup by name failing with the names that exist."""
 
-    stack: str
-    raw: Mapping[str, Any]
     platform: str
-    primary_site: str
+    primary_site: Site
     uplinks: tuple[Uplink, ...]
-    toxiproxy_api: str | None
     av_nodes: tuple[AvNode, ...]
-    all_hosts: tuple[Host, ...]
+    all_hosts: tuple[Host, ...] = dataclasses.field(metadata={KEY: "hosts"})
     ssh_user: str
     backup_sites: tuple[BackupSite, ...]
     database: Database
     restore_projection: RestoreProjection
     availability: Availability
-    evidence_verify_key_pem: str
+    toxiproxy_api: str | None = None
+    evidence_verify_key_pem: str = ""
+    stack: str = dataclasses.field(default="", metadata={KEY: None})
+    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, metadata={KEY: None})
 
     @classmethod
     def load(cls, stack: str) -> StackOutputs:
@@ -275,24 +265,9 @@ class StackOutputs:
         return cls.parse(stack, json.loads(path.read_text()))
 
     @classmethod
-    def parse(cls, stack: str, raw: Mapping[str, Any]) -> StackOutputs:
+    def parse(cls, stack: str, raw: Mapping[str, Any]) -> StackOutputs:  # type: ignore[override]
         """Check every field the harness uses; the first problem raises OutputsError naming it."""
-        f = _Fields(raw, f"outputs of stack {stack!r}")
-        primary = _Fields(f.get("primary_site", dict), f"{f.where}.primary_site").get("name", str)
-        return cls(
-            stack=stack, raw=raw, platform=f.get("platform", str), primary_site=primary,
-            uplinks=tuple(Uplink.parse(u, w) for u, w in f.records("uplinks")),
-            toxiproxy_api=f.get("toxiproxy_api", str, None),
-            av_nodes=tuple(AvNode.parse(n, w) for n, w in f.records("av_nodes")),
-            all_hosts=tuple(Host.parse(h, w) for h, w in f.records("hosts")),
-            ssh_user=f.get("ssh_user", str),
-            backup_sites=tuple(BackupSite.parse(s, w) for s, w in f.records("backup_sites")),
-            database=Database.parse(f.get("database", dict), f"{f.where}.database"),
-            restore_projection=RestoreProjection.parse(f.get("restore_projection", dict),
-                                                       f"{f.where}.restore_projection"),
-            availability=Availability.parse(f.get("availability", dict), f"{f.where}.availability"),
-            evidence_verify_key_pem=f.get("evidence_verify_key_pem", str, ""),
-        )
+        return dataclasses.replace(super().parse(raw, f"outputs of stack {stack!r}"), stack=stack, raw=raw)
 
     # ----- lookups by name ------------------------------------------------------------------------
     def host(self, name: str) -> Host:

@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from loadtests.analysis import read_requests
+from harness.core.request_log import read_requests
 
 plt.rcParams.update({"svg.fonttype": "path", "font.size": 9, "figure.dpi": 100})
 OK, BAD, FAULT = "#2e7d32", "#c62828", "#ffcc80"

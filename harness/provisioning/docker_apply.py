@@ -1,10 +1,13 @@
 """Apply a captured resource graph to the Docker Engine API: the offline ``pulumi up``.
 
-Every object carries the stack's labels and a spec hash over its inputs and the
-hashes of what it depends on. So a second ``up`` with nothing changed touches
-nothing, a changed input replaces exactly the objects it reaches, an ``up`` cut
-short is completed by the next one, and ``down`` removes by label only what this
-stack created.
+Every object carries the stack's labels and a spec hash over its own inputs (an
+image's tag is a hash of its build context, so a rebuilt image changes the hash of
+every container that names it). So a second ``up`` with nothing changed touches
+nothing, a changed input replaces exactly the objects whose inputs it changes (and
+the containers attached to a replaced network or volume), an ``up`` cut short is
+completed by the next one, and ``down`` removes by label only
+what this stack created. An input the executor does not apply is refused, never
+dropped, so the same program means the same thing here and under ``pulumi up``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,40 @@ class ApplyError(RuntimeError):
     """The graph cannot be applied; says which resource and why."""
 
 
+APPLIED_INPUTS: dict[str, dict[str, frozenset[str] | None]] = {
+    IMAGE: {"imageName": None, "build": frozenset({"context", "dockerfile", "args"}),
+            "buildOnPreview": None, "skipPush": None},
+    NETWORK: {"name": None, "labels": None, "internal": None, "options": None},
+    VOLUME: {"name": None, "labels": None},
+    CONTAINER: {"name": None, "image": None, "hostname": None, "command": None, "envs": None, "labels": None,
+                "init": None, "restart": None,
+                "ports": frozenset({"internal", "external", "ip", "protocol"}),
+                "volumes": frozenset({"volumeName", "containerPath", "readOnly"}),
+                "networksAdvanced": frozenset({"name", "aliases"}),
+                "uploads": frozenset({"file", "content", "executable"}),
+                "healthcheck": frozenset({"tests", "interval", "timeout", "retries", "startPeriod"})},
+}
+"""Every input the executor applies, per type, with the fields it reads of a nested input. ``buildOnPreview``
+and ``skipPush`` only steer the Pulumi engine (no preview build, no registry push) and mean nothing here."""
+
+
+def check_inputs(resource: GraphResource) -> None:
+    """Refuse an input this executor would silently drop while ``pulumi up`` applied it: one topology, one meaning."""
+    applied = APPLIED_INPUTS[resource.type]
+    for key, value in resource.inputs.items():
+        if key not in applied:
+            raise ApplyError(f"{resource.urn}: input {key!r} is not applied by the offline executor (it applies "
+                             f"{', '.join(sorted(applied))}); `pulumi up` would apply it, so the two routes would "
+                             "differ: use the Pulumi CLI, or teach harness/provisioning/docker_apply.py to apply it")
+        fields = applied[key]
+        items = value if isinstance(value, list) else [value]
+        for item in items if fields is not None else []:
+            unknown = sorted(set(item) - fields) if isinstance(item, dict) else []
+            if unknown:
+                raise ApplyError(f"{resource.urn}: input {key}.{unknown[0]} is not applied by the offline executor "
+                                 f"(of {key} it applies {', '.join(sorted(fields))}); `pulumi up` would apply it")
+
+
 @dataclass
 class ApplyReport:
     """What an ``up`` did, by resource name."""
@@ -72,6 +109,7 @@ def docker_resources(graph: ResourceGraph) -> list[GraphResource]:
     selected = []
     for resource in graph.custom():
         if resource.type in APPLIED_TYPES:
+            check_inputs(resource)
             selected.append(resource)
         elif not resource.type.startswith(NOT_APPLIED_PREFIXES):
             raise ApplyError(
