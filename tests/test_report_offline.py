@@ -1,0 +1,61 @@
+"""The report from a run folder alone: no stack, no engine, no network; the saved graph carries no secret."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.core.graph import from_public_json, to_public_json
+from harness.core.outputs import StackOutputs
+from harness.evidence.catalogue import load_catalogue
+from harness.evidence.report import build_report
+from tests.helpers import program
+
+
+def _run_folder(tmp_path: Path) -> tuple[Path, dict]:
+    run = program("local")
+    folder = tmp_path / "evidence" / "20261125T000000Z"
+    (folder / "stack").mkdir(parents=True)
+    (folder / "stack" / "graph.json").write_text(json.dumps(to_public_json(run.graph)))
+    (folder / "stack" / "outputs.json").write_text(json.dumps(StackOutputs.parse("local", run.outputs).public()))
+    (folder / "stack" / "provenance.json").write_text(json.dumps({
+        "project_commit": "0123456789abcdef", "project_tree_dirty": False, "stack_config_sha256": "ab" * 32,
+        "tool_versions": {}, "machine": {}}))
+    return folder, run.outputs
+
+
+def test_the_saved_graph_keeps_labels_and_networks_and_no_secret(tmp_path: Path) -> None:
+    folder, outputs = _run_folder(tmp_path)
+    text = (folder / "stack" / "graph.json").read_text()
+    for secret in (*outputs["secrets"].values(), outputs["ssh_private_key"]):
+        assert secret.strip().splitlines()[1 if "BEGIN" in secret else 0] not in text
+    graph = from_public_json(json.loads(text))
+    containers = graph.of_type("docker:index/container:Container")
+    assert containers and all(r.labels().get("ihh.host") and r.inputs.get("networksAdvanced") for r in containers)
+    assert not any({"uploads", "envs", "command"} & set(r.inputs) for r in graph.resources)
+
+
+def test_a_report_is_built_from_the_folder_alone_and_left_unsigned_without_a_key(tmp_path: Path) -> None:
+    folder, _ = _run_folder(tmp_path)
+    (folder / "manifest.sha256.sig").write_text("stale")
+    report = build_report(folder, "local", folder.name, "2026-11-25T00:00:00Z")
+    evidence = json.loads((folder / "evidence.json").read_text())
+    assert not report.signed and not (folder / "manifest.sha256.sig").exists()
+    assert {r["id"] for r in evidence["requirements"]} == {r.id for r in load_catalogue()}
+    assert evidence["run"]["project_commit"] == "0123456789abcdef" and evidence["run"]["stack"] == "local"
+    preview = json.loads((folder / "preview.json").read_text())
+    assert preview["violations"] == [] and preview["resources"] > 30
+    by_id = {r["id"]: r for r in evidence["requirements"]}
+    assert by_id["GD-1.2.5"]["verdict"] == "pass"  # the policy rules ran over the saved graph
+    assert by_id["EH-3.3.2"]["verdict"] == "not_tested"  # no restore in this folder: nothing claimed
+    assert (folder / "topology.svg").read_text().startswith("<svg")
+
+
+def test_a_run_that_never_reached_its_stack_still_gets_a_report(tmp_path: Path) -> None:
+    folder = tmp_path / "evidence" / "run"
+    folder.mkdir(parents=True)
+    build_report(folder, "local", "run", "2026-11-25T00:00:00Z", steps={"up": {"status": "failed"}})
+    evidence = json.loads((folder / "evidence.json").read_text())
+    assert evidence["run"]["project_commit"] == "unknown" and evidence["run"]["project_tree_dirty"] is None
+    claimed = {r["id"] for r in evidence["requirements"] if r["verdict"] not in ("not_tested", "organisational")}
+    assert claimed <= {"EH-1.2.4", "TM-7.3"}, claimed  # the monthly summary is the report's own product
