@@ -89,6 +89,12 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from harness.core.pgbackrest import PgBackRest
     from harness.core.ssh import Sessions
 
+    if args.status:
+        from checks.backups import copies_freshness, describe
+
+        copies = copies_freshness(args.stack)
+        print(describe(copies))
+        return 1 if any(c.stale for c in copies) else 0
     outputs = StackOutputs.load(args.stack)
     sites = [outputs.backup_site(name) for name in args.site] or list(outputs.backup_sites)
     healthy = True
@@ -255,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--type", choices=["full", "diff", "incr"], default="incr", help="backup type (default incr)")
     backup.add_argument("--site", action="append", default=[], help="only this backup site (repeatable)")
     backup.add_argument("--no-verify", dest="verify", action="store_false", help="skip `pgbackrest verify`")
+    backup.add_argument("--status", action="store_true",
+                        help="take no backup: show how fresh each copy is under ihh:backupSchedule (exit 1 if stale)")
     backup.set_defaults(func=_cmd_backup)
     restore = sub.add_parser("restore", help="restore drill: lose the database, restore from each backup copy")
     restore.add_argument("--from", dest="site", action="append", default=[],

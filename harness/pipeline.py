@@ -18,6 +18,7 @@ from typing import Any
 
 from chaos.restore_runs import run_restores
 from chaos.runner import run_experiments
+from checks.backups import copies_freshness
 from checks.runner import DEFAULT_WAIVERS, run_checks
 from harness.core.outputs import OutputsMissingError, StackOutputs
 from harness.core.paths import EVIDENCE_ROOT
@@ -28,7 +29,7 @@ from harness.provisioning.run_snapshot import snapshot
 from harness.provisioning.stack_ops import down, setup, up
 from loadtests.runner import LoadPlan, run_load
 
-STEPS = ("setup", "up", "check", "chaos", "restore", "load", "report")
+STEPS = ("setup", "up", "check", "backups", "chaos", "restore", "load", "report")
 
 
 @dataclass
@@ -75,6 +76,7 @@ def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict
         "setup": setup,
         "up": lambda: (up(stack), snapshot(stack, run_dir)),
         "check": lambda: run_checks(stack, run_dir / "checks", (), DEFAULT_WAIVERS, 4),
+        "backups": lambda: copies_freshness(stack, run_dir / "backups"),
         "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos"),
         "restore": lambda: run_restores(stack, _first_site(stack) if quick else [], run_dir / "restore",
                                         500 if quick else 1000, fill_gb),

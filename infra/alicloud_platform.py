@@ -223,6 +223,10 @@ class AlicloudPlatform(pulumi.ComponentResource):
         return None, lines
 
 
+ROLE_TIMERS = {"backup": [["systemctl", "enable", "--now", "ihh-backup-scheduler.timer"]]}
+"""Timers a role's hosts run (units from images/<role>/rootfs, baked into prod.imageId): the backup schedule."""
+
+
 def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_public_key: str) -> str:
     """cloud-config: the role's Debian packages (the list the local images use) and its files.
 
@@ -238,7 +242,8 @@ def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_publi
         ] + [{"path": AUTHORIZED_KEYS, "content": ssh_public_key, "permissions": "0644"}],
         "package_update": True,
         "packages": list(ROLE_PACKAGES[spec.image]),
-        "runcmd": [["sh", "-c", f"echo 'search {INTERNAL_ZONE}' >> /etc/resolv.conf"]],
+        "runcmd": [["sh", "-c", f"echo 'search {INTERNAL_ZONE}' >> /etc/resolv.conf"],
+                   *ROLE_TIMERS.get(spec.image, [])],
         "final_message": json.dumps({"ihh.host": spec.name, "roles": list(spec.roles)}),
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)

@@ -7,11 +7,12 @@ generated passphrase and keeps full backups for the configured number of days.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 
-from infra.config import Site
+from infra.config import BackupSchedule, Site
 from infra.database import (
     DATA_DIR,
     PGBACKREST_TLS_PORT,
@@ -25,6 +26,10 @@ from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platfor
 from infra.secrets import StackSecrets
 
 REPO_PATH = "/var/lib/pgbackrest/repo"
+SCHEDULE_PATH = "/etc/ihh/backup-schedule.json"
+SCHEDULE_LOG = "/var/lib/pgbackrest/ihh-schedule.jsonl"
+"""One JSON line per scheduled run, on the repository's volume so it outlives a replaced host."""
+TICK_S = 30
 CIPHER_TYPE = "aes-256-cbc"
 
 
@@ -37,8 +42,18 @@ class BackupSitesArgs:
     host_names: dict[str, str]
     database_hosts: tuple[str, ...]
     retention_days: int
+    schedule: BackupSchedule
     secrets: StackSecrets
     depends_on: list[pulumi.Resource]
+
+
+def schedule_config(index: int, schedule: BackupSchedule) -> str:
+    """What the copy's own timer reads: its repository, the intervals, where it logs each run."""
+    return json.dumps({
+        "stanza": STANZA, "repository": index, "full_s": schedule.full_s, "diff_s": schedule.diff_s,
+        "incr_s": schedule.incr_s, "slack_s": schedule.slack_s, "tick_s": min(TICK_S, schedule.incr_s),
+        "retry_s": max(min(TICK_S, schedule.incr_s), min(600, schedule.incr_s // 4)), "log": SCHEDULE_LOG,
+    }, indent=1, sort_keys=True)
 
 
 def repository_config(index: int, database_hosts: tuple[str, ...], retention_days: int, cipher_pass: str) -> str:
@@ -89,6 +104,7 @@ class BackupSites(pulumi.ComponentResource):
                         networks=("backup",),
                         files=(
                             File("/etc/pgbackrest/pgbackrest.conf", config, owner="pgbackrest", mode="0600"),
+                            File(SCHEDULE_PATH, schedule_config(index, args.schedule)),
                             File(f"{TLS_DIR}/ca.crt", args.secrets.ca_cert_pem),
                             File(f"{TLS_DIR}/host.crt", cert.cert_pem),
                             File(f"{TLS_DIR}/host.key", cert.key_pem, owner="pgbackrest", mode="0600"),

@@ -96,6 +96,25 @@ class RestoreProjection:
     wal_gb: float = 50.0
 
 
+@dataclass(frozen=True)
+class BackupSchedule:
+    """How often each copy takes each kind of backup, run by the repository host's own timer (EH-2.2.3).
+
+    A DBA's defaults: a full backup weekly, a differential daily, an incremental hourly. A copy is
+    stale when its newest full is older than ``full_s`` + ``slack_s``, or its newest backup of any
+    kind older than ``incr_s`` + ``slack_s``.
+    """
+
+    full_s: int = 7 * 86400
+    diff_s: int = 86400
+    incr_s: int = 3600
+    slack_s: int = 1800
+
+
+DURATION = re.compile(r"^([1-9][0-9]*)(s|m|h|d)$")
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 FAILURE_MODES = {
     # mode: incidents a year assumed when the stack config declares none (README, "Availability")
     "uplink-outage": 6.0,
@@ -127,12 +146,13 @@ class StackConfig:
     service_image: str | None = None
     restore_projection: RestoreProjection = field(default_factory=RestoreProjection)
     incidents_per_year: dict[str, float] = field(default_factory=lambda: dict(FAILURE_MODES))
+    backup_schedule: BackupSchedule = field(default_factory=BackupSchedule)
 
 
 KNOWN_KEYS = {
     "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
     "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection",
-    "incidentsPerYear",
+    "incidentsPerYear", "backupSchedule",
 }
 
 
@@ -294,6 +314,26 @@ def _restore_projection(value: Any) -> RestoreProjection:
     )
 
 
+def _duration(key: str, value: Any) -> int:
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(key, f"must be a duration like 90s, 15m, 1h or 7d, got {value!r}")
+    return int(match.group(1)) * SECONDS[match.group(2)]
+
+
+def _backup_schedule(value: Any) -> BackupSchedule:
+    raw = _object("backupSchedule", value, {"full", "diff", "incr", "slack"}, set())
+    defaults = BackupSchedule()
+    schedule = BackupSchedule(**{
+        f"{kind}_s": _duration(f"backupSchedule.{kind}", raw[kind]) if kind in raw else getattr(defaults, f"{kind}_s")
+        for kind in ("full", "diff", "incr", "slack")})
+    if not schedule.full_s >= schedule.diff_s >= schedule.incr_s >= 60:
+        raise ConfigError("backupSchedule", "needs full >= diff >= incr >= 1m (a differential builds on a full, an "
+                                            f"incremental on either), got full {raw.get('full', '7d')}, "
+                                            f"diff {raw.get('diff', '1d')}, incr {raw.get('incr', '1h')}")
+    return schedule
+
+
 def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
     """Turn raw ``ihh:*`` values (namespace stripped) into a validated StackConfig."""
     for key in values:
@@ -334,6 +374,7 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         service_image=None if service_image is None else _str("serviceImage", service_image),
         restore_projection=_restore_projection(raw.get("restoreProjection", {})),
         incidents_per_year=_incidents(raw.get("incidentsPerYear", {})),
+        backup_schedule=_backup_schedule(raw.get("backupSchedule", {})),
     )
 
 

@@ -6,6 +6,7 @@ calls it, and so does the offline executor under Pulumi's mock runtime.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pulumi
@@ -42,7 +43,7 @@ class Topology(pulumi.ComponentResource):
             BackupSitesArgs(
                 platform=platform, sites=config.backup_sites, host_names=layout.backup,
                 database_hosts=layout.database, retention_days=config.backup_retention_days,
-                secrets=secrets, depends_on=[],
+                schedule=config.backup_schedule, secrets=secrets, depends_on=[],
             ),
             opts=child,
         )
@@ -144,6 +145,7 @@ class Topology(pulumi.ComponentResource):
             "restore_projection": {"data_gb": self.config.restore_projection.data_gb,
                                    "wal_gb": self.config.restore_projection.wal_gb},
             "availability": {"target": 0.999, "incidents_per_year": dict(self.config.incidents_per_year)},
+            "backup_schedule": asdict(self.config.backup_schedule),
             "ca_cert_pem": self.secrets.ca_cert_pem,
             "evidence_verify_key_pem": self.secrets.evidence_verify_key,
             "ssh_private_key": self.secrets.ssh_private_key,

@@ -1,14 +1,69 @@
-"""Backup sites: the repository is encrypted, its key owner-only, its data private."""
+"""Backup sites: the repository is encrypted, its key owner-only, its data private; the copy is fresh under its
+schedule, its own timer's last run succeeded, and the archive reaches it."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from checks.suites.facts import assert_owner_only
+from harness.core.outputs import BackupSchedule
+from infra.backup_sites import SCHEDULE_LOG, SCHEDULE_PATH
 
 ROLE = "backup"
+
+
+def _pgbackrest(outputs, target, command: str) -> str:
+    repo = outputs.site_of_backup_host(target.name).repository
+    return f"runuser -u pgbackrest -- pgbackrest --stanza={outputs.database.stanza} --repo={repo} {command}"
+
+
+@pytest.mark.requirements("EH-2.2.3", "OP-5.3")
+@pytest.mark.impact("critical")
+def test_copy_is_fresh_under_its_schedule(host, target, outputs) -> None:
+    site = outputs.site_of_backup_host(target.name)
+    backups = json.loads(host.check_output(_pgbackrest(outputs, target, "info --output=json")))[0].get("backup") or []
+    now = time.time()
+    fulls = [b["timestamp"]["stop"] for b in backups if b["type"] == "full"]
+    every = [b["timestamp"]["stop"] for b in backups]
+    schedule = BackupSchedule.parse(json.loads(host.file(SCHEDULE_PATH).content_string), SCHEDULE_PATH)
+    stale = schedule.stale_reasons(now - max(fulls) if fulls else None, now - max(every) if every else None)
+    assert not stale, f"{target.name}: copy {site.name} must be fresh under its schedule: {'; '.join(stale)}"
+
+
+@pytest.mark.requirements("EH-2.2.3", "OP-5.3")
+@pytest.mark.impact("high")
+def test_last_scheduled_backup_succeeded(host, target) -> None:
+    log = host.file(SCHEDULE_LOG)
+    runs = [json.loads(line) for line in (log.content_string if log.exists else "").splitlines() if line.strip()]
+    judged = [r for r in runs if r.get("status") in ("ok", "failed")]
+    if not judged:
+        pytest.skip(f"{target.name}: the copy's own timer has not needed to run yet (no backup was due)")
+    last = judged[-1]
+    assert last["status"] == "ok", (f"{target.name}: the last scheduled backup must succeed: {last['type']} at "
+                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(last['at']))} UTC failed: "
+                                    f"{last.get('error', '')}")
+    assert str(last.get("expire", "ok")) == "ok", f"{target.name}: expire after the scheduled backup: {last['expire']}"
+
+
+@pytest.mark.requirements("EH-2.2.3", "OP-5.3")
+@pytest.mark.impact("high")
+def test_archive_reaches_the_copy(host, target, outputs) -> None:
+    result = host.run(_pgbackrest(outputs, target, "--archive-timeout=30 check"))
+    assert result.rc == 0, (f"{target.name}: `pgbackrest check` must pass (WAL reaches this copy): "
+                            f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+
+
+@pytest.mark.requirements("EH-1.2.3")
+@pytest.mark.impact("high")
+def test_retention_is_as_configured(host, target, outputs) -> None:
+    site = outputs.site_of_backup_host(target.name)
+    config = host.file("/etc/pgbackrest/pgbackrest.conf").content_string
+    wanted = f"repo{site.repository}-retention-full={site.retention_days}"
+    assert wanted in config.splitlines(), (
+        f"{target.name}: retention must be {site.retention_days} days as configured: {wanted} absent")
 
 
 @pytest.mark.requirements("TM-5.2", "EH-2.2.3")

@@ -18,7 +18,7 @@ SERVICES = {
     "ingress": {"haproxy"},
     "wan": {"toxiproxy"},
     "av": {"turnserver"},
-    "backup": {"pgbackrest-server"},
+    "backup": {"pgbackrest-server", "backup-scheduler"},
 }
 ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "app": {("tcp", 8080)},

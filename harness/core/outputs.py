@@ -211,6 +211,28 @@ class RestoreProjection(_Record):
 
 
 @dataclass(frozen=True)
+class BackupSchedule(_Record):
+    """How often each copy's own timer takes each kind of backup, and the slack before a copy counts as stale."""
+
+    full_s: int
+    diff_s: int
+    incr_s: int
+    slack_s: int
+
+    def stale_reasons(self, full_age_s: float | None, newest_age_s: float | None) -> list[str]:
+        """Why a copy whose newest full and newest backup are this old is stale (empty when it is fresh)."""
+        reasons = []
+        if full_age_s is None or full_age_s > self.full_s + self.slack_s:
+            reasons.append("no full backup" if full_age_s is None else
+                           f"newest full backup is {full_age_s / 3600:.1f} h old, limit "
+                           f"{(self.full_s + self.slack_s) / 3600:.1f} h")
+        if newest_age_s is not None and newest_age_s > self.incr_s + self.slack_s:
+            reasons.append(f"newest backup is {newest_age_s / 60:.0f} min old, limit "
+                           f"{(self.incr_s + self.slack_s) / 60:.0f} min")
+        return reasons
+
+
+@dataclass(frozen=True)
 class Site(_Record):
     """The primary site: where the serving hosts stand."""
 
@@ -252,6 +274,7 @@ class StackOutputs(_Record):
     database: Database
     restore_projection: RestoreProjection
     availability: Availability
+    backup_schedule: BackupSchedule
     toxiproxy_api: str | None = None
     evidence_verify_key_pem: str = ""
     stack: str = dataclasses.field(default="", metadata={KEY: None})

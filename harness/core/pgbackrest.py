@@ -9,14 +9,17 @@ repository number.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from harness.core.outputs import BackupSite, StackOutputs
-from harness.core.ssh import Sessions
-from harness.core.waiting import wait_for
+from harness.core.outputs import BackupSchedule, BackupSite, StackOutputs
+from harness.core.ssh import RemoteCommandError, Result, Sessions
+from harness.core.waiting import WaitTimeoutError, wait_for
+from infra.backup_sites import SCHEDULE_LOG, SCHEDULE_PATH
 
 BackupType = Literal["full", "diff", "incr"]
 REACH_TIMEOUT_S = 10
@@ -27,6 +30,13 @@ READY_STATUSES = (0, 2)
 PROBLEM = re.compile(r"(invalid checksum|missing|invalid size|ERROR:)\s*'?([^']*)'?", re.IGNORECASE)
 LONG_S = 4 * 3600
 """Bound on a backup, restore or verify: generous for production sizes, never unbounded."""
+LOCK_BUSY = 50
+"""pgBackRest's exit code when another backup or expire holds the stanza's lock (the copy's own timer, say)."""
+BUSY_WAIT_S = 15 * 60
+
+
+class BackupBusyError(RuntimeError):
+    """Another backup held the copy's lock for longer than BUSY_WAIT_S."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +95,52 @@ class PgBackRest:
         archive = self.info(site).get("archive") or []
         return max((a.get("max") or "" for a in archive), default="")
 
+    def ensure_full_backup(self, site: BackupSite) -> BackupRecord | None:
+        """A full backup in the copy if it holds none (a new cluster); None when it already holds one."""
+        self.wait_stanza_ready(site, timeout_s=900)
+        return self._backup(site, "full", unless=lambda: self.has_full(site))
+
+    def has_full(self, site: BackupSite) -> bool:
+        return any(b["type"] == "full" for b in self.info(site).get("backup") or [])
+
     def wait_stanza_ready(self, site: BackupSite, timeout_s: float = 180) -> None:
         wait_for(f"stanza ready in repository {site.repository}",
                  lambda: int(self.info(site)["status"]["code"]) in READY_STATUSES, timeout=timeout_s, interval=1.0)
 
     def backup(self, site: BackupSite, kind: BackupType) -> BackupRecord:
         """Take a backup of ``kind`` into the site's repository and describe it."""
+        record = self._backup(site, kind)
+        if record is None:
+            raise AssertionError("a backup without a condition is always taken")
+        return record
+
+    def _backup(self, site: BackupSite, kind: BackupType, unless: Callable[[], bool] | None = None
+                ) -> BackupRecord | None:
+        """Take a backup of ``kind`` into the site's repository and describe it.
+
+        While another backup holds the copy's lock (its own timer, say) this waits, up to BUSY_WAIT_S;
+        with ``unless``, it takes none (and returns None) once ``unless()`` holds, checked before each try.
+        """
+        command = (f"runuser -u pgbackrest -- pgbackrest --stanza={self.stanza} --repo={site.repository} "
+                   f"--type={kind} backup")
         started = time.monotonic()
-        self._on_repository_host(site, f"--type={kind} backup", timeout_s=LONG_S)
+
+        def attempt() -> Result | str | None:
+            if unless is not None and unless():
+                return "not needed"
+            result = self.ssh.result(site.host, command, timeout_s=LONG_S)
+            return None if result.exit_code == LOCK_BUSY else result
+
+        try:
+            outcome = wait_for(f"the {kind} backup into {site.name} (another backup holds its lock)", attempt,
+                               timeout=BUSY_WAIT_S, interval=5.0)
+        except WaitTimeoutError as exc:
+            raise BackupBusyError(str(exc)) from exc
+        if isinstance(outcome, str):
+            return None
+        if outcome.exit_code != 0:
+            raise RemoteCommandError(f"{site.host}: {kind} backup exited {outcome.exit_code}: "
+                                     f"{outcome.stderr.strip()[-800:]}")
         seconds = time.monotonic() - started
         info = self.latest_backup(site)
         return BackupRecord(site.name, site.repository, info["type"], info["label"], int(info["info"]["size"]),
@@ -145,3 +193,77 @@ def wait_archived(pgbackrest: PgBackRest, site: BackupSite, segment: str, timeou
     """Until the site's repository holds WAL up to ``segment`` (compared by log and segment number)."""
     wait_for(f"WAL {segment} archived in repository {site.repository}",
              lambda: pgbackrest.archive_reach(site)[-16:] >= segment[-16:], timeout=timeout_s)
+
+
+@dataclass(frozen=True)
+class CopyFreshness:
+    """How current one copy is at the time it was read: its newest backups, its reach, its own timer's record."""
+
+    site: str
+    repository: int
+    measured_at: float
+    last_full_at: float | None
+    last_backup_at: float | None
+    last_backup_type: str | None
+    oldest_restorable_at: float | None
+    backups: int
+    archive_min: str
+    archive_max: str
+    scheduled: dict[str, Any]
+    """Runs of the copy's own timer from its log: counts by status and the last run."""
+    missed_periods: int
+    """Incremental periods (beyond the slack) in which the copy took no backup at all, over its history."""
+    stale: list[str]
+    """Why the copy is stale under the schedule (empty: fresh)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def host_schedule(ssh: Sessions, site: BackupSite) -> BackupSchedule:
+    """The schedule the copy's own timer runs, as its host holds it (what freshness is judged against)."""
+    raw = json.loads(ssh.run(site.host, f"cat {SCHEDULE_PATH}"))
+    return BackupSchedule.parse(raw, f"{site.host}:{SCHEDULE_PATH}")
+
+
+def schedule_runs(ssh: Sessions, site: BackupSite) -> list[dict[str, Any]]:
+    """The copy's own timer's log: one record per run (empty before its first)."""
+    text = ssh.run(site.host, f"sh -c 'cat {SCHEDULE_LOG} 2>/dev/null || true'")
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+def freshness(pgbackrest: PgBackRest, site: BackupSite) -> CopyFreshness:
+    """Read the copy now: newest full and newest backup against the schedule its host runs, archive, timer record."""
+    schedule = host_schedule(pgbackrest.ssh, site)
+    info = pgbackrest.info(site)
+    backups = info.get("backup") or []
+    now = time.time()
+
+    def newest(*kinds: str) -> dict[str, Any] | None:
+        matching = [b for b in backups if b["type"] in kinds]
+        return max(matching, key=lambda b: b["timestamp"]["stop"]) if matching else None
+
+    full, latest = newest("full"), newest("full", "diff", "incr")
+    archive = info.get("archive") or []
+    runs = schedule_runs(pgbackrest.ssh, site)
+    counts = {status: sum(1 for r in runs if r.get("status") == status) for status in ("ok", "failed", "busy")}
+    return CopyFreshness(
+        site=site.name, repository=site.repository, measured_at=round(now, 3),
+        last_full_at=full["timestamp"]["stop"] if full else None,
+        last_backup_at=latest["timestamp"]["stop"] if latest else None,
+        last_backup_type=latest["type"] if latest else None,
+        oldest_restorable_at=min((b["timestamp"]["stop"] for b in backups), default=None),
+        backups=len(backups),
+        archive_min=min((a.get("min") or "" for a in archive), default=""),
+        archive_max=max((a.get("max") or "" for a in archive), default=""),
+        scheduled={**counts, "last": runs[-1] if runs else None},
+        missed_periods=missed_periods(sorted(b["timestamp"]["stop"] for b in backups), now, schedule),
+        stale=schedule.stale_reasons(now - full["timestamp"]["stop"] if full else None,
+                                     now - latest["timestamp"]["stop"] if latest else None),
+    )
+
+
+def missed_periods(stops: list[float], now: float, schedule: BackupSchedule) -> int:
+    """Periods without a backup: each gap between backups (and since the last) beyond the slack, in incr periods."""
+    gaps = [later - earlier for earlier, later in zip(stops, [*stops[1:], now], strict=True)]
+    return sum(max(0, math.ceil((gap - schedule.slack_s) / schedule.incr_s) - 1) for gap in gaps)

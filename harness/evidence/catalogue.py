@@ -7,7 +7,7 @@ from importlib import resources
 
 import yaml
 
-METHODS = frozenset({"policy", "host", "chaos", "load", "restore", "report", "organisational"})
+METHODS = frozenset({"policy", "host", "chaos", "load", "restore", "backups", "report", "organisational"})
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,12 @@ def _measurements(run_dir: Path) -> dict[str, Any]:
     if restore:
         m["restore"] = {"worst_rto_s": max(d["rto_seconds"] for d in restore["drills"]),
                         "drills": restore["drills"], "projection": restore.get("projection")}
+    backups = _read(run_dir / "backups" / "freshness.json")
+    if backups:
+        m["backups"] = {"stale": [c["site"] for c in backups["copies"] if c["stale"]],
+                        "scheduled": {c["site"]: {**{k: c["scheduled"][k] for k in ("ok", "failed", "busy")},
+                                                  "missed_periods": c["missed_periods"]} for c in backups["copies"]},
+                        "copies": backups["copies"]}
     checks = run_dir / "checks" / "checks.jsonl"
     if checks.exists():
         records = [json.loads(x) for x in checks.read_text().splitlines() if x.strip()]
@@ -215,6 +221,8 @@ def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[Requirem
         sections.append(_availability_section(run_dir, m["availability"], figures))
     if "drills" in m:
         sections.append(_drills_section(run_dir, m["drills"], figures))
+    if "backups" in m:
+        sections.append(_backups_section(m["backups"]["copies"]))
     if "restore" in m:
         sections.append(_restore_section(run_dir, m["restore"], figures))
     sections.append("<h2>部署拓扑 Deployment topology (GD-2.2.3)</h2>" + _svg(run_dir, "topology.svg"))
@@ -274,6 +282,22 @@ def _restore_section(run_dir: Path, r: dict[str, Any], figures: dict[str, str]) 
             + _table(["副本 Copy", "RTO s", "RPO rows", "RPO s", "恢复 Restore MB/s", "哨兵 Sentinel",
                       "病历与审计 Consultation and audit trail"], rows)
             + _projection(r.get("projection") or {}) + _svg(run_dir, figures.get("restore")))
+
+
+def _backups_section(copies: list[dict[str, Any]]) -> str:
+    def age(at: float | None, now: float) -> str:
+        return "-" if at is None else f"{(now - at) / 3600:.1f} h"
+
+    rows = [[escape(c["site"]), _badge("fail" if c["stale"] else "pass"),
+             age(c["last_full_at"], c["measured_at"]),
+             f"{age(c['last_backup_at'], c['measured_at'])} ({escape(c['last_backup_type'] or '-')})",
+             escape(f"{c['archive_min'] or '-'} .. {c['archive_max'] or '-'}"),
+             f"{c['scheduled']['ok']} / {c['scheduled']['failed']} / {c['scheduled']['busy']}",
+             str(c["missed_periods"]), escape("; ".join(c["stale"]) or "-")] for c in copies]
+    return ("<h2>备份新鲜度 Backup freshness at the start of the run (EH-2.2.3)</h2>"
+            + _table(["副本 Copy", "结论 Verdict", "最近全量 Last full, age", "最近备份 Last backup, age",
+                      "归档 WAL archive", "定时备份 成功/失败/忙 Scheduled ok/failed/busy", "漏备周期 Missed periods",
+                      "原因 Why stale"], rows))
 
 
 def _projection(p: dict[str, Any]) -> str:

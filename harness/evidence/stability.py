@@ -26,6 +26,7 @@ def monthly_summary(evidence_root: Path, month: str) -> dict[str, Any]:
             "drills": measurements.get("drills", {}).get("count"),
             "drills_failed": measurements.get("drills", {}).get("failed"),
             "worst_rto_s": measurements.get("restore", {}).get("worst_rto_s"),
+            "scheduled_backups": measurements.get("backups", {}).get("scheduled"),
         })
     ratios = [r["availability_ratio"] for r in runs if r["availability_ratio"] is not None]
     return {
@@ -36,4 +37,6 @@ def monthly_summary(evidence_root: Path, month: str) -> dict[str, Any]:
         "worst_availability_ratio": min(ratios) if ratios else None,
         "drills": sum(r["drills"] or 0 for r in runs),
         "drills_failed": sum(r["drills_failed"] or 0 for r in runs),
+        "scheduled_backups": next((r["scheduled_backups"] for r in reversed(runs) if r["scheduled_backups"]), None),
+        # per copy: the copy's own timer's runs (ok, failed, busy) and missed periods, as of the month's last run
     }

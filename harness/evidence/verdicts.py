@@ -216,10 +216,27 @@ def judge(requirement: Requirement, items: list[Item]) -> RequirementVerdict:
                               reason, items)
 
 
+def backup_items(run_dir: Path) -> dict[str, list[Item]]:
+    """EH-2.2.3 from every copy's freshness when the run began: a stale copy fails it, whatever a drill restored."""
+    data = _read(run_dir / "backups" / "freshness.json")
+    if data is None:
+        return {}
+    copies = data["copies"]
+    stale = [c for c in copies if c["stale"]]
+    detail = ("; ".join(f"copy {c['site']} is stale: {', '.join(c['stale'])}" for c in stale) if stale else
+              f"every copy fresh under its schedule: {', '.join(c['site'] for c in copies)}")
+    numbers = {c["site"]: {"missed_periods": c["missed_periods"], **{k: c["scheduled"][k]
+                                                                    for k in ("ok", "failed", "busy")}}
+               for c in copies}
+    return {"EH-2.2.3": [Item("backups", "fail" if stale or len(copies) < 2 else "pass",
+                              detail if len(copies) >= 2 else f"{detail}; fewer than two copies",
+                              "backups/freshness.json", numbers)]}
+
+
 def requirement_verdicts(run_dir: Path, products: dict[str, str]) -> list[RequirementVerdict]:
     """Every catalogue requirement, failures first."""
-    sources = [policy_items(run_dir), host_items(run_dir), chaos_items(run_dir), restore_items(run_dir),
-               load_items(run_dir), report_items(run_dir, products)]
+    sources = [policy_items(run_dir), host_items(run_dir), backup_items(run_dir), chaos_items(run_dir),
+               restore_items(run_dir), load_items(run_dir), report_items(run_dir, products)]
     verdicts = []
     for requirement in load_catalogue():
         items = [item for source in sources for item in source.get(requirement.id, [])]

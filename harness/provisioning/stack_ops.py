@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass
 
 from harness.core.outputs import StackOutputs, save_outputs
+from harness.core.pgbackrest import PgBackRest
 from harness.core.progress import say, step
-from harness.core.state import forget, generated_state, save_generated_state
+from harness.core.ssh import Sessions
+from harness.core.state import forget, generated_state, save_generated_state, stack_dir
 from harness.provisioning.base_image import ensure_base_image
 from harness.provisioning.docker_apply import ApplyReport, DockerApplier
 from harness.provisioning.engine import check_free_space, ensure_engine
@@ -79,9 +81,26 @@ def up(stack: str) -> UpResult:
     report = DockerApplier(engine.client, stack).apply(run.graph)
     save_outputs(stack, run.outputs)
     save_applied_graph(stack, run)
+    outputs = StackOutputs.load(stack)
     with step("converge Patroni's failover timing with the stack config"):
-        converge(StackOutputs.load(stack), run.config.database)
+        converge(outputs, run.config.database)
+    marker = stack_dir(stack) / "first-backups.done"
+    if report.changed or not marker.exists():  # an up that changed nothing made no new cluster
+        first_full_backups(outputs)
+        marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     return UpResult(report=report, seconds=time.monotonic() - started)
+
+
+def first_full_backups(outputs: StackOutputs) -> None:
+    """A new cluster gets a full backup in every copy before `up` returns; an existing one is left alone."""
+    with Sessions(outputs) as ssh, step("a full backup in every copy"):
+        pgbackrest = PgBackRest(outputs, ssh)
+        for site in outputs.backup_sites:
+            record = pgbackrest.ensure_full_backup(site)
+            say(f"{site.name}: " + ("holds a full backup already" if record is None else
+                                    f"full backup {record.label}: {record.database_bytes / 1e6:.0f} MB in "
+                                    f"{record.seconds:.1f} s"))
+        say(f"every copy ({', '.join(s.name for s in outputs.backup_sites)}) holds a full backup")
 
 
 def down(stack: str) -> ApplyReport:
