@@ -66,6 +66,9 @@ def repository_config(index: int, database_hosts: tuple[str, ...], retention_day
         f"repo{index}-retention-full-type=time",
         f"repo{index}-retention-full={retention_days}",
         "start-fast=y",
+        # like the database hosts: a cut-off database host fails a scheduled backup in about a minute, so the
+        # copy's timer logs it and retries, instead of hanging on the connection for half an hour
+        "io-timeout=10",
         *pgbackrest_server(database_hosts),
         "",
         f"[{STANZA}]",

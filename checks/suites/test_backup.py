@@ -51,7 +51,9 @@ def test_last_scheduled_backup_succeeded(host, target) -> None:
 @pytest.mark.requirements("EH-2.2.3", "OP-5.3")
 @pytest.mark.impact("high")
 def test_archive_reaches_the_copy(host, target, outputs) -> None:
-    result = host.run(_pgbackrest(outputs, target, "--archive-timeout=30 check"))
+    # no --repo: `check` (pgBackRest 2.45) takes none, and this host's configuration holds only its own copy
+    result = host.run(f"runuser -u pgbackrest -- pgbackrest --stanza={outputs.database.stanza} "
+                      "--archive-timeout=30 check")
     assert result.rc == 0, (f"{target.name}: `pgbackrest check` must pass (WAL reaches this copy): "
                             f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
 
