@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
+
 from harness.core.graph import from_public_json, to_public_json
 from harness.core.outputs import StackOutputs
 from harness.evidence.catalogue import load_catalogue
 from harness.evidence.report import build_report
 from tests.helpers import program
+
+SCHEMA = Path(__file__).parents[1] / "harness" / "data" / "evidence.schema.json"
 
 
 def _run_folder(tmp_path: Path) -> tuple[Path, dict]:
@@ -40,6 +44,7 @@ def test_a_report_is_built_from_the_folder_alone_and_left_unsigned_without_a_key
     (folder / "manifest.sha256.sig").write_text("stale")
     report = build_report(folder, "local", folder.name, "2026-11-25T00:00:00Z")
     evidence = json.loads((folder / "evidence.json").read_text())
+    jsonschema.validate(evidence, json.loads(SCHEMA.read_text()))
     assert not report.signed and not (folder / "manifest.sha256.sig").exists()
     assert {r["id"] for r in evidence["requirements"]} == {r.id for r in load_catalogue()}
     assert evidence["run"]["project_commit"] == "0123456789abcdef" and evidence["run"]["stack"] == "local"
