@@ -216,23 +216,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify_evidence(args: argparse.Namespace) -> int:
+    """0: intact and signed by the key named (or the stack's); 1: tampered; 3: intact but the signer unknown."""
     from pathlib import Path
 
     from harness.core.outputs import OutputsMissingError, StackOutputs
     from harness.evidence.bundle import verify
 
-    key = Path(args.key).read_text() if args.key else None
+    key, named_as = (Path(args.key).read_text(), f"the key in {args.key}") if args.key else (None, "")
     if key is None:
         try:
-            key = StackOutputs.load(args.stack).evidence_verify_key_pem or None
-        except (OutputsMissingError, KeyError):
+            key, named_as = StackOutputs.load(args.stack).evidence_verify_key_pem or None, "the stack's evidence key"
+        except OutputsMissingError:
             key = None
-    result = verify(Path(args.dir), key)
+    result = verify(Path(args.dir), key, named_as or "the key you named")
     print(f"{args.dir}: {result.files} files; signature checked with {result.key_source}")
     for problem in result.problems:
         print(f"  PROBLEM: {problem}")
-    print("verified: every file matches the manifest and the signature holds" if result.ok else "NOT VERIFIED")
-    return 0 if result.ok else 1
+    if not result.ok:
+        print("NOT VERIFIED")
+        return 1
+    if not result.signer_verified:
+        print("INTACT, SIGNER UNVERIFIED: every file matches a manifest signed by the key the bundle ships, which "
+              "anyone who re-signed it would ship too; name the signer's public key with --key")
+        return 3
+    print("verified: every file matches the manifest and the signature holds")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

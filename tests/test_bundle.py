@@ -32,7 +32,7 @@ def test_a_sealed_bundle_verifies_with_the_stack_key(tmp_path: Path) -> None:
     bundle, public = sealed(tmp_path)
     result = verify(bundle, public)
     assert result.ok, result.problems
-    assert result.files == 3 and result.key_source == "the stack's evidence key"
+    assert result.files == 3 and result.key_source == "the stack's evidence key" and result.signer_verified
 
 
 def test_a_modified_file_is_named(tmp_path: Path) -> None:
@@ -68,4 +68,21 @@ def test_a_re_signed_bundle_passes_only_its_own_key(tmp_path: Path) -> None:
     forger_private, forger_public = keypair()
     sign(bundle, SigningKey(forger_private, forger_public))
     assert verify(bundle).ok and "bundle's own" in verify(bundle).key_source
+    assert not verify(bundle).signer_verified, "the bundle's own key proves integrity, not who signed"
     assert not verify(bundle, public).ok
+
+
+def test_entries_outside_the_bundle_and_symlinks_are_refused_unread(tmp_path: Path) -> None:
+    (tmp_path / "bundle").mkdir()
+    bundle, public = sealed(tmp_path / "bundle")
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not evidence")
+    manifest = bundle / "manifest.sha256"
+    manifest.write_text(manifest.read_text() + f"{'0' * 64}  ../outside.txt\n{'0' * 64}  /etc/hostname\n")
+    (bundle / "linked.json").symlink_to(secret)
+    result = verify(bundle, public)
+    assert not result.ok
+    assert "../outside.txt: outside the bundle or a symlink, so not read" in result.problems
+    assert "/etc/hostname: outside the bundle or a symlink, so not read" in result.problems
+    assert "linked.json: a symlink, which a bundle may not hold" in result.problems
+    assert any("does not match" in p for p in result.problems), "the edited manifest breaks the signature first"

@@ -75,18 +75,56 @@ class Verification:
     problems: list[str] = field(default_factory=list)
     key_source: str = ""
     files: int = 0
+    signer_verified: bool = False
+    """The signature holds under a key the reader named, not merely under the key the bundle ships."""
 
     def fail(self, problem: str) -> None:
         self.ok = False
         self.problems.append(problem)
 
 
-def verify(bundle: Path, public_key_pem: str | None = None) -> Verification:
+def _inside(bundle: Path, name: str) -> bool:
+    """A manifest entry names a regular file inside the bundle: relative, no ``..``, no symlink on the way."""
+    if not name or name.startswith("/") or ".." in Path(name).parts:
+        return False
+    path, root = bundle / name, bundle.resolve()
+    return not path.is_symlink() and path.resolve().is_relative_to(root)
+
+
+def _check_signature(bundle: Path, manifest: Path, public_key_pem: str | None, named_as: str,
+                     result: Verification) -> None:
+    if public_key_pem is None:
+        shipped = bundle / PUBLIC_KEY
+        if not shipped.exists() or shipped.is_symlink():
+            result.fail(f"no public key given and {PUBLIC_KEY} is missing")
+            return
+        public_key_pem = shipped.read_text()
+        result.key_source = f"the bundle's own {PUBLIC_KEY} (pass the signer's key to rule out a re-signed bundle)"
+    else:
+        result.key_source = named_as
+    key = serialization.load_pem_public_key(public_key_pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        result.fail("the public key is not ed25519")
+        return
+    try:
+        signature = base64.b64decode((bundle / SIGNATURE).read_text().strip())
+        key.verify(signature, manifest.read_bytes())
+        result.signer_verified = result.key_source == named_as
+    except FileNotFoundError:
+        result.fail(f"{SIGNATURE} is missing")
+    except (InvalidSignature, ValueError):
+        result.fail(f"{SIGNATURE} does not match {MANIFEST} under {result.key_source}")
+
+
+def verify(bundle: Path, public_key_pem: str | None = None, named_as: str = "the stack's evidence key"
+           ) -> Verification:
+    """The signature over the manifest first, then every listed file's hash; nothing outside the bundle is read."""
     result = Verification()
     manifest = bundle / MANIFEST
-    if not manifest.exists():
+    if not manifest.exists() or manifest.is_symlink():
         result.fail(f"{MANIFEST} is missing: the bundle was never sealed")
         return result
+    _check_signature(bundle, manifest, public_key_pem, named_as, result)
     listed: dict[str, str] = {}
     for line in manifest.read_text().splitlines():
         digest, _, name = line.partition("  ")
@@ -94,32 +132,17 @@ def verify(bundle: Path, public_key_pem: str | None = None) -> Verification:
     result.files = len(listed)
     for name, digest in listed.items():
         path = bundle / name
-        if not path.exists():
+        if not _inside(bundle, name):
+            result.fail(f"{name}: outside the bundle or a symlink, so not read")
+        elif not path.exists():
             result.fail(f"{name}: listed in the manifest but missing")
         elif _digest(path) != digest:
             result.fail(f"{name}: modified after signing (SHA-256 differs)")
-    for path in _files(bundle):
+    for path in sorted(bundle.rglob("*")):
         name = path.relative_to(bundle).as_posix()
-        if name not in listed:
+        if path.is_symlink():
+            if name not in listed:
+                result.fail(f"{name}: a symlink, which a bundle may not hold")
+        elif path.is_file() and name not in UNSIGNED and name not in listed:
             result.fail(f"{name}: added after signing (not in the manifest)")
-    if public_key_pem is None:
-        shipped = bundle / PUBLIC_KEY
-        if not shipped.exists():
-            result.fail(f"no public key given and {PUBLIC_KEY} is missing")
-            return result
-        public_key_pem, result.key_source = shipped.read_text(), f"the bundle's own {PUBLIC_KEY} (pass the stack's " \
-            "key to rule out a re-signed bundle)"
-    else:
-        result.key_source = "the stack's evidence key"
-    key = serialization.load_pem_public_key(public_key_pem.encode())
-    if not isinstance(key, Ed25519PublicKey):
-        result.fail("the public key is not ed25519")
-        return result
-    try:
-        signature = base64.b64decode((bundle / SIGNATURE).read_text().strip())
-        key.verify(signature, manifest.read_bytes())
-    except FileNotFoundError:
-        result.fail(f"{SIGNATURE} is missing")
-    except (InvalidSignature, ValueError):
-        result.fail(f"{SIGNATURE} does not match {MANIFEST} under {result.key_source}")
     return result
