@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import sys
 
 from harness.core.paths import DEFAULT_STACK
@@ -140,8 +141,6 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 
 def _cmd_chaos(args: argparse.Namespace) -> int:
-    import signal
-
     from chaos.cleanup import cleanup
     from chaos.experiment import find_experiments
     from chaos.faults import FaultContext, describe
@@ -165,7 +164,6 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
             for step in experiment.method:
                 print(f"  {step.name}: {describe(context, step.fault, step.arguments)}; hold {step.hold_s:.0f} s")
         return 0
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     out = timestamped("chaos", args.out)
     journals = run_experiments(args.stack, args.experiment, out, with_load=args.load)
     print(describe_journals(journals))
@@ -323,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # every command that injects a fault (chaos, restore, all) undoes it in `finally`: SIGTERM must unwind too
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
