@@ -10,9 +10,13 @@ import functools
 import json
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from harness.core.paths import DEFAULT_STACK
 from harness.core.progress import say
+
+if TYPE_CHECKING:
+    from harness.evidence.bundle import Trust
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
@@ -196,49 +200,95 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from harness.evidence.report import build_report
-    from harness.pipeline import stack_signing_key
+    from harness.evidence.signing_key import SigningKeyError, load_key
 
     run_dir = Path(args.run_dir).resolve()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    stack = run.get("stack", args.stack)
-    report = build_report(run_dir, stack, run.get("id", run_dir.name), run.get("started", run_dir.name),
-                          steps=run.get("steps"), signing_key=stack_signing_key(stack))
+    if args.attestations:
+        from harness.evidence.attestations import save_snapshot
+
+        save_snapshot(Path(args.attestations), run_dir)
+    try:
+        key, why_unsigned = load_key(), ""
+    except SigningKeyError as exc:
+        key, why_unsigned = None, str(exc)
+    report = build_report(run_dir, run.get("stack", args.stack), run.get("id", run_dir.name),
+                          run.get("started", run_dir.name), steps=run.get("steps"), signing_key=key)
     print(f"evidence: {run_dir / 'index.html'}; " + ", ".join(
         f"{n} {k}" for k, n in report.evidence["summary"].items() if n))
-    if not report.signed:
-        print(f"NOT SIGNED: stack {stack!r} has no outputs here (it is down, or this is another machine), so its "
-              "evidence key is not available; the rebuilt bundle has no manifest signature")
+    if key is None:
+        print(f"NOT SIGNED: {why_unsigned}; the rebuilt bundle has no manifest signature")
+    else:
+        print(f"signed by {key.fingerprint}")
     return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from harness.core.paths import EVIDENCE_KEY
+    from harness.evidence.signing_key import init_key, load_key
+
+    if args.action == "init":
+        key, created = init_key()
+        print(f"{'created' if created else 'kept the existing'} evidence signing key {EVIDENCE_KEY} (mode 0600)")
+        if created:
+            print("  back it up: every bundle it signs is verified against it; it is never copied into a bundle")
+    else:
+        key = load_key()
+        print(f"evidence signing key {EVIDENCE_KEY}")
+    print(f"  fingerprint {key.fingerprint}")
+    print("  public key (give it to assessors):\n" + key.public_pem.rstrip())
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> Trust:
+    from pathlib import Path
+
+    from harness.core.paths import EVIDENCE_TRUST
+    from harness.evidence.bundle import Trust
+    from harness.evidence.signing_key import normalise_fingerprint, read_public_key, trusted_signers
+
+    if args.key:
+        return Trust(public_pem=read_public_key(Path(args.key)), source=f"the key in {args.key}")
+    if args.fingerprint:
+        return Trust(fingerprints=frozenset(normalise_fingerprint(f) for f in args.fingerprint))
+    trust_file = Path(args.trust) if args.trust else EVIDENCE_TRUST
+    if args.trust and not trust_file.is_file():
+        raise FileNotFoundError(f"--trust {args.trust}: no such file")
+    return Trust(trusted=trusted_signers(trust_file), source=str(trust_file) if trust_file.is_file() else "")
 
 
 def _cmd_verify_evidence(args: argparse.Namespace) -> int:
-    """0: intact and signed by the key named (or the stack's); 1: tampered; 3: intact but the signer unknown."""
+    """0 verified; 1 tampered (or signed by another key than the one named); 2 could not run; 3 signer unknown."""
     from pathlib import Path
 
-    from harness.core.outputs import OutputsMissingError, StackOutputs
-    from harness.evidence.bundle import verify
+    from harness.evidence.bundle import EXIT_CODES, verify
 
-    key, named_as = (Path(args.key).read_text(), f"the key in {args.key}") if args.key else (None, "")
-    if key is None:
-        try:
-            key, named_as = StackOutputs.load(args.stack).evidence_verify_key_pem or None, "the stack's evidence key"
-        except OutputsMissingError:
-            key = None
-    result = verify(Path(args.dir), key, named_as or "the key you named")
-    print(f"{args.dir}: {result.files} files; signature checked with {result.key_source}")
+    bundle = Path(args.dir)
+    try:
+        if not bundle.is_dir():
+            raise FileNotFoundError(f"{args.dir}: no such bundle folder")
+        result = verify(bundle, _trust(args))
+    except (OSError, ValueError) as exc:
+        if args.json:
+            print(json.dumps({"bundle": args.dir, "status": "could_not_run", "exit_code": 2, "problems": [str(exc)]}))
+        else:
+            print(f"COULD NOT RUN: {exc}", file=sys.stderr)
+        return EXIT_CODES["could_not_run"]
+    if args.json:
+        print(json.dumps(result.to_json(bundle), indent=2))
+        return EXIT_CODES[result.status]
+    print(f"{args.dir}: {result.files} files listed; signer {result.signer_fingerprint or 'unknown'}")
     for problem in result.problems:
         print(f"  PROBLEM: {problem}")
-    if not result.ok:
-        print("NOT VERIFIED")
-        return 1
-    if not result.signer_verified:
-        print("INTACT, SIGNER UNVERIFIED: every file matches a manifest signed by the key the bundle ships, which "
-              "anyone who re-signed it would ship too; name the signer's public key with --key")
-        return 3
-    print("verified: every file matches the manifest and the signature holds")
-    return 0
+    for note in result.notes:
+        print(f"  note: {note}")
+    print({"verified": f"VERIFIED: every file matches the manifest, signed by {result.signer}",
+           "tampered": "TAMPERED: not verified (see the problems above)",
+           "signer_unknown": "INTACT, SIGNER UNVERIFIED: every file matches the signed manifest, but nothing you "
+                             "named says who signed it (--key, --fingerprint or --trust)"}[result.status])
+    return EXIT_CODES[result.status]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,11 +356,22 @@ def build_parser() -> argparse.ArgumentParser:
     everything.set_defaults(func=_cmd_all)
     report = sub.add_parser("report", help="(re)build the evidence report of a run folder from its artefacts")
     report.add_argument("run_dir", help="the run's folder, e.g. evidence/<run-id>")
+    report.add_argument("--attestations", help="judge with this attestation file instead of the one the run "
+                                               "recorded (validated, then kept in the run folder)")
     report.set_defaults(func=_cmd_report)
     verify = sub.add_parser("verify-evidence", help="check an evidence bundle's manifest hashes and signature")
     verify.add_argument("dir", help="the bundle folder")
-    verify.add_argument("--key", help="PEM public key (default: the stack's evidence key from its outputs)")
+    named = verify.add_mutually_exclusive_group()
+    named.add_argument("--key", help="the signer's PEM public key (or their private key file)")
+    named.add_argument("--fingerprint", action="append",
+                       help="the signer's key fingerprint, sha256:<hex> (repeatable; the report prints it)")
+    named.add_argument("--trust", help="a trust file of signers, `sha256:<hex> name` a line "
+                                       "(default $IHH_EVIDENCE_TRUST, ~/.config/ihh/trusted-evidence-signers)")
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(func=_cmd_verify_evidence)
+    keys = sub.add_parser("keys", help="the operator's evidence signing key, which outlives every stack")
+    keys.add_argument("action", choices=["init", "show"], help="init: create it once (kept if it exists); show")
+    keys.set_defaults(func=_cmd_keys)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")
@@ -331,10 +392,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one clear line for a person, not a traceback
         from chaos.experiment import ExperimentError
         from harness.core.outputs import OutputsError, UnknownNameError
+        from harness.evidence.attestations import AttestationError
+        from harness.evidence.signing_key import SigningKeyError
         from infra.config import ConfigError
 
         kinds = {ConfigError: "config error", ExperimentError: "experiment error", OutputsError: "outputs error",
-                 UnknownNameError: "unknown name"}
+                 UnknownNameError: "unknown name", SigningKeyError: "signing key",
+                 AttestationError: "attestation error"}
         bad_input = isinstance(exc, tuple(kinds))
         kind = kinds.get(type(exc), type(exc).__name__)
         print(f"harness {args.command}: {kind}: {exc}", file=sys.stderr)

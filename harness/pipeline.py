@@ -20,11 +20,12 @@ from chaos.restore_runs import run_restores
 from chaos.runner import run_experiments
 from checks.backups import copies_freshness
 from checks.runner import DEFAULT_WAIVERS, run_checks
-from harness.core.outputs import OutputsMissingError, StackOutputs
-from harness.core.paths import EVIDENCE_ROOT
+from harness.core.outputs import StackOutputs
+from harness.core.paths import ATTESTATIONS, EVIDENCE_KEY, EVIDENCE_ROOT
 from harness.core.progress import say
-from harness.evidence.bundle import SigningKey
+from harness.evidence.attestations import load_attestations, save_snapshot
 from harness.evidence.report import build_report
+from harness.evidence.signing_key import init_key
 from harness.provisioning.run_snapshot import snapshot
 from harness.provisioning.stack_ops import down, setup, up
 from loadtests.runner import LoadPlan, run_load
@@ -89,15 +90,6 @@ def _first_site(stack: str) -> list[str]:
     return [StackOutputs.load(stack).backup_sites[0].name]
 
 
-def stack_signing_key(stack: str) -> SigningKey | None:
-    """The stack's evidence signing key, or None when the stack has no outputs (it is down)."""
-    try:
-        outputs = StackOutputs.load(stack)
-    except OutputsMissingError:
-        return None
-    return SigningKey(outputs.secret("evidence_signing_key"), outputs.evidence_verify_key_pem)
-
-
 def _run_step(state: RunState, index: int, name: str, action: Callable[[], Any]) -> bool:
     """One step, its outcome saved in run.json as it ends; False when it failed."""
     progress = f"[{index}/{len(STEPS)}]"
@@ -124,8 +116,16 @@ def _run_step(state: RunState, index: int, name: str, action: Callable[[], Any])
 def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False,
             fill_gb: float = 0.0) -> RunState:
     """Every step not yet done, in order; the report is written whatever happened before it."""
+    load_attestations(ATTESTATIONS)  # a malformed attestation file stops the run before anything is done
+    key, created = init_key()  # before any work: a run that cannot be sealed should not start
+    if created:
+        say(f"created the operator's evidence signing key {EVIDENCE_KEY} ({key.fingerprint}); back it up, "
+            "every bundle it signs is verified against it")
     state = RunState.resume(run_id) if resume else RunState.new(stack)
-    say(f"run {state.data['id']}: evidence in {state.run_dir}")
+    state.data["signer"] = {"algorithm": "ed25519", "fingerprint": key.fingerprint}
+    attested = save_snapshot(ATTESTATIONS, state.run_dir)
+    say(f"attestations: {len(attested)} from {ATTESTATIONS}")
+    say(f"run {state.data['id']}: evidence in {state.run_dir}, sealed by {key.fingerprint}")
     steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb)
     failed = next((name for index, name in enumerate(STEPS[:-1], start=1)
                    if not _run_step(state, index, name, steps[name])), None)
@@ -137,7 +137,7 @@ def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, t
     state.save()
     stack = state.data["stack"]
     report = build_report(state.run_dir, stack, state.data["id"], state.data["started"], steps=state.data["steps"],
-                          signing_key=stack_signing_key(stack))
+                          signing_key=key)
     summary = report.evidence["summary"]
     say(f"[{len(STEPS)}/{len(STEPS)}] report: done in {time.monotonic() - started:.1f} s: "
         + ", ".join(f"{n} {k}" for k, n in summary.items() if n))

@@ -32,8 +32,6 @@ class StackSecrets(pulumi.ComponentResource):
     ssh_public_key: pulumi.Output[str]
     ca_cert_pem: pulumi.Output[str]
     passwords: dict[str, pulumi.Output[str]]
-    evidence_signing_key: pulumi.Output[str]
-    evidence_verify_key: pulumi.Output[str]
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ihh:security:StackSecrets", name, None, opts)
@@ -41,10 +39,6 @@ class StackSecrets(pulumi.ComponentResource):
         ssh_key = tls.PrivateKey(f"{name}-ssh", algorithm="ED25519", opts=child)
         self.ssh_private_key = pulumi.Output.secret(ssh_key.private_key_openssh)
         self.ssh_public_key = ssh_key.public_key_openssh
-        # Signs each evidence bundle's manifest, so an assessor can tell a bundle this stack produced.
-        signing = tls.PrivateKey(f"{name}-evidence-signing", algorithm="ED25519", opts=child)
-        self.evidence_signing_key = pulumi.Output.secret(signing.private_key_pem)
-        self.evidence_verify_key = signing.public_key_pem
         self._ca_key = tls.PrivateKey(f"{name}-ca", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
         ca_cert = tls.SelfSignedCert(
             f"{name}-ca",

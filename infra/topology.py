@@ -147,12 +147,10 @@ class Topology(pulumi.ComponentResource):
             "availability": {"target": 0.999, "incidents_per_year": dict(self.config.incidents_per_year)},
             "backup_schedule": asdict(self.config.backup_schedule),
             "ca_cert_pem": self.secrets.ca_cert_pem,
-            "evidence_verify_key_pem": self.secrets.evidence_verify_key,
             "ssh_private_key": self.secrets.ssh_private_key,
             "secrets": {
                 "db_app_password": self.secrets.passwords["db-app"],
                 "turn_shared_secret": self.secrets.passwords["turn-shared-secret"],
-                "evidence_signing_key": self.secrets.evidence_signing_key,
             },
         }
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 STACK = os.environ.get("IHH_TEST_STACK", "local")
+# The operator's evidence key and trust file of a test session are its own, never the user's ~/.config/ihh:
+# set before anything imports harness.core.paths, and inherited by every `harness` the tests start.
+os.environ["IHH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="ihh-test-config-")
+os.environ.pop("IHH_EVIDENCE_KEY", None)
+os.environ.pop("IHH_EVIDENCE_TRUST", None)
 
 
 @dataclass

@@ -62,6 +62,5 @@ def outputs_record(members: tuple[str, ...] = ("db-1", "db-2"), sites: tuple[str
         "restore_projection": {"data_gb": 500, "wal_gb": 50},
         "availability": {"target": 0.999, "incidents_per_year": {"uplink-outage": 4}},
         "backup_schedule": {"full_s": 604800, "diff_s": 86400, "incr_s": 3600, "slack_s": 1800},
-        "evidence_verify_key_pem": "-----BEGIN PUBLIC KEY-----",
         "secrets": {"db_app_password": "pw"},
     }

@@ -95,6 +95,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message = f"waived until {waiver.expires.isoformat()} ({waiver.justification}); {message}"
             report.outcome = "skipped"
             report.wasxfail = f"waived: {waiver.justification}"
+    elif report.skipped and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2]).removeprefix("Skipped: ")  # why it could not be checked here
     record = {
         "host": target.name,
         "roles": list(target.roles),

@@ -276,7 +276,6 @@ class StackOutputs(_Record):
     availability: Availability
     backup_schedule: BackupSchedule
     toxiproxy_api: str | None = None
-    evidence_verify_key_pem: str = ""
     stack: str = dataclasses.field(default="", metadata={KEY: None})
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, metadata={KEY: None})
 

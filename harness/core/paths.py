@@ -28,6 +28,14 @@ CACHE_ROOT = _path("IHH_CACHE_DIR", Path.home() / ".cache" / "ihh")
 """Slow-to-build artefacts kept between runs (the Toxiproxy binary)."""
 DOCKERD_LOG = _path("IHH_DOCKERD_LOG", Path("/var/log/ihh-dockerd.log"))
 """Log of a Docker daemon the harness had to start itself."""
+CONFIG_ROOT = _path("IHH_CONFIG_DIR", _path("XDG_CONFIG_HOME", Path.home() / ".config") / "ihh")
+"""The operator's own files, which outlive every stack: the evidence signing key, trusted signers."""
+EVIDENCE_KEY = _path("IHH_EVIDENCE_KEY", CONFIG_ROOT / "evidence-signing-key.pem")
+"""The operator's ed25519 key that seals evidence bundles (``harness keys init``); 0600, never in a bundle."""
+EVIDENCE_TRUST = _path("IHH_EVIDENCE_TRUST", CONFIG_ROOT / "trusted-evidence-signers")
+"""Fingerprints ``verify-evidence`` accepts without ``--key``: one ``sha256:<hex> <name>`` a line."""
+ATTESTATIONS = _path("IHH_ATTESTATIONS", STACKS_DIR / "attestations.yaml")
+"""The hospital's attestations of organisational measures (harness/evidence/attestations.py has the format)."""
 DEFAULT_STACK = os.environ.get("IHH_STACK", "").strip() or "local"
 """The stack a command works on when ``--stack`` is not given."""
 

@@ -33,3 +33,41 @@ def load_catalogue() -> list[Requirement]:
     if len(ids) != len(set(ids)):
         raise ValueError("requirements.yaml: duplicate requirement IDs")
     return catalogue
+
+
+@dataclass(frozen=True)
+class Control:
+    """An MLPS 2.0 level-3 control point (GB/T 22239-2019) and the catalogue requirements that speak to it."""
+
+    id: str
+    zh: str
+    en: str
+    requirements: tuple[str, ...]
+
+
+def load_controls() -> list[Control]:
+    """Every control point in clause order; a mapping to an unknown requirement or control is an error."""
+    raw = yaml.safe_load(resources.files("harness.data").joinpath("mlps-controls.yaml").read_text(encoding="utf-8"))
+    ids = {r.id for r in load_catalogue()}
+    unknown = set(raw["requirements"]) - ids
+    if unknown:
+        raise ValueError(f"mlps-controls.yaml: requirements not in the catalogue: {', '.join(sorted(unknown))}")
+    unmapped = ids - set(raw["requirements"])
+    if unmapped:
+        raise ValueError(f"mlps-controls.yaml: requirements without control points: {', '.join(sorted(unmapped))}")
+    by_control: dict[str, list[str]] = {}
+    for requirement, controls in raw["requirements"].items():
+        for control in controls:
+            if control not in raw["controls"]:
+                raise ValueError(f"mlps-controls.yaml: {requirement} names unknown control point {control}")
+            by_control.setdefault(control, []).append(requirement)
+
+    def clause(control: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in control.split("."))
+
+    return [Control(c, raw["controls"][c]["zh"], raw["controls"][c]["en"], tuple(by_control.get(c, ())))
+            for c in sorted(raw["controls"], key=clause)]
+
+
+def controls_of(requirement: str) -> list[str]:
+    return [c.id for c in load_controls() if requirement in c.requirements]

@@ -9,6 +9,7 @@ machine, or rebuilt by an assessor. A requirement with no executed check is list
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from dataclasses import dataclass
@@ -20,14 +21,19 @@ from xml.etree import ElementTree as ET
 from harness.core.graph import from_public_json
 from harness.core.paths import RUN_SNAPSHOT_DIR
 from harness.evidence import plots
-from harness.evidence.bundle import SigningKey, sign, unsign
+from harness.evidence.bundle import sign, unsign
+from harness.evidence.catalogue import Control, load_controls
+from harness.evidence.hdf import write_hdf
+from harness.evidence.oscal import write_oscal
+from harness.evidence.signing_key import SigningKey
 from harness.evidence.stability import monthly_summary
 from harness.evidence.topology_svg import write_topology
 from harness.evidence.verdicts import ORDER, RequirementVerdict, requirement_verdicts
 from infra.policy.rules import check, rule_requirements, subjects_from
 
 SCHEMA_VERSION = 1
-LABELS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "not_tested": ("未测试", "not tested"),
+LABELS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "partial": ("部分", "partial"),
+          "not_tested": ("未测试", "not tested"),
           "organisational": ("组织措施", "organisational"), "waived": ("已豁免", "waived")}
 
 
@@ -134,15 +140,21 @@ def build_report(run_dir: Path, stack: str, run_id: str, started: str, steps: di
     (which no longer match) are removed rather than left to mislead.
     """
     run = provenance(run_dir, stack, run_id, started)
+    run["signer"] = ({"algorithm": "ed25519", "fingerprint": signing_key.fingerprint} if signing_key
+                     else {"algorithm": None, "fingerprint": None})
     drawn = write_preview(run_dir, stack)
     figures = _plots(run_dir)
     products = {"topology": "topology.svg", "stability": "stability.json"} if drawn else {"stability": "stability.json"}
-    verdicts = requirement_verdicts(run_dir, products)
+    verdicts = requirement_verdicts(run_dir, products, datetime.date.fromisoformat(run["ended"][:10]))
+    controls = load_controls()
+    by_requirement = {v.id: [c.id for c in controls if v.id in c.requirements] for v in verdicts}
+    formats = {"hdf": write_hdf(run_dir, run), "oscal": write_oscal(run_dir, run, verdicts, by_requirement)}
     evidence = {
         "schema_version": SCHEMA_VERSION, "run": run,
         "summary": {v: sum(1 for r in verdicts if r.verdict == v) for v in ORDER},
-        "requirements": [v.to_json() for v in verdicts], "measurements": _measurements(run_dir),
-        "plots": figures, "steps": steps or {}, "artefacts": [],
+        "requirements": [{**v.to_json(), "mlps_controls": by_requirement[v.id]} for v in verdicts],
+        "mlps_controls": mlps_view(controls, verdicts), "measurements": _measurements(run_dir),
+        "plots": figures, "steps": steps or {}, "formats": formats, "artefacts": [],
     }
     (run_dir / "evidence.json").write_text(json.dumps(evidence, indent=2, ensure_ascii=False))
     stability = monthly_summary(run_dir.parent, run["started"][:7])
@@ -158,6 +170,17 @@ def build_report(run_dir: Path, stack: str, run_id: str, started: str, steps: di
         sign(run_dir, signing_key)
     _point_latest(run_dir)
     return Report(run_dir, verdicts, evidence, signed=signing_key is not None)
+
+
+def mlps_view(controls: list[Control], verdicts: list[RequirementVerdict]) -> list[dict[str, Any]]:
+    """Each MLPS level-3 control point with the worst verdict of the requirements that speak to it."""
+    verdict_of = {v.id: v.verdict for v in verdicts}
+    view = []
+    for control in controls:
+        mine = {r: verdict_of[r] for r in control.requirements if r in verdict_of}
+        worst = min(mine.values(), key=ORDER.__getitem__) if mine else "not_tested"
+        view.append({"id": control.id, "zh": control.zh, "en": control.en, "verdict": worst, "requirements": mine})
+    return view
 
 
 def _point_latest(run_dir: Path) -> None:
@@ -188,7 +211,8 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #cfd8dc;padding:4px 6px;vertical-align:top}
 th{background:#eceff1;text-align:left}.v{font-weight:bold;white-space:nowrap;border-radius:4px;padding:1px 6px}
 .pass{background:#c8e6c9}.fail{background:#ffcdd2}.not_tested{background:#fff9c4}.organisational{background:#e1f5fe}
-.waived{background:#e0e0e0}.muted{color:#607d8b;font-size:12px}.fig{margin:12px 0}.fig svg{max-width:100%;height:auto}
+.waived{background:#e0e0e0}.partial{background:#ffe0b2}
+.muted{color:#607d8b;font-size:12px}.fig{margin:12px 0}.fig svg{max-width:100%;height:auto}
 .counts span{margin-right:12px}
 """
 
@@ -216,7 +240,7 @@ def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[Requirem
                 stability: dict[str, Any]) -> str:
     """The bilingual report: header, then one section per kind of evidence the run holds, failures first."""
     m, figures = evidence["measurements"], evidence["plots"]
-    sections = [_matrix_section(evidence, verdicts)]
+    sections = [_matrix_section(evidence, verdicts), _controls_section(evidence["mlps_controls"])]
     if "availability" in m:
         sections.append(_availability_section(run_dir, m["availability"], figures))
     if "drills" in m:
@@ -236,17 +260,34 @@ def _header(run: dict[str, Any]) -> str:
     return (f"<h1>互联网医院韧性测评证据 Internet-hospital resilience evidence</h1>"
             f"<p class='muted'>运行 Run {escape(run['id'])} · 栈 stack {escape(run['stack'])} · "
             f"{escape(run['started'])} – {escape(run['ended'])} · commit {escape(str(run['project_commit'])[:12])}"
-            f"{' (modified tree)' if run['project_tree_dirty'] else ''}</p>")
+            f"{' (modified tree)' if run['project_tree_dirty'] else ''}</p>"
+            f"<p class='muted'>签名密钥指纹 Signing-key fingerprint (ed25519): "
+            f"<code>{escape(run['signer']['fingerprint'] or '未签名 unsigned')}</code></p>")
 
 
 def _matrix_section(evidence: dict[str, Any], verdicts: list[RequirementVerdict]) -> str:
     counts = " ".join(f"<span>{_badge(k)} {n}</span>" for k, n in evidence["summary"].items())
+    controls = {r["id"]: r["mlps_controls"] for r in evidence["requirements"]}
     matrix = _table(
-        ["编号 ID", "要求 Requirement", "结论 Verdict", "理由 Reason", "证据 Evidence"],
+        ["编号 ID", "要求 Requirement", "结论 Verdict", "理由 Reason", "转为通过 What would turn it to pass",
+         "依据 Rests on", "等保 MLPS"],
         [[f"<b>{escape(v.id)}</b>", f"{escape(v.zh)}<br><span class='muted'>{escape(v.en)}</span>", _badge(v.verdict),
-          escape(v.reason), "<br>".join(f"<a href='{escape(e.artefact)}'>{escape(e.method)}</a>" for e in v.evidence
-                                        if e.artefact) or "-"] for v in verdicts])
+          escape(v.reason), escape(v.to_pass) or "-",
+          f"<details><summary>{len(v.rests_on)}</summary>" + "<br>".join(escape(b) for b in v.rests_on)
+          + "</details>" + "<br>".join(f"<a href='{escape(a)}'>{escape(a)}</a>"
+                                       for a in sorted({e.artefact for e in v.evidence if e.artefact})),
+          ", ".join(controls.get(v.id, [])) or "-"] for v in verdicts])
     return f"<h2>需求矩阵 Requirement matrix</h2><p class='counts'>{counts}</p>{matrix}"
+
+
+def _controls_section(view: list[dict[str, Any]]) -> str:
+    rows = [[f"<b>{escape(c['id'])}</b>", f"{escape(c['zh'])}<br><span class='muted'>{escape(c['en'])}</span>",
+             _badge(c["verdict"]), ", ".join(f"{escape(r)} ({LABELS[v][0]} {LABELS[v][1]})"
+                                            for r, v in c["requirements"].items())] for c in view]
+    return ("<h2>等保 2.0 三级控制点视图 MLPS 2.0 level-3 control view (GB/T 22239-2019)</h2>"
+            "<p class='muted'>每个控制点取其对应要求中最差的结论。Each control point takes the worst verdict of the "
+            "requirements that speak to it.</p>"
+            + _table(["控制点 Control", "名称 Name", "结论 Verdict", "对应要求 Requirements"], rows))
 
 
 def _availability_section(run_dir: Path, a: dict[str, Any], figures: dict[str, str]) -> str:
@@ -321,5 +362,10 @@ def _stability_section(stability: dict[str, Any]) -> str:
 def _artefacts_section(artefacts: list[str]) -> str:
     items = "".join(f"<li><a href='{escape(a)}'>{escape(a)}</a></li>" for a in artefacts)
     return (f"<h2>原始材料 Raw artefacts</h2><ul>{items}</ul>"
-            "<p class='muted'>manifest.sha256 lists every file's SHA-256; manifest.sha256.sig is its ed25519 "
-            "signature. 校验 Verify: <code>harness verify-evidence DIR</code></p>")
+            "<p class='muted'>manifest.sha256 列出每个文件的 SHA-256，manifest.sha256.sig 是其 ed25519 签名。"
+            "manifest.sha256 lists every file's SHA-256; manifest.sha256.sig is its ed25519 signature. "
+            "校验 Verify: <code>harness verify-evidence DIR --fingerprint FINGERPRINT</code>, or without the "
+            "harness: <code>sha256sum -c manifest.sha256</code>; <code>base64 -d manifest.sha256.sig &gt; sig.bin"
+            "</code>; <code>openssl pkeyutl -verify -pubin -inkey SIGNER.pub.pem -rawin -in manifest.sha256 "
+            "-sigfile sig.bin</code> (SIGNER.pub.pem: the signer's public key, obtained from the signer, not from "
+            "this bundle)</p>")

@@ -2,14 +2,23 @@
 
 Each source (policy rules, host checks, chaos journals, restore drills, the load's
 availability verdict, the report's own products) adds evidence items to the
-requirements it covers. The verdict: ``fail`` if any item failed; ``waived`` if the
-only failures are waived; ``pass`` if an item passed; ``organisational`` when the
-requirement can only be met by the hospital's own records; else ``not_tested``,
-naming the methods that produced nothing in this run. No requirement is left out.
+requirements it covers. A verdict claims no more than was shown:
+
+- ``fail``: an item failed, or a check that should have given evidence errored;
+- ``waived``: the only failures are covered by unexpired waivers;
+- ``partial``: what ran passed, but part of the requirement was not shown: a fault that
+  could not be injected here, a verification method that produced nothing in this run,
+  or an organisational part no unexpired attestation covers;
+- ``pass``: every technical method passed and any organisational part is attested;
+- ``organisational``: purely organisational, not yet attested;
+- ``not_tested``: nothing ran for it, with the reason.
+
+Each verdict lists what it rests on and says in one line what would turn it to pass.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,11 +26,13 @@ from typing import Any, Literal
 
 from harness.core.outputs import StackOutputs
 from harness.core.paths import RUN_SNAPSHOT_DIR
+from harness.evidence.attestations import SNAPSHOT as ATTESTATIONS_SNAPSHOT
+from harness.evidence.attestations import Attestation, from_snapshot
 from harness.evidence.catalogue import Requirement, load_catalogue
 from infra.thresholds import MIN_RETENTION_DAYS as FIVE_YEARS_DAYS
 
-Verdict = Literal["pass", "fail", "not_tested", "organisational", "waived"]
-ORDER: dict[str, int] = {"fail": 0, "not_tested": 1, "waived": 2, "organisational": 3, "pass": 4}
+Verdict = Literal["pass", "fail", "partial", "not_tested", "organisational", "waived"]
+ORDER: dict[str, int] = {"fail": 0, "partial": 1, "not_tested": 2, "waived": 3, "organisational": 4, "pass": 5}
 """Failures first, then what is missing: the order the report lists requirements in."""
 
 
@@ -33,6 +44,8 @@ class Item:
     detail: str
     artefact: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
+    basis: list[str] = field(default_factory=list)
+    """The checks, drills or measurements this item rests on, each named so a reader can find it."""
 
 
 @dataclass
@@ -44,6 +57,10 @@ class RequirementVerdict:
     verdict: Verdict
     reason: str
     evidence: list[Item]
+    rests_on: list[str] = field(default_factory=list)
+    to_pass: str = ""
+    """One line: what would turn this verdict to pass (empty when it passes)."""
+    attestations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "evidence": [asdict(e) for e in self.evidence]}
@@ -67,6 +84,7 @@ def policy_items(run_dir: Path) -> dict[str, list[Item]]:
 
 
 def host_items(run_dir: Path) -> dict[str, list[Item]]:
+    """One item per requirement from its host checks; an errored check (SSH failed, fixture broke) fails it."""
     path = run_dir / "checks" / "checks.jsonl"
     if not path.exists():
         return {}
@@ -77,25 +95,42 @@ def host_items(run_dir: Path) -> dict[str, list[Item]]:
             by_requirement.setdefault(requirement, []).append(record)
     items: dict[str, list[Item]] = {}
     for requirement, mine in by_requirement.items():
-        counts = {s: sum(1 for r in mine if r["status"] == s) for s in ("pass", "fail", "waived", "skip")}
-        failed = [f"{r['host']} {r['check']}: {r['message']}" for r in mine if r["status"] == "fail"]
+        counts = {s: sum(1 for r in mine if r["status"] == s) for s in ("pass", "fail", "error", "waived", "skip")}
+        failed = [f"{r['host']} {r['check']}: {r['status']}: {r['message']}" for r in mine
+                  if r["status"] in ("fail", "error")]
+        ran = counts["pass"] + counts["fail"] + counts["error"] + counts["waived"]
         status = "fail" if failed else "waived" if counts["waived"] else "pass" if counts["pass"] else "not_tested"
-        detail = (f"{counts['pass']} pass, {counts['fail']} fail, {counts['waived']} waived of {len(mine)} host checks"
-                  + (": " + "; ".join(failed[:5]) if failed else ""))
-        items[requirement] = [Item("host", status, detail, "checks/checks.jsonl", counts)]
+        detail = (f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error, {counts['waived']} "
+                  f"waived of {ran} host checks" + (": " + "; ".join(failed[:5]) if failed else ""))
+        basis = sorted({f"host check {r['check']} on {r['host']}: {r['status']}" for r in mine
+                        if r["status"] != "skip"})
+        items[requirement] = [Item("host", status, detail, "checks/checks.jsonl", counts, basis)]
+        ran_somewhere = {r["check"] for r in mine if r["status"] != "skip"}
+        skipped = [r for r in mine if r["status"] == "skip" and r["check"] not in ran_somewhere]
+        if skipped:  # skipped on every host it applies to: that share of the requirement was not checked
+            why = sorted({f"{r['check']} ({r['message'] or 'skipped'})" for r in skipped})
+            items[requirement].append(Item("host", "not_tested", f"host checks not run here: {'; '.join(why)}",
+                                           "checks/checks.jsonl",
+                                           basis=[f"host check {r['check']} on {r['host']}: skip" for r in skipped]))
     return items
 
 
 def chaos_items(run_dir: Path) -> dict[str, list[Item]]:
+    """A drill's verdict for its requirements, and a ``not_tested`` share for each fault it could not inject."""
     items: dict[str, list[Item]] = {}
     for path in sorted((run_dir / "chaos").glob("*/journal.json")):
         journal = json.loads(path.read_text())
         status = {"pass": "pass", "fail": "fail"}.get(journal["verdict"], "not_tested")
-        name = journal["experiment"]["name"]
-        item = Item("chaos", status, f"{name}: {journal['verdict']}: {journal['reason']}",
-                    str(path.relative_to(run_dir)), journal.get("measurements", {}))
+        name, artefact = journal["experiment"]["name"], str(path.relative_to(run_dir))
+        uninjected = [a for a in journal.get("activities", []) if a.get("status") == "not_possible_here"]
+        shown = ("; faults injected: " + ", ".join(a["name"] for a in journal.get("activities", [])
+                                                   if a.get("kind") == "action" and a.get("status") == "succeeded"))
+        own = [Item("chaos", status, f"{name}: {journal['verdict']}: {journal['reason']}" + shown, artefact,
+                    journal.get("measurements", {}), [f"drill {name}: {journal['verdict']}"])]
+        own += [Item("chaos", "not_tested", f"{name}: fault {a['name']} could not be injected here: {a['error']}",
+                     artefact, basis=[f"drill {name} step {a['name']}: not possible here"]) for a in uninjected]
         for requirement in journal["experiment"]["requirements"]:
-            items.setdefault(requirement, []).append(item)
+            items.setdefault(requirement, []).extend(own)
     return items
 
 
@@ -187,33 +222,61 @@ def report_items(run_dir: Path, products: dict[str, str]) -> dict[str, list[Item
     return items
 
 
-def judge(requirement: Requirement, items: list[Item]) -> RequirementVerdict:
-    statuses = [i.status for i in items]
-    covered = {i.method for i in items}
-    missing = [m for m in requirement.methods if m not in covered and m != "organisational"]
-    if "fail" in statuses:
+def _org_share(requirement: Requirement, attestations: list[Attestation], day: datetime.date
+               ) -> tuple[list[Attestation], str]:
+    """The attestations that cover the organisational part now, and what is missing when none does."""
+    mine = [a for a in attestations if a.requirement == requirement.id]
+    valid = [a for a in mine if not a.expired_on(day)]
+    if valid or "organisational" not in requirement.methods:
+        return valid, ""
+    expired = [a for a in mine if a.expired_on(day)]
+    return [], ("organisational part not attested" + (
+        f" (attestation expired on {', '.join(a.expires for a in expired)})" if expired else ""))
+
+
+def judge(requirement: Requirement, items: list[Item], attestations: list[Attestation] | None = None,
+          day: datetime.date | None = None) -> RequirementVerdict:
+    day = day or datetime.date.today()
+    by_status = {s: [i for i in items if i.status == s] for s in ("pass", "fail", "waived", "not_tested")}
+    technical = [m for m in requirement.methods if m != "organisational"]
+    ran = {i.method for i in items if i.status != "not_tested"}
+    missing = [m for m in technical if m not in ran]
+    attested, org_gap = _org_share(requirement, attestations or [], day)
+    if by_status["fail"]:
         verdict: Verdict = "fail"
-        reason = "; ".join(i.detail for i in items if i.status == "fail")
-    elif "waived" in statuses:
-        verdict, reason = "waived", "; ".join(i.detail for i in items if i.status == "waived")
-    elif "not_tested" in statuses:
-        verdict = "not_tested"
-        reason = "; ".join(i.detail for i in items if i.status == "not_tested")
-    elif "pass" in statuses:
-        verdict = "pass"
-        reason = "; ".join(i.detail for i in items if i.status == "pass")
-        if missing:
-            reason += f" (not exercised in this run: {', '.join(missing)})"
-        if "organisational" in requirement.methods:
-            reason += " (its organisational part rests on the hospital's own procedures and records)"
-    elif requirement.methods == ("organisational",) or (not missing and "organisational" in requirement.methods):
-        verdict, reason = "organisational", "met by the hospital's own procedures and records, not by software"
+        reason = "; ".join(i.detail for i in by_status["fail"])
+        needed = "fix what failed: " + "; ".join(i.detail for i in by_status["fail"])[:300]
+    elif by_status["waived"]:
+        verdict, reason = "waived", "; ".join(i.detail for i in by_status["waived"])
+        needed = "fix the waived checks before their waivers expire, then re-run"
+    elif by_status["pass"] or (not technical and attested):
+        gaps = [i.detail for i in by_status["not_tested"]]
+        gaps += [f"not exercised in this run: {', '.join(missing)}"] if missing and by_status["pass"] else []
+        gaps += [org_gap] if org_gap else []
+        shown = "; ".join(i.detail for i in by_status["pass"]) or "no technical part"
+        shown += "".join(f"; {a.part}: {a.describe()}" for a in attested)
+        verdict = "partial" if gaps else "pass"
+        reason = shown + (f" — not shown: {'; '.join(gaps)}" if gaps else "")
+        needed = "; ".join(
+            [f"show what this run could not: {i.detail}" for i in by_status["not_tested"]]
+            + ([f"run the {', '.join(missing)} evidence (harness all, without --quick)"]
+               if missing and by_status["pass"] else [])
+            + ([f"record an unexpired attestation of its organisational part ({requirement.id}) in the "
+                f"attestations file"] if org_gap else []))
+    elif not technical:
+        verdict, reason = "organisational", f"met by the hospital's own procedures and records; {org_gap}"
+        needed = f"record an unexpired attestation for {requirement.id} in the attestations file"
     else:
         verdict = "not_tested"
-        reason = f"no {' or '.join(missing) or 'executed'} check produced evidence in this run" + (
+        reason = f"no {' or '.join(missing)} evidence in this run" + (
             "; " + "; ".join(i.detail for i in items) if items else "")
+        needed = f"run the {', '.join(missing)} evidence" + ("" if not org_gap else " and attest its "
+                                                             "organisational part")
+    rests_on = sorted({b for i in items for b in (i.basis or [f"{i.method}: {i.artefact}"])})
+    rests_on += [f"attestation: {a.part} ({a.attested_by}, {a.role}, {a.date})" for a in attested]
     return RequirementVerdict(requirement.id, requirement.en, requirement.zh, list(requirement.methods), verdict,
-                              reason, items)
+                              reason, items, rests_on, "" if verdict == "pass" else needed,
+                              [a.__dict__ for a in attested])
 
 
 def backup_items(run_dir: Path) -> dict[str, list[Item]]:
@@ -233,12 +296,31 @@ def backup_items(run_dir: Path) -> dict[str, list[Item]]:
                               "backups/freshness.json", numbers)]}
 
 
-def requirement_verdicts(run_dir: Path, products: dict[str, str]) -> list[RequirementVerdict]:
-    """Every catalogue requirement, failures first."""
-    sources = [policy_items(run_dir), host_items(run_dir), backup_items(run_dir), chaos_items(run_dir),
-               restore_items(run_dir), load_items(run_dir), report_items(run_dir, products)]
+FIXED_SOURCES: dict[str, frozenset[str]] = {
+    "restore": frozenset({"EH-2.2.3", "EH-3.3.2", "EH-1.1.2", "TM-5.4", "OP-5.3", "EH-1.2.3"}),
+    "load": frozenset({"EH-2.2.1", "GD-1.2.5", "TM-5.3"}),
+    "backups": frozenset({"EH-2.2.3"}),
+    "report": frozenset({"GD-2.2.3", "EH-1.2.4", "TM-7.3", "TM-5.5", "GD-3.2.3"}),
+}
+"""The requirements each source with a fixed output speaks to; the catalogue's methods must agree (a test)."""
+
+
+def _checked(method: str, items: dict[str, list[Item]]) -> dict[str, list[Item]]:
+    stray = set(items) - FIXED_SOURCES[method]
+    if stray:
+        raise ValueError(f"the {method} source gave evidence for {sorted(stray)}, not in FIXED_SOURCES[{method!r}]")
+    return items
+
+
+def requirement_verdicts(run_dir: Path, products: dict[str, str], day: datetime.date | None = None
+                         ) -> list[RequirementVerdict]:
+    """Every catalogue requirement, failures first; attestations are judged as of ``day`` (the report's)."""
+    sources = [policy_items(run_dir), host_items(run_dir), _checked("backups", backup_items(run_dir)),
+               chaos_items(run_dir), _checked("restore", restore_items(run_dir)), _checked("load", load_items(run_dir)),
+               _checked("report", report_items(run_dir, products))]
+    attestations = from_snapshot(_read(run_dir / ATTESTATIONS_SNAPSHOT))
     verdicts = []
     for requirement in load_catalogue():
         items = [item for source in sources for item in source.get(requirement.id, [])]
-        verdicts.append(judge(requirement, items))
+        verdicts.append(judge(requirement, items, attestations, day))
     return sorted(verdicts, key=lambda v: ORDER[v.verdict])
