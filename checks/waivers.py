@@ -17,7 +17,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from harness.core.yaml_list import yaml_list_entries
 
 FIELDS = {"check", "host", "justification", "expires"}
 
@@ -43,21 +43,9 @@ class Waiver:
 def load_waivers(path: Path, today: datetime.date | None = None) -> list[Waiver]:
     """Parse and validate every entry; raise WaiverError on the first bad one."""
     today = today or datetime.date.today()
-    if not path.exists():
-        return []
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise WaiverError(f"{path}: not valid YAML: {exc}") from exc
-    if root is None:
-        return []
-    if not isinstance(root, yaml.SequenceNode):
-        raise WaiverError(f"{path}:{root.start_mark.line + 1}: the file must be a list of waivers")
     waivers = []
-    for node in root.value:
-        line = node.start_mark.line + 1
-        entry = yaml.safe_load(yaml.serialize(node))
-        where = f"{path}:{line}"
+    for where, entry in yaml_list_entries(path, WaiverError, "waivers"):
+        line = int(where.rsplit(":", 1)[1])
         if not isinstance(entry, dict):
             raise WaiverError(f"{where}: a waiver must be a mapping with {', '.join(sorted(FIELDS))}")
         unknown = set(entry) - FIELDS

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
+from harness.core.graph import to_public_json
+from harness.core.outputs import StackOutputs
 from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
 from infra.policy.rules import Subject, subjects_from
 
@@ -64,3 +68,16 @@ def outputs_record(members: tuple[str, ...] = ("db-1", "db-2"), sites: tuple[str
         "backup_schedule": {"full_s": 604800, "diff_s": 86400, "incr_s": 3600, "slack_s": 1800},
         "secrets": {"db_app_password": "pw"},
     }
+
+
+def run_folder(tmp_path: Path) -> tuple[Path, dict]:
+    """A run folder as `harness all` starts it: the applied graph, public outputs, provenance."""
+    run = program("local")
+    folder = tmp_path / "evidence" / "20261125T000000Z"
+    (folder / "stack").mkdir(parents=True)
+    (folder / "stack" / "graph.json").write_text(json.dumps(to_public_json(run.graph)))
+    (folder / "stack" / "outputs.json").write_text(json.dumps(StackOutputs.parse("local", run.outputs).public()))
+    (folder / "stack" / "provenance.json").write_text(json.dumps({
+        "project_commit": "0123456789abcdef", "project_tree_dirty": False, "stack_config_sha256": "ab" * 32,
+        "tool_versions": {}, "machine": {}}))
+    return folder, run.outputs

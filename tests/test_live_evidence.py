@@ -66,24 +66,44 @@ def test_every_catalogue_requirement_is_in_the_bundle_with_a_reason(quick_run: P
     assert (quick_run.parent / "latest").resolve() == quick_run.resolve()
 
 
-def test_verify_evidence_accepts_the_bundle_and_catches_tampering(quick_run: Path, tmp_path: Path) -> None:
-    ok = subprocess.run([str(HARNESS), "verify-evidence", str(quick_run)], capture_output=True, text=True,
-                        check=False, timeout=60)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+def _verify(bundle: Path, *named: str) -> tuple[int, dict]:
+    done = subprocess.run([str(HARNESS), "verify-evidence", "--json", str(bundle), *named], capture_output=True,
+                          text=True, check=False, timeout=60)
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_bundle_is_verified_under_the_operators_key_only(quick_run: Path, tmp_path: Path) -> None:
+    """Kinds of tampering are covered one by one in test_bundle.py; here, the real bundle and its signer."""
+    signer = json.loads((quick_run / "run.json").read_text())["signer"]["fingerprint"]
+    evidence = json.loads((quick_run / "evidence.json").read_text())
+    assert evidence["run"]["signer"]["fingerprint"] == signer and signer in (quick_run / "index.html").read_text()
+    assert _verify(quick_run, "--fingerprint", signer)[0] == 0
+    code, unnamed = _verify(quick_run)
+    assert (code, unnamed["status"]) == (3, "signer_unknown"), unnamed
     copy = tmp_path / "bundle"
     shutil.copytree(quick_run, copy)
     summary = json.loads((copy / "load" / "summary.json").read_text())
     summary["successes"] = summary["operations"]
     (copy / "load" / "summary.json").write_text(json.dumps(summary))
-    bad = subprocess.run([str(HARNESS), "verify-evidence", str(copy)], capture_output=True, text=True, check=False,
-                         timeout=60)
-    assert bad.returncode == 1 and "load/summary.json: modified after signing" in bad.stdout
-    shutil.copy(quick_run / "load" / "summary.json", copy / "load" / "summary.json")
-    signature = copy / "manifest.sha256.sig"
-    signature.write_text(signature.read_text()[::-1])
-    forged = subprocess.run([str(HARNESS), "verify-evidence", str(copy)], capture_output=True, text=True,
-                            check=False, timeout=60)
-    assert forged.returncode == 1 and "does not match" in forged.stdout
+    code, tampered = _verify(copy, "--fingerprint", signer)
+    assert code == 1 and "load/summary.json: modified after signing (SHA-256 differs)" in tampered["problems"]
+
+
+def test_the_real_bundles_formats_pass_the_independent_checkers(quick_run: Path, tmp_path: Path) -> None:
+    from tests.test_assessor_formats import SAF, TRESTLE
+
+    records = [json.loads(x) for x in (quick_run / "checks" / "checks.jsonl").read_text().splitlines() if x]
+    for host in sorted({r["host"] for r in records})[:3]:
+        passed = sum(1 for r in records if r["host"] == host and r["status"] == "pass")
+        threshold = tmp_path / f"{host}.yaml"
+        threshold.write_text(f"passed:\n  total:\n    min: {passed}\n    max: {passed}\n")
+        checked = subprocess.run([str(SAF), "validate", "threshold", "-i", str(quick_run / "hdf" / f"{host}.json"),
+                                  "-T", str(threshold)], capture_output=True, text=True, check=False, timeout=120)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    oscal = subprocess.run([str(TRESTLE), "partial-object-validate", "-f",
+                            str(quick_run / "oscal" / "assessment-results.json"), "-e", "assessment-results"],
+                           cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+    assert oscal.returncode == 0 and "VALID" in oscal.stdout, oscal.stdout + oscal.stderr
 
 
 def test_the_report_renders_in_headless_chromium(quick_run: Path, tmp_path: Path) -> None:
@@ -126,7 +146,8 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
     assert first.data["steps"]["restore"]["status"] == "failed" and not first.data["finished"]
     evidence = json.loads((first.run_dir / "evidence.json").read_text())
     assert {r["id"] for r in evidence["requirements"]} == {r.id for r in load_catalogue()}
-    assert all(r["verdict"] in ("not_tested", "organisational", "pass", "fail") for r in evidence["requirements"])
+    assert all(r["verdict"] in ("not_tested", "organisational", "pass", "partial", "fail")
+               for r in evidence["requirements"])
     assert next(r for r in evidence["requirements"] if r["id"] == "EH-3.3.2")["verdict"] == "not_tested"
     calls.clear()
     monkeypatch.setattr(harness.pipeline, "_steps", lambda stack, run_dir, quick, fill_gb: steps(None))
@@ -141,7 +162,8 @@ def test_the_report_is_rebuilt_from_the_run_folder_alone(quick_run: Path, tmp_pa
     shutil.copytree(quick_run, copy)
     (copy / "preview.json").unlink()
     (copy / "topology.svg").unlink()
-    env = {**os.environ, "IHH_STATE_DIR": str(tmp_path / "no-state"), "DOCKER_HOST": "unix:///nonexistent.sock"}
+    env = {**os.environ, "IHH_STATE_DIR": str(tmp_path / "no-state"), "DOCKER_HOST": "unix:///nonexistent.sock",
+           "IHH_EVIDENCE_KEY": str(tmp_path / "no-key.pem")}
     rebuilt = subprocess.run([str(HARNESS), "report", str(copy)], capture_output=True, text=True, check=False,
                              timeout=120, env=env)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
@@ -154,3 +176,27 @@ def test_the_report_is_rebuilt_from_the_run_folder_alone(quick_run: Path, tmp_pa
     assert again["run"]["project_commit"] == original["run"]["project_commit"]
     assert (copy / "topology.svg").read_text().startswith("<svg")
     assert not (copy / "manifest.sha256.sig").exists(), "a stale signature must not be left to mislead"
+
+
+@pytest.mark.takes_stack_down
+def test_an_old_bundle_still_verifies_after_the_stack_is_replaced(live_stack, tmp_path: Path) -> None:
+    """The key that seals a bundle is the operator's: `harness down` and `harness up` (new stack secrets) change
+    nothing. The bundle is sealed as `harness all`'s report step seals it, from a snapshot of the running stack."""
+    from harness.core.outputs import StackOutputs
+    from harness.evidence.report import build_report
+    from harness.evidence.signing_key import init_key
+    from harness.provisioning.run_snapshot import snapshot
+    from harness.provisioning.stack_ops import down, up
+
+    live_stack.ensure_up()
+    before = StackOutputs.load(live_stack.stack).secret("db_app_password")
+    folder = tmp_path / "evidence" / "old-run"
+    folder.mkdir(parents=True)
+    snapshot(live_stack.stack, folder)
+    key, _ = init_key()
+    build_report(folder, live_stack.stack, folder.name, "2026-11-25T00:00:00Z", signing_key=key)
+    down(live_stack.stack)
+    up(live_stack.stack)
+    assert StackOutputs.load(live_stack.stack).secret("db_app_password") != before, "up made a new stack"
+    code, result = _verify(folder, "--fingerprint", key.fingerprint)
+    assert (code, result["status"]) == (0, "verified"), result

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from harness.core.yaml_list import yaml_list_entries
 from harness.evidence.catalogue import load_catalogue
 
 FIELDS = {"requirement", "part", "attested_by", "role", "date", "document", "sha256", "expires"}
@@ -101,22 +100,11 @@ def _entry(entry: Any, where: str, organisational: set[str], folder: Path, today
 def load_attestations(path: Path, today: datetime.date | None = None) -> list[Attestation]:
     """Every entry validated; the first bad one is an error naming its line. An absent file is no attestation."""
     today = today or datetime.date.today()
-    if not path.exists():
-        return []
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise AttestationError(f"{path}: not valid YAML: {exc}") from exc
-    if root is None:
-        return []
-    if not isinstance(root, yaml.SequenceNode):
-        raise AttestationError(f"{path}:{root.start_mark.line + 1}: the file must be a list of attestations")
     organisational = {r.id for r in load_catalogue() if "organisational" in r.methods}
     attestations = []
-    for node in root.value:
-        line = node.start_mark.line + 1
-        found = _entry(yaml.safe_load(yaml.serialize(node)), f"{path}:{line}", organisational, path.parent, today)
-        attestations.append(Attestation(**{**found.__dict__, "line": line}))
+    for where, entry in yaml_list_entries(path, AttestationError, "attestations"):
+        found = _entry(entry, where, organisational, path.parent, today)
+        attestations.append(Attestation(**{**found.__dict__, "line": int(where.rsplit(":", 1)[1])}))
     return attestations
 
 

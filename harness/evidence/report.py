@@ -31,7 +31,7 @@ from harness.evidence.topology_svg import write_topology
 from harness.evidence.verdicts import ORDER, RequirementVerdict, requirement_verdicts
 from infra.policy.rules import check, rule_requirements, subjects_from
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LABELS = {"pass": ("通过", "pass"), "fail": ("未通过", "fail"), "partial": ("部分", "partial"),
           "not_tested": ("未测试", "not tested"),
           "organisational": ("组织措施", "organisational"), "waived": ("已豁免", "waived")}
