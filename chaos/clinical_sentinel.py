@@ -46,9 +46,10 @@ class ClinicalSentinel:
     checksum: str
 
 
-def _post(base: str, path: str, body: dict, actor: str | None) -> dict:
+def _post(outputs: StackOutputs, path: str, body: dict, actor: str | None) -> dict:
     headers = {"Idempotency-Key": uuid.uuid4().hex, **({"X-Actor": actor} if actor else {})}
-    status, answer = post_json(f"{base}{path}", body, headers, timeout_s=10)
+    status, answer = post_json(f"{outputs.uplinks[0].url}{path}", body, headers, timeout_s=10,
+                               ca=outputs.ca_cert_path)
     if status not in (200, 201):
         raise SentinelWriteError(f"POST {path}: status {status}")
     return answer
@@ -63,21 +64,20 @@ def checksum(outputs: StackOutputs, sentinel: ClinicalSentinel | tuple[int, int]
 
 def write_consultation(outputs: StackOutputs) -> ClinicalSentinel:
     rng = random.Random()
-    base = outputs.uplinks[0].url
-    patient = _post(base, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
+    patient = _post(outputs, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
                                            "mobile": mobile(rng)}, None)["patient_id"]
-    doctor = _post(base, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
+    doctor = _post(outputs, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
                                          "department": "全科"}, "admin:1")["doctor_id"]
     slot = dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * rng.randint(0, 500_000))
-    booking = _post(base, "/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot.isoformat()},
+    booking = _post(outputs, "/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot.isoformat()},
                     f"patient:{patient}")["booking_id"]
     dr = f"doctor:{doctor}"
-    _post(base, f"/v1/bookings/{booking}/confirm", {}, dr)
-    consultation = _post(base, "/v1/consultations", {"booking_id": booking, "note": "恢复演练病历 drill note"},
+    _post(outputs, f"/v1/bookings/{booking}/confirm", {}, dr)
+    consultation = _post(outputs, "/v1/consultations", {"booking_id": booking, "note": "恢复演练病历 drill note"},
                          dr)["consultation_id"]
-    _post(base, f"/v1/consultations/{consultation}/prescriptions",
+    _post(outputs, f"/v1/consultations/{consultation}/prescriptions",
           {"items": [{"drug": "维生素C", "dose": "100 mg", "days": 7}]}, dr)
-    _post(base, f"/v1/consultations/{consultation}/follow-ups",
+    _post(outputs, f"/v1/consultations/{consultation}/follow-ups",
           {"due_date": (dt.date.today() + dt.timedelta(days=30)).isoformat(), "reason": "随访"}, dr)
     return ClinicalSentinel(patient, booking, checksum(outputs, (patient, booking)))
 
@@ -87,7 +87,7 @@ def verify_consultation(outputs: StackOutputs, sentinel: ClinicalSentinel) -> tu
     if checksum(outputs, sentinel) != sentinel.checksum:
         return False, "the consultation's records or audit trail differ from what was written"
     status, trail = get_json(f"{outputs.uplinks[0].url}/v1/bookings/{sentinel.booking_id}/trail",
-                             {"X-Actor": f"patient:{sentinel.patient_id}"})
+                             {"X-Actor": f"patient:{sentinel.patient_id}"}, ca=outputs.ca_cert_path)
     actions = tuple(s["action"] for s in trail.get("steps", []) if s["action"] in TRAIL)
     if status != 200 or actions != TRAIL:
         return False, f"the service's trail view answered {status} with {actions}"

@@ -54,7 +54,7 @@ def _select(items: list[Any], need: str, ok: list[bool], what: str) -> Result:
 @PROBES.register("service-ready")
 def service_ready(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     uplinks = ctx.outputs.uplinks
-    results = [ready(u.url, timeout_s=float(args.get("timeout_s", 2))) for u in uplinks]
+    results = [ready(u.url, timeout_s=float(args.get("timeout_s", 2)), ca=ctx.outputs.ca_cert_path) for u in uplinks]
     return _select(uplinks, args.get("need", "any"), results, "uplinks ready")
 
 
@@ -65,7 +65,7 @@ def service_write(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     key = uuid.uuid4().hex
     for uplink in ctx.outputs.uplinks:
         status, answer = post_json(f"{uplink.url}/v1/patients", body, {"Idempotency-Key": key},
-                                   timeout_s=float(args.get("timeout_s", 2)))
+                                   timeout_s=float(args.get("timeout_s", 2)), ca=ctx.outputs.ca_cert_path)
         if status == 201:
             ctx.committed.append(int(answer["patient_id"]))
             return True, f"written through {uplink.name}"

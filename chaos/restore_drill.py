@@ -18,7 +18,7 @@ from chaos.clinical_sentinel import ClinicalSentinel, verify_consultation, write
 from chaos.isolation import unreachable
 from harness.core.containers import LocalContainers
 from harness.core.database import connect as db_connect
-from harness.core.http_json import ready
+from harness.core.http_json import ready_on_every_uplink
 from harness.core.outputs import BackupSite, StackOutputs
 from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.pgbackrest import REACH_TIMEOUT_S, PgBackRest, switch_wal, wait_archived
@@ -251,7 +251,7 @@ class RestoreDrill:
         """(everything verified, last seq recovered, what the consultation check found)."""
         with self.phases.timed("service_back"):
             wait_for("the service ready through every uplink",
-                     lambda: all(ready(u.url) for u in self.outputs.uplinks), timeout=300, interval=0.5)
+                     lambda: ready_on_every_uplink(self.outputs), timeout=300, interval=0.5)
         with self.phases.timed("verify"):
             verified, recovered = _verify(self.outputs, sentinel.rows, sentinel.checksum)
             clinical_ok, clinical = verify_consultation(self.outputs, sentinel.consultation)

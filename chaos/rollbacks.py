@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.core.containers import LocalContainers
-from harness.core.http_json import ready
+from harness.core.http_json import ready_on_every_uplink
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import wait_cluster_whole
 from harness.core.registry import Registry
@@ -25,5 +25,5 @@ def cluster_whole(outputs: StackOutputs, containers: LocalContainers) -> None:
 
 @ROLLBACKS.register("wait-ready")
 def service_ready(outputs: StackOutputs, containers: LocalContainers, timeout_s: float = 180) -> None:
-    wait_for("the service ready on every uplink", lambda: all(ready(u.url) for u in outputs.uplinks),
+    wait_for("the service ready on every uplink", lambda: ready_on_every_uplink(outputs),
              timeout=timeout_s)

@@ -217,7 +217,7 @@ class AlicloudPlatform(pulumi.ComponentResource):
                 opts=self._in(site.region, parent),
             )
             lines[uplink.name] = {
-                "url": eip.ip_address.apply(lambda ip, p=ingress_port: f"http://{ip}:{p}"),
+                "url": eip.ip_address.apply(lambda ip, p=ingress_port: f"https://{ip}:{p}"),
                 "toxiproxy_proxy": None,
             }
         return None, lines

@@ -219,7 +219,7 @@ class DockerPlatform(pulumi.ComponentResource):
         wan = self.host(spec, parent, [h.resource for h in ingress.values()])
         lines = {
             u.name: {
-                "url": wan.endpoints[f"uplink-{u.name}"].apply(lambda ep: f"http://{ep}"),
+                "url": wan.endpoints[f"uplink-{u.name}"].apply(lambda ep: f"https://{ep}"),
                 "toxiproxy_proxy": pulumi.Output.from_input(u.name),
             }
             for u in uplinks

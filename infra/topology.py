@@ -80,7 +80,7 @@ class Topology(pulumi.ComponentResource):
             UplinksArgs(
                 platform=platform, site=config.primary_site, uplinks=config.uplinks,
                 ingress_names=layout.ingress, app_servers=layout.app, service_port=self.app.service_port,
-                depends_on=[h.resource for h in self.app.hosts],
+                secrets=secrets, depends_on=[h.resource for h in self.app.hosts],
             ),
             opts=child,
         )

@@ -1,8 +1,10 @@
 """Two uplinks from two providers: per uplink an HAProxy ingress over the app servers, and the line itself.
 
 The line is the platform's: locally a Toxiproxy proxy shaped to the contracted
-bandwidth, in production an EIP of that provider. Each ingress balances over
-every app server with active health checks on ``/health/ready``.
+bandwidth, in production an EIP of that provider. Each ingress terminates TLS (1.2 or
+newer, a certificate the stack's CA issues for it) on 443, answers plain HTTP on 80 only
+with a redirect, and balances over every app server with active health checks on
+``/health/ready``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ import pulumi
 
 from infra.config import Site, Uplink
 from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platform
+from infra.secrets import StackSecrets
 
-INGRESS_PORT = 80
+INGRESS_PORT = 443
+"""Where the provider lines deliver patients' traffic: HTTPS."""
+PLAIN_HTTP_PORT = 80
+"""Answered only with a redirect to HTTPS."""
+CERT_FILE = "/etc/haproxy/tls/ingress.pem"
 
 
 @dataclass
@@ -27,11 +34,12 @@ class UplinksArgs:
     ingress_names: dict[str, str]
     app_servers: tuple[str, ...]
     service_port: int
+    secrets: StackSecrets
     depends_on: list[pulumi.Resource]
 
 
 def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) -> str:
-    """HAProxy for one uplink: health-checked round robin, re-resolving servers through Docker's DNS."""
+    """HAProxy for one uplink: TLS on 443, redirect on 80, health-checked round robin over the app servers."""
     server_lines = [
         f"    server {s} {s}:{service_port} check resolvers internal init-addr last,libc,none" for s in servers
     ]
@@ -41,6 +49,8 @@ def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) 
             "    log stdout format raw local0 info",
             "    maxconn 4000",
             "    stats socket /run/haproxy.sock mode 600 level admin",
+            "    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
+            "    ssl-default-bind-ciphers ECDHE+AESGCM:ECDHE+CHACHA20",
             "",
             "resolvers internal",
             "    parse-resolv-conf",
@@ -61,7 +71,10 @@ def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) 
             "    timeout check 1s",
             "",
             "frontend www",
-            f"    bind :{INGRESS_PORT}",
+            f"    bind :{PLAIN_HTTP_PORT}",
+            f"    bind :{INGRESS_PORT} ssl crt {CERT_FILE} alpn http/1.1",
+            "    http-request redirect scheme https code 301 unless { ssl_fc }",
+            "    http-response set-header Strict-Transport-Security max-age=31536000",
             f"    http-response set-header X-Uplink {uplink.name}",
             "    default_backend app",
             "",
@@ -87,9 +100,13 @@ class Uplinks(pulumi.ComponentResource):
         super().__init__("ihh:network:Uplinks", name, None, opts)
         self.ingress = {}
         for i, uplink in enumerate(args.uplinks, start=1):
+            name = args.ingress_names[uplink.name]
+            tls = args.secrets.host_certificate(name)
+            bundle = pulumi.Output.secret(pulumi.Output.all(tls.cert_pem, tls.key_pem).apply(
+                lambda parts: parts[0].rstrip() + "\n" + parts[1]))  # HAProxy reads the chain and key from one file
             self.ingress[uplink.name] = args.platform.host(
                 HostSpec(
-                    name=args.ingress_names[uplink.name],
+                    name=name,
                     roles=("ingress",),
                     site=args.site,
                     image="ingress",
@@ -98,6 +115,7 @@ class Uplinks(pulumi.ComponentResource):
                     files=(
                         File("/etc/haproxy/haproxy.cfg",
                              haproxy_config(uplink, args.app_servers, args.service_port)),
+                        File(CERT_FILE, bundle, mode="0600"),
                     ),
                     healthcheck=Healthcheck(("ihh-probe", "tcp", "127.0.0.1", str(INGRESS_PORT))),
                     labels={

@@ -1,7 +1,8 @@
 """Patient and doctor personas of the reference service, through both uplinks.
 
 Run it with ``harness load`` (which reads the uplinks from the stack outputs), or by
-hand: ``locust -f loadtests/locustfile.py --headless --ihh-uplinks unicom=http://...,telecom=http://...``.
+hand: ``locust -f loadtests/locustfile.py --headless --ihh-uplinks unicom=https://...,telecom=https://...
+--ihh-ca-cert .harness/stacks/local/ca.crt``. HTTPS is verified against that CA, as a patient's app would.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent import ssl as gevent_ssl
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -25,6 +27,8 @@ TRAIL_ACTIONS = ("patient.register", "booking.create", "booking.confirm", "consu
 _log: RequestLog | None = None
 _doctors: list[int] = []
 _homes = itertools.count()
+_trusted_ca: list[str] = []
+"""The CA file named by --ihh-ca-cert, set once the command line is parsed (users are made after that)."""
 
 
 @events.init_command_line_parser.add_listener
@@ -33,13 +37,27 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--ihh-log-dir", default="loadtest-out", help="where per-request logs are written")
     parser.add_argument("--ihh-max-requests", type=int, default=0, help="stop after this many requests (0: no cap)")
     parser.add_argument("--ihh-run-tag", default="manual", help="tag in synthetic patients' names")
+    parser.add_argument("--ihh-ca-cert", default="", help="CA that signs the uplinks' certificates (the stack's)")
+
+
+@events.init.add_listener
+def _trust(environment: Environment, **_: Any) -> None:
+    ca = environment.parsed_options.ihh_ca_cert if environment.parsed_options else ""
+    _trusted_ca[:] = [ca] if ca else []
+
+
+def verified_tls() -> Any:
+    """TLS 1.2+ with the certificate checked against the stack's CA (or the system's, without --ihh-ca-cert)."""
+    context = gevent_ssl.create_default_context(cafile=_trusted_ca[0] if _trusted_ca else None)
+    context.minimum_version = gevent_ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def uplinks(environment: Environment) -> list[tuple[str, str]]:
     raw = environment.parsed_options.ihh_uplinks if environment.parsed_options else ""
     pairs = [item.split("=", 1) for item in raw.split(",") if item]
     if not pairs or any(len(p) != 2 or not p[1].startswith("http") for p in pairs):
-        raise ValueError(f"--ihh-uplinks: expected name=http://host:port,... got {raw!r}")
+        raise ValueError(f"--ihh-uplinks: expected name=https://host:port,... got {raw!r}")
     return [(name, url.rstrip("/")) for name, url in pairs]
 
 
@@ -77,6 +95,8 @@ class Persona(FastHttpUser):
     """What both personas share: the failover client, on a home uplink taken in turn."""
 
     abstract = True
+    insecure = False
+    ssl_context_factory = staticmethod(verified_tls)
     network_timeout = 5.0
     connection_timeout = 2.0
     wait_time = between(0.2, 1.0)

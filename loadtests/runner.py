@@ -72,7 +72,8 @@ def _free_port() -> int:
 def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: str) -> list[list[str]]:
     """The master (or lone) command first, then one per worker."""
     common = ["-f", str(LOCUSTFILE), "--ihh-uplinks", uplink_arg(outputs), "--ihh-log-dir", str(out_dir),
-              "--ihh-run-tag", tag, "--ihh-max-requests", str(plan.max_requests)]
+              "--ihh-run-tag", tag, "--ihh-max-requests", str(plan.max_requests),
+              "--ihh-ca-cert", str(outputs.ca_cert_path)]
     lead = [str(LOCUST), *common, "--headless", "--only-summary", "-u", str(plan.users), "-r", str(plan.spawn_rate),
             "-t", f"{plan.run_time_s}s", "--stop-timeout", "5", "--host", outputs.uplinks[0].url,
             "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0"]

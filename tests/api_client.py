@@ -1,13 +1,22 @@
-"""A plain HTTP JSON client for tests that drive the reference service through an uplink."""
+"""A plain HTTPS JSON client for tests that drive the reference service through an uplink.
+
+Certificates are verified against the test stack's CA, as a patient's app would verify them.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from harness.core.http_json import tls_context
+from harness.core.state import stack_dir
+
+STACK_CA = stack_dir(os.environ.get("IHH_TEST_STACK", "local")) / "ca.crt"
 
 
 @dataclass
@@ -27,7 +36,7 @@ def call(base: str, method: str, path: str, body: Any = None, actor: str | None 
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=tls_context(STACK_CA)) as response:
             headers = {k.lower(): v for k, v in response.headers.items()}
             return Answer(response.status, headers, json.loads(response.read()))
     except urllib.error.HTTPError as exc:

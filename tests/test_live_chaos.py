@@ -15,7 +15,7 @@ import yaml
 from chaos.cleanup import cleanup
 from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
 from chaos.runner import RunOptions, run_experiment
-from harness.core.http_json import ready
+from harness.core.http_json import ready_on_every_uplink
 from harness.core.netns import QDISC_HANDLE
 from harness.core.patroni import wait_cluster_whole
 from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
@@ -31,7 +31,7 @@ def steady(outputs, containers):
     """Each drill starts from a whole cluster: every fault gone, a synchronous standby, ready on every uplink."""
     cleanup(containers, outputs)
     wait_cluster_whole(outputs, "a whole cluster before the drill", log_tail=containers.log_tail)
-    wait_for("ready on every uplink", lambda: all(ready(u.url) for u in outputs.uplinks), timeout=120)
+    wait_for("ready on every uplink", lambda: ready_on_every_uplink(outputs), timeout=120)
     return outputs
 
 
@@ -149,7 +149,7 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_p
     again = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
                            check=True)
     assert "nothing to clean up" in again.stdout
-    wait_for("ready on every uplink", lambda: all(ready(u.url) for u in steady.uplinks), timeout=120)
+    wait_for("ready on every uplink", lambda: ready_on_every_uplink(steady), timeout=120)
     journal = run_experiment(find_experiments(["app-server-kill"])[0], steady, containers, tmp_path,
                              RunOptions(with_load=False))
     assert journal.status == "completed"

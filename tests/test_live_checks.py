@@ -1,4 +1,4 @@
-"""Host checks on the live local stack: all pass but the known gaps; a misconfiguration fails the right check."""
+"""Host checks on the live local stack: all pass; a deliberate misconfiguration fails the right check."""
 
 from __future__ import annotations
 
@@ -32,16 +32,9 @@ def record(run_, host: str, check: str) -> dict:
     return matches[0]
 
 
-KNOWN_GAPS = {"ingress::test_serves_https_with_tls_1_2_or_newer", "ingress::test_plain_http_only_redirects_to_https"}
-"""Checks the reference topology fails today, on purpose: its ingress speaks plain HTTP (issue 14 adds TLS at the
-edge). They fail EH-1.2.1 and TM-5.2 in every report until then; this list shrinks, it never hides a new failure."""
-
-
-def test_every_suite_passes_on_every_host_but_the_known_gaps(outputs, tmp_path: Path) -> None:
+def test_every_suite_passes_on_every_host(outputs, tmp_path: Path) -> None:
     result = run_checks(outputs.stack, tmp_path)
-    unexpected = [r for r in result.failed if r["check"] not in KNOWN_GAPS or r["status"] == "error"]
-    assert not unexpected, "\n".join(f"{r['host']} {r['check']}: {r['message']}" for r in unexpected)
-    assert {r["check"] for r in result.failed} == KNOWN_GAPS, "a known gap was closed: take it off KNOWN_GAPS"
+    assert result.ok, "\n".join(f"{r['host']} {r['check']}: {r['message']}" for r in result.failed)
     assert {r["host"] for r in result.records} == {h.name for h in outputs.hosts()}
     assert all(r["requirements"] and r["impact"] for r in result.records)
     assert result.junit_path.read_text().count("<testcase") == len(result.records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.restore_drill import run_restore_drill
+from harness.core.http_json import ready
 
 pytestmark = pytest.mark.live
 
@@ -50,10 +51,7 @@ def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, containe
         run(client, site.host, "sudo rm -f /root/drill-original")
         client.close()
     assert verify(outputs, site).ok, "the corruption was not undone"
-    import urllib.request
-
-    with urllib.request.urlopen(outputs.uplinks[0].url + "/health/ready", timeout=5) as response:
-        assert response.status == 200, "the service must still be up: nothing was wiped"
+    assert ready(outputs.uplinks[0].url, ca=outputs.ca_cert_path), "the service must still be up: nothing was wiped"
 
 
 def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, containers) -> None:
@@ -68,7 +66,4 @@ def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, containe
     message = str(err.value)
     assert f"at {cut.name} does not answer" in message and "wiped nothing" in message
     assert f"copies that answer: {other.name}" in message
-    import urllib.request
-
-    with urllib.request.urlopen(outputs.uplinks[0].url + "/health/ready", timeout=5) as response:
-        assert response.status == 200, "the service must still be up: nothing was wiped"
+    assert ready(outputs.uplinks[0].url, ca=outputs.ca_cert_path), "the service must still be up: nothing was wiped"

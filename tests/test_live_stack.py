@@ -11,18 +11,20 @@ from email.message import Message
 import pytest
 
 from harness.core.database import connect as db_connect
+from harness.core.http_json import tls_context
 from harness.core.ssh import connect as ssh_connect
 from harness.core.ssh import run as ssh_run
 from harness.core.turn import TurnError, allocate
 from harness.core.waiting import wait_for
+from tests.api_client import STACK_CA
 
 pytestmark = pytest.mark.live
 
 
 def _get(url: str) -> tuple[int, Message, bytes]:
-    """Status, headers (case-insensitive) and body, errors included."""
+    """Status, headers (case-insensitive) and body, errors included; HTTPS checked against the stack's CA."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=5, context=tls_context(STACK_CA)) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
@@ -39,7 +41,7 @@ def test_every_container_is_healthy(outputs, engine) -> None:
 def test_ready_through_both_uplinks_on_loopback(outputs) -> None:
     assert len(outputs.uplinks) >= 2
     for uplink in outputs.uplinks:
-        assert uplink.url.startswith("http://127.0.0.1:"), uplink
+        assert uplink.url.startswith("https://127.0.0.1:"), uplink
         status, headers, body = wait_for(
             f"{uplink.name} ready", lambda u=uplink: (r := _get(u.url + "/health/ready"))[0] == 200 and r,
             timeout=60,

@@ -104,7 +104,7 @@ def test_generated_values_are_stable_while_inputs_are(local) -> None:
 def test_outputs_contract(local) -> None:
     """What the program outputs is what the drills read: it parses into the typed outputs, nothing missing."""
     out = StackOutputs.parse("local", local.outputs)
-    assert len(out.uplinks) == 2 and all(u.toxiproxy_proxy and u.url.startswith("http://127.0.0.1:")
+    assert len(out.uplinks) == 2 and all(u.toxiproxy_proxy and u.url.startswith("https://127.0.0.1:")
                                          for u in out.uplinks)
     assert str(out.toxiproxy_api).startswith("http://127.0.0.1:")
     assert all(h.container and h.ssh_host_key.startswith("ssh-ed25519 ") for h in out.hosts())
@@ -130,6 +130,26 @@ def test_patroni_and_pgbackrest_config(local) -> None:
     manifest = json.loads(files["/etc/ihh/files.json"])
     modes = {m["path"]: m["mode"] for m in manifest}
     assert modes["/etc/patroni/patroni.yml"] == "0600" and modes["/etc/ihh/tls/host.key"] == "0600"
+
+
+def test_ingress_serves_https_only_with_a_ca_issued_certificate(local) -> None:
+    from cryptography import x509
+
+    for name in ("ingress-telecom", "ingress-unicom"):
+        host = next(c for c in local.graph.of_type("docker:index/container:Container") if c.name == name)
+        files = {u["file"]: u["content"] for u in host.inputs["uploads"]}
+        config = files["/etc/haproxy/haproxy.cfg"]
+        assert "bind :443 ssl crt /etc/haproxy/tls/ingress.pem" in config and "ssl-min-ver TLSv1.2" in config
+        assert "http-request redirect scheme https code 301 unless { ssl_fc }" in config
+        pem = files["/etc/haproxy/tls/ingress.pem"]
+        assert "BEGIN CERTIFICATE" in pem and "PRIVATE KEY" in pem
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        ca = x509.load_pem_x509_certificate(local.outputs["ca_cert_pem"].encode())
+        assert cert.issuer == ca.subject
+        assert name in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+        modes = {m["path"]: m["mode"] for m in json.loads(files["/etc/ihh/files.json"])}
+        assert modes["/etc/haproxy/tls/ingress.pem"] == "0600"
 
 
 def test_prod_uplinks_are_single_line_eips_of_two_isps(prod) -> None:

@@ -24,7 +24,7 @@ ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "app": {("tcp", 8080)},
     "database": {("tcp", 5432), ("tcp", 8008), ("tcp", 8432)},
     "dcs": {("tcp", 2379), ("tcp", 2380)},
-    "ingress": {("tcp", 80)},
+    "ingress": {("tcp", 80), ("tcp", 443)},
     "wan": {("tcp", 8474), *{("tcp", p) for p in range(20000, 20040)}},
     # coturn answers on TURN_PORT and on TURN_PORT + 1 (its RFC 5780 NAT-behaviour port), plus relays.
     "av": {(proto, port) for proto in ("tcp", "udp") for port in (TURN_PORT, TURN_PORT + 1)}

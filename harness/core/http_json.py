@@ -1,12 +1,21 @@
-"""JSON over HTTP for the service's API and health checks: one request, bounded by a timeout, never raising
-for an unreachable server, so a probe records a refused connection instead of crashing a drill."""
+"""JSON over HTTP(S) for the service's API and health checks: one request, bounded by a timeout, never raising
+for an unreachable server, so a probe records a refused connection instead of crashing a drill.
+
+HTTPS is verified against the CA a caller names (the stack's, ``outputs.ca_cert_path``): a drill that
+reaches the service through an uplink checks the certificate a patient's app would check.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+from harness.core.outputs import StackOutputs
 
 UNREACHABLE = 0
 """The status reported when no HTTP answer came (refused, reset, timed out, not JSON)."""
@@ -18,14 +27,26 @@ def _checked(url: str) -> str:
     return url
 
 
+@functools.lru_cache(maxsize=8)
+def _trusting(ca: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def tls_context(ca: Path | None) -> ssl.SSLContext | None:
+    """A TLS 1.2+ context that trusts ``ca`` (host names checked); None leaves the system's trust store."""
+    return None if ca is None else _trusting(str(ca))
+
+
 def request_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-                 timeout_s: float = 5) -> tuple[int, Any]:
+                 timeout_s: float = 5, ca: Path | None = None) -> tuple[int, Any]:
     """One request; (status, parsed body), (status, {}) for an HTTP error, (UNREACHABLE, {}) for no answer."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(_checked(url), data=data, method=method,  # noqa: S310 - scheme checked
                                      headers={"Content-Type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - scheme checked
+        with urllib.request.urlopen(request, timeout=timeout_s, context=tls_context(ca)) as response:  # noqa: S310
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         return exc.code, {}
@@ -33,20 +54,27 @@ def request_json(method: str, url: str, body: Any = None, headers: dict[str, str
         return UNREACHABLE, {}
 
 
-def post_json(url: str, body: dict, headers: dict[str, str], timeout_s: float = 2) -> tuple[int, dict]:
+def post_json(url: str, body: dict, headers: dict[str, str], timeout_s: float = 2, ca: Path | None = None
+              ) -> tuple[int, dict]:
     """One JSON POST; (0, {}) when the connection fails."""
-    return request_json("POST", url, body, headers, timeout_s)
+    return request_json("POST", url, body, headers, timeout_s, ca)
 
 
-def get_json(url: str, headers: dict[str, str], timeout_s: float = 5) -> tuple[int, dict]:
+def get_json(url: str, headers: dict[str, str], timeout_s: float = 5, ca: Path | None = None) -> tuple[int, dict]:
     """One JSON GET; (0, {}) when the connection fails."""
-    return request_json("GET", url, None, headers, timeout_s)
+    return request_json("GET", url, None, headers, timeout_s, ca)
 
 
-def ready(url: str, timeout_s: float = 2) -> bool:
+def ready(url: str, timeout_s: float = 2, ca: Path | None = None) -> bool:
     """Whether the service answers ready (writable primary reached) through this uplink URL."""
     try:
-        with urllib.request.urlopen(f"{_checked(url)}/health/ready", timeout=timeout_s) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{_checked(url)}/health/ready", timeout=timeout_s,  # noqa: S310
+                                    context=tls_context(ca)) as response:
             return response.status == 200
     except OSError:
         return False
+
+
+def ready_on_every_uplink(outputs: StackOutputs, timeout_s: float = 2) -> bool:
+    """The service answers ready through each of the stack's uplinks, over HTTPS verified with the stack's CA."""
+    return all(ready(u.url, timeout_s, outputs.ca_cert_path) for u in outputs.uplinks)
