@@ -21,10 +21,17 @@ DATA_DIR = "/var/lib/postgresql/data/pgdata"
 TLS_DIR = "/etc/ihh/tls"
 STANZA = "main"
 PATRONI_PORT = 8008
+PATRONI_REST_USER = "patroni"
+"""Basic-auth user for Patroni's unsafe REST methods (POST, PUT, PATCH, DELETE); the password is generated."""
 POSTGRES_PORT = 5432
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+ETCD_HEALTH_PORT = 2381
+"""etcd's /health and /metrics on loopback only: the client port demands a client certificate."""
 PGBACKREST_TLS_PORT = 8432
+ETCD_CIPHERS = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305")
+"""TLS 1.2 suites etcd may use with the stack's ECDSA certificates (TLS 1.3 suites are not configurable)."""
 
 
 @dataclass
@@ -50,15 +57,25 @@ class DatabaseArgs:
 
 
 def etcd_env(name: str, members: tuple[str, ...], cluster_token: str) -> str:
-    """etcd reads its whole configuration from ETCD_* variables."""
-    cluster = ",".join(f"{m}=http://{m}:{ETCD_PEER_PORT}" for m in members)
+    """etcd reads its whole configuration from ETCD_* variables: TLS to clients and peers, certificates required.
+
+    Only holders of a certificate of the stack's CA (the database hosts, the other members) may read or
+    write the cluster state; without it anyone on the network could take the leader key.
+    """
+    cluster = ",".join(f"{m}=https://{m}:{ETCD_PEER_PORT}" for m in members)
+    tls = {"CERT_FILE": f"{TLS_DIR}/host.crt", "KEY_FILE": f"{TLS_DIR}/host.key",
+           "TRUSTED_CA_FILE": f"{TLS_DIR}/ca.crt", "CLIENT_CERT_AUTH": "true"}
     values = {
         "ETCD_NAME": name,
         "ETCD_DATA_DIR": "/var/lib/etcd/data",
-        "ETCD_LISTEN_CLIENT_URLS": f"http://0.0.0.0:{ETCD_CLIENT_PORT}",
-        "ETCD_ADVERTISE_CLIENT_URLS": f"http://{name}:{ETCD_CLIENT_PORT}",
-        "ETCD_LISTEN_PEER_URLS": f"http://0.0.0.0:{ETCD_PEER_PORT}",
-        "ETCD_INITIAL_ADVERTISE_PEER_URLS": f"http://{name}:{ETCD_PEER_PORT}",
+        "ETCD_LISTEN_CLIENT_URLS": f"https://0.0.0.0:{ETCD_CLIENT_PORT}",
+        "ETCD_ADVERTISE_CLIENT_URLS": f"https://{name}:{ETCD_CLIENT_PORT}",
+        "ETCD_LISTEN_PEER_URLS": f"https://0.0.0.0:{ETCD_PEER_PORT}",
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": f"https://{name}:{ETCD_PEER_PORT}",
+        "ETCD_LISTEN_METRICS_URLS": f"http://127.0.0.1:{ETCD_HEALTH_PORT}",
+        **{f"ETCD_{k}": v for k, v in tls.items()},
+        **{f"ETCD_PEER_{k}": v for k, v in tls.items()},
+        "ETCD_CIPHER_SUITES": ",".join(ETCD_CIPHERS),
         "ETCD_INITIAL_CLUSTER": cluster,
         "ETCD_INITIAL_CLUSTER_STATE": "new",
         "ETCD_INITIAL_CLUSTER_TOKEN": cluster_token,
@@ -80,8 +97,17 @@ def patroni_config(
     document = {
         "scope": scope,
         "name": name,
-        "restapi": {"listen": f"0.0.0.0:{PATRONI_PORT}", "connect_address": f"{name}:{PATRONI_PORT}"},
-        "etcd3": {"hosts": [f"{h}:{ETCD_CLIENT_PORT}" for h in args.dcs_hosts]},
+        # The control plane over TLS, and every unsafe method authenticated: an unauthenticated PATCH /config
+        # could set archive_command, which runs as postgres.
+        "restapi": {
+            "listen": f"0.0.0.0:{PATRONI_PORT}", "connect_address": f"{name}:{PATRONI_PORT}",
+            "certfile": f"{TLS_DIR}/host.crt", "keyfile": f"{TLS_DIR}/host.key", "cafile": f"{TLS_DIR}/ca.crt",
+            "authentication": {"username": PATRONI_REST_USER, "password": passwords["patroni-rest"]},
+        },
+        # patronictl and the members' calls to each other verify the members' certificates.
+        "ctl": {"cacert": f"{TLS_DIR}/ca.crt", "certfile": f"{TLS_DIR}/host.crt", "keyfile": f"{TLS_DIR}/host.key"},
+        "etcd3": {"hosts": [f"{h}:{ETCD_CLIENT_PORT}" for h in args.dcs_hosts], "protocol": "https",
+                  "cacert": f"{TLS_DIR}/ca.crt", "cert": f"{TLS_DIR}/host.crt", "key": f"{TLS_DIR}/host.key"},
         "bootstrap": {
             "dcs": {
                 "ttl": timing.ttl,
@@ -214,14 +240,19 @@ class Database(pulumi.ComponentResource):
                     image="dcs",
                     ordinal=i,
                     networks=("db",),
-                    files=(File("/etc/ihh/etcd.env", etcd_env(dcs, args.dcs_hosts, self.scope)),),
-                    volumes=(("etcd", "/var/lib/etcd"),),
-                    healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health")),
+                    files=(File("/etc/ihh/etcd.env", etcd_env(dcs, args.dcs_hosts, self.scope)),
+                           File(f"{TLS_DIR}/ca.crt", args.secrets.ca_cert_pem),
+                           File(f"{TLS_DIR}/host.crt", cert.cert_pem),
+                           File(f"{TLS_DIR}/host.key", cert.key_pem, owner="etcd", mode="0600")),
+                    # A new volume name: a member's stored peer URLs are plain HTTP in an older volume.
+                    volumes=(("etcd-tls", "/var/lib/etcd"),),
+                    healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{ETCD_HEALTH_PORT}/health")),
                 ),
                 parent=self,
                 depends_on=args.depends_on,
             )
             for i, dcs in enumerate(args.dcs_hosts, start=1)
+            for cert in (args.secrets.host_certificate(dcs),)
         ]
         backup_hosts = [r.host for r in args.repositories]
         self.members = []
@@ -252,7 +283,8 @@ class Database(pulumi.ComponentResource):
                         ),
                         volumes=(("pgdata", "/var/lib/postgresql/data"),),
                         healthcheck=Healthcheck(
-                            ("ihh-probe", "http", f"http://127.0.0.1:{PATRONI_PORT}/health"), retries=90
+                            ("ihh-probe", "http", f"https://127.0.0.1:{PATRONI_PORT}/health", "200",
+                             f"{TLS_DIR}/ca.crt"), retries=90,
                         ),
                         labels={"ihh.database.scope": self.scope},
                     ),

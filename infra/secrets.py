@@ -14,7 +14,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 CERT_VALIDITY_HOURS = 24 * 365 * 2
-PASSWORDS = ("db-superuser", "db-replication", "db-app", "turn-shared-secret", "backup-cipher")
+PASSWORDS = ("db-superuser", "db-replication", "db-app", "turn-shared-secret", "backup-cipher", "patroni-rest")
 
 
 @dataclass(frozen=True)

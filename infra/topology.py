@@ -151,6 +151,7 @@ class Topology(pulumi.ComponentResource):
             "secrets": {
                 "db_app_password": self.secrets.passwords["db-app"],
                 "turn_shared_secret": self.secrets.passwords["turn-shared-secret"],
+                "patroni_rest_password": self.secrets.passwords["patroni-rest"],
             },
         }
 

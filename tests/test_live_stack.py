@@ -12,6 +12,7 @@ import pytest
 
 from harness.core.database import connect as db_connect
 from harness.core.http_json import tls_context
+from harness.core.patroni import Patroni
 from harness.core.ssh import connect as ssh_connect
 from harness.core.ssh import run as ssh_run
 from harness.core.turn import TurnError, allocate
@@ -153,19 +154,13 @@ def test_up_converges_patroni_timing_changed_behind_its_back(live_stack) -> None
 
     outputs = live_stack.ensure_up()
     configured = parse_config(live_stack.stack, stack_values(live_stack.stack)).database
-    members = [m.patroni for m in outputs.database.members]
+    patroni = Patroni(outputs)
 
     def ttl_everywhere(value: int) -> bool:
         """Each member's cached view of the DCS config (refreshed every loop_wait) shows ``value``."""
-        for member in members:
-            with urllib.request.urlopen(f"http://{member}/config", timeout=5) as response:
-                if json.loads(response.read())["ttl"] != value:
-                    return False
-        return True
+        return all(patroni.config(m.name)["ttl"] == value for m in outputs.database.members)
 
-    drifted = urllib.request.Request(f"http://{members[0]}/config", method="PATCH", data=b'{"ttl": 30}',
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(drifted, timeout=5).close()
+    patroni.patch_config(outputs.database.members[0].name, {"ttl": 30})
     wait_for("the drifted ttl on every member", lambda: ttl_everywhere(30), timeout=30)
     up(live_stack.stack)
     wait_for("the configured ttl back on every member", lambda: ttl_everywhere(configured.failover.ttl),

@@ -31,6 +31,8 @@ ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     | {("udp", port) for port in range(RELAY_PORTS[0], RELAY_PORTS[1] + 1)},
     "backup": {("tcp", 8432)},
 }
+LOOPBACK_ONLY_PORTS: dict[str, set[tuple[str, int]]] = {"dcs": {("tcp", 2381)}}
+"""Allowed on 127.0.0.1 only: etcd's /health and /metrics (its client port demands a certificate)."""
 DOCKER_RESOLVER = "127.0.0.11"
 CLOCK_SKEW_LIMIT_S = 2.0
 
@@ -77,12 +79,15 @@ def test_role_services_run(host, target) -> None:
 @pytest.mark.impact("high")
 def test_no_port_beyond_the_roles_list(host, target) -> None:
     allowed = {("tcp", 22)} | set().union(*(ALLOWED_PORTS[r] for r in target.roles))
+    loopback = set().union(*(LOOPBACK_ONLY_PORTS.get(r, set()) for r in target.roles))
     extra = set()
     for line in host.check_output("ss -Htlnu").splitlines():
         fields = line.split()
         address, _, port = fields[4].rpartition(":")
         if address == DOCKER_RESOLVER:
             continue  # the container platform's own DNS resolver
+        if (fields[0], int(port)) in loopback and address == "127.0.0.1":
+            continue
         if (fields[0], int(port)) not in allowed:
             extra.add(f"{fields[0]}/{address}:{port}")
     assert not extra, f"{target.name}: listening beyond the role's allowed ports: {', '.join(sorted(extra))}"

@@ -7,12 +7,14 @@ is it paused. They ask here.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
 from harness.core.http_json import UNREACHABLE, request_json
 from harness.core.outputs import DatabaseMember, Host, StackOutputs
 from harness.core.waiting import WaitTimeoutError, wait_for
+from infra.database import PATRONI_REST_USER
 
 Member = dict[str, Any]
 """One entry of Patroni's ``GET /cluster`` ``members``: name, role, state, timeline, lag."""
@@ -48,12 +50,23 @@ class Patroni:
         self.outputs = outputs
 
     def _url(self, member: DatabaseMember, path: str) -> str:
-        return f"http://{member.patroni}{path}"
+        return f"https://{member.patroni}{path}"
+
+    def _get(self, member: DatabaseMember, path: str, timeout_s: float) -> tuple[int, Any]:
+        """A read: over TLS, the member's certificate verified against the stack's CA; no credentials needed."""
+        return request_json("GET", self._url(member, path), timeout_s=timeout_s, ca=self.outputs.ca_cert_path)
+
+    def _unsafe(self, method: str, member: DatabaseMember, path: str, body: Any, timeout_s: float
+                ) -> tuple[int, Any]:
+        """A change: Patroni refuses every unsafe method without the stack's REST credentials."""
+        token = base64.b64encode(f"{PATRONI_REST_USER}:{self.outputs.secret('patroni_rest_password')}".encode())
+        return request_json(method, self._url(member, path), body, {"Authorization": f"Basic {token.decode()}"},
+                            timeout_s, self.outputs.ca_cert_path)
 
     def _get_any(self, path: str, timeout_s: float) -> Any:
         last = "no member"
         for member in self.outputs.database.members:
-            status, body = request_json("GET", self._url(member, path), timeout_s=timeout_s)
+            status, body = self._get(member, path, timeout_s)
             if status == 200:
                 return body
             last = f"{member.name}: {'no answer' if status == UNREACHABLE else f'HTTP {status}'}"
@@ -104,15 +117,14 @@ class Patroni:
         """The dynamic configuration as ``member`` (or the first that answers) sees it: a view up to loop_wait old."""
         if member is None:
             return dict(self._get_any("/config", timeout_s))
-        status, body = request_json("GET", self._url(self.outputs.member(member), "/config"), timeout_s=timeout_s)
+        status, body = self._get(self.outputs.member(member), "/config", timeout_s)
         if status != 200:
             raise PatroniError(f"GET /config on {member}: {'no answer' if status == UNREACHABLE else status}")
         return dict(body)
 
     def patch_config(self, member: str, changes: dict[str, Any], timeout_s: float = 5) -> None:
         """PATCH the dynamic configuration through ``member`` (idempotent: the same values again change nothing)."""
-        status, _ = request_json("PATCH", self._url(self.outputs.member(member), "/config"), changes,
-                                 timeout_s=timeout_s)
+        status, _ = self._unsafe("PATCH", self.outputs.member(member), "/config", changes, timeout_s)
         if status != 200:
             raise PatroniError(f"PATCH /config {sorted(changes)} on {member}: "
                                f"{'no answer' if status == UNREACHABLE else f'HTTP {status}'}")
