@@ -2,8 +2,10 @@
 
 Hosts of the primary site spread over the configured zones of one region; each
 backup site is a host in a region of its own, joined to the primary VPC through a
-Cloud Enterprise Network. Segments become security groups: hosts that share a
-segment may talk, exactly as containers on one Docker network may. Each uplink is
+Cloud Enterprise Network. Each role is a security group that drops everything by
+default (``inner_access_policy="Drop"``) and admits, by port, only the roles that must
+talk to it: the app tier reaches PostgreSQL's port and nothing else of the database tier,
+only database hosts reach etcd and Patroni's REST API. Each uplink is
 an EIP of that provider's single-line ISP bound to its ingress host. Files reach a
 host through cloud-init; compliance labels become tags, so the policy rules judge
 this graph as they judge the local one.
@@ -20,10 +22,12 @@ import pulumi_alicloud as alicloud
 import yaml
 from pulumi_alicloud import cen, ecs, pvtz, vpc
 
+from infra.app_tier import SERVICE_PORT
 from infra.av_nodes import RELAY_PORTS
 from infra.config import Site, StackConfig, Uplink
+from infra.database import ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_PORT, PGBACKREST_TLS_PORT, POSTGRES_PORT
 from infra.images import ROLE_PACKAGES
-from infra.model import AUTHORIZED_KEYS, LABEL_PREFIX, NETWORKS, Host, HostSpec, NetworkName, labels_for
+from infra.model import AUTHORIZED_KEYS, LABEL_PREFIX, Host, HostSpec, NetworkName, labels_for
 
 ISP_BY_PROVIDER = {
     "china telecom": "ChinaTelecom",
@@ -31,10 +35,20 @@ ISP_BY_PROVIDER = {
     "china mobile": "ChinaMobile",
 }
 """Single-line EIP line types; two providers means two different lines, not two BGP addresses."""
-PUBLIC_PORTS: dict[NetworkName, list[tuple[str, str]]] = {
-    "uplink": [("tcp", "80/80"), ("tcp", "443/443")],
-    "media": [("udp", "3478/3478"), ("tcp", "3478/3478"), ("udp", f"{RELAY_PORTS[0]}/{RELAY_PORTS[1]}")],
+PUBLIC_PORTS: dict[str, list[tuple[str, str]]] = {
+    "ingress": [("tcp", "80/80"), ("tcp", "443/443")],
+    "av": [("udp", "3478/3478"), ("tcp", "3478/3478"), ("udp", f"{RELAY_PORTS[0]}/{RELAY_PORTS[1]}")],
 }
+"""Open to the internet, by role: patients' HTTPS, and TURN with its relay range."""
+ADMITTED: dict[str, list[tuple[str, int]]] = {
+    "app": [("ingress", SERVICE_PORT)],
+    "database": [("app", POSTGRES_PORT), ("database", POSTGRES_PORT), ("database", PATRONI_PORT),
+                 ("backup", PGBACKREST_TLS_PORT)],
+    "dcs": [("database", ETCD_CLIENT_PORT), ("dcs", ETCD_CLIENT_PORT), ("dcs", ETCD_PEER_PORT)],
+    "backup": [("database", PGBACKREST_TLS_PORT)],
+}
+"""Role -> (source role, TCP port) it admits: what must talk, and nothing else. Sources in another region
+(backup copies) are admitted by that region's CIDR, since a security group reference stays in its VPC."""
 INTERNAL_ZONE = "ihh.internal"
 
 
@@ -115,37 +129,50 @@ class AlicloudPlatform(pulumi.ComponentResource):
         return self._switches[key]
 
     def _group(self, region: str, segment: str) -> ecs.SecurityGroup:
-        """A segment's security group: members reach each other; public segments take their ports."""
+        """A role's security group: nothing admitted by default, then its public ports and its admitted peers."""
         key = (region, segment)
-        if key not in self._groups:
-            group = ecs.SecurityGroup(
-                f"sg-{region}-{segment}", vpc_id=self._vpc(region).id,
-                security_group_name=f"ihh-{self.stack}-{segment}", inner_access_policy="Accept",
-                tags={f"{LABEL_PREFIX}segment": segment, f"{LABEL_PREFIX}stack": self.stack},
-                opts=self._in(region),
-            )
-            for protocol, ports in PUBLIC_PORTS.get(segment, []):  # type: ignore[call-overload]
-                ecs.SecurityGroupRule(
-                    f"sg-{region}-{segment}-{protocol}-{ports.split('/')[0]}", security_group_id=group.id,
-                    type="ingress", ip_protocol=protocol, port_range=ports, cidr_ip="0.0.0.0/0",
-                    nic_type="intranet", policy="accept", opts=self._in(region),
-                )
-            if segment == "backup":
-                for other, cidr in self._cidrs.items():
-                    if other != region:
-                        ecs.SecurityGroupRule(
-                            f"sg-{region}-backup-from-{other}", security_group_id=group.id, type="ingress",
-                            ip_protocol="tcp", port_range="8432/8432", cidr_ip=str(cidr), nic_type="intranet",
-                            policy="accept", opts=self._in(region),
-                        )
-            if segment == "mgmt":
-                ecs.SecurityGroupRule(
-                    f"sg-{region}-mgmt-ssh", security_group_id=group.id, type="ingress", ip_protocol="tcp",
-                    port_range="22/22", cidr_ip=str(self._cidrs[self.config.primary_site.region]),
-                    nic_type="intranet", policy="accept", opts=self._in(region),
-                )
-            self._groups[key] = group
-        return self._groups[key]
+        if key in self._groups:
+            return self._groups[key]
+        group = ecs.SecurityGroup(
+            f"sg-{region}-{segment}", vpc_id=self._vpc(region).id,
+            security_group_name=f"ihh-{self.stack}-{segment}", inner_access_policy="Drop",
+            tags={f"{LABEL_PREFIX}segment": segment, f"{LABEL_PREFIX}stack": self.stack},
+            opts=self._in(region),
+        )
+        self._groups[key] = group
+        for protocol, ports in PUBLIC_PORTS.get(segment, []):
+            self._rule(region, f"{segment}-{protocol}-{ports.split('/')[0]}", group, protocol, ports,
+                       cidr="0.0.0.0/0")
+        for source, port in ADMITTED.get(segment, []):
+            self._admit(region, segment, group, source, port)
+        if segment == "mgmt":
+            operators = str(self._cidrs[self.config.primary_site.region])
+            self._rule(region, "mgmt-ssh", group, "tcp", "22/22", cidr=operators)
+        return group
+
+    def _admit(self, region: str, segment: str, group: ecs.SecurityGroup, source: str, port: int) -> None:
+        """``source`` hosts reach ``port``: by their group within the region, by CIDR from the other regions."""
+        source_regions = self._regions_of(source)
+        if region in source_regions:
+            source_group = self._group(region, source)
+            self._rule(region, f"{segment}-from-{source}-{port}", group, "tcp", f"{port}/{port}",
+                       source_group=source_group)
+        for other in sorted(source_regions - {region}):
+            self._rule(region, f"{segment}-from-{source}-{other}-{port}", group, "tcp", f"{port}/{port}",
+                       cidr=str(self._cidrs[other]))
+
+    def _regions_of(self, role: str) -> set[str]:
+        if role == "backup":
+            return {s.region for s in self.config.backup_sites}
+        return {self.config.primary_site.region}
+
+    def _rule(self, region: str, name: str, group: ecs.SecurityGroup, protocol: str, ports: str,
+              cidr: str | None = None, source_group: ecs.SecurityGroup | None = None) -> None:
+        ecs.SecurityGroupRule(
+            f"sg-{region}-{name}", security_group_id=group.id, type="ingress", ip_protocol=protocol,
+            port_range=ports, cidr_ip=cidr, source_security_group_id=source_group.id if source_group else None,
+            nic_type="intranet", policy="accept", opts=self._in(region),
+        )
 
     def _key_pair(self, region: str) -> ecs.EcsKeyPair:
         if region not in self._key_pairs:
@@ -158,13 +185,16 @@ class AlicloudPlatform(pulumi.ComponentResource):
     def internal_address(self, host_name: str) -> str:
         return host_name
 
+    def address_on(self, host_name: str, network: NetworkName) -> str:
+        return host_name  # one address per host; security groups, not networks, separate the tiers
+
     def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
         region = spec.site.region
         files = [*spec.files]
         user_data = pulumi.Output.all(
             *[pulumi.Output.from_input(f.content) for f in files], self._ssh_public_key
         ).apply(lambda contents: _cloud_init(spec, files, contents[:-1], contents[-1]))
-        segments = [s for s in spec.networks if s in NETWORKS] + ["mgmt"]
+        segments = [*spec.roles, "mgmt"]
         instance = ecs.Instance(
             spec.name,
             instance_name=f"ihh-{self.stack}-{spec.name}",

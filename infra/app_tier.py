@@ -74,7 +74,7 @@ class AppTier(pulumi.ComponentResource):
                     site=args.site,
                     image="app",
                     ordinal=i,
-                    networks=("app", "db"),
+                    networks=("app", "sql"),
                     files=(
                         File("/etc/ihh/app/service.json", service),
                         File(CA_PATH, args.secrets.ca_cert_pem),

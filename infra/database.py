@@ -91,7 +91,12 @@ def patroni_config(
     args: DatabaseArgs,
     passwords: dict[str, str],
 ) -> str:
-    """Patroni's YAML for one member; passwords are filled in at apply time, never in the repo."""
+    """Patroni's YAML for one member; passwords are filled in at apply time, never in the repo.
+
+    Members reach each other's REST API by their address on the control-plane network: on the
+    network they share with the app tier only PostgreSQL's port is admitted.
+    """
+    control = args.platform.address_on(name, "db")
     timing = args.config.failover
     ssl = {"sslmode": "verify-full", "sslrootcert": f"{TLS_DIR}/ca.crt"}
     document = {
@@ -100,7 +105,7 @@ def patroni_config(
         # The control plane over TLS, and every unsafe method authenticated: an unauthenticated PATCH /config
         # could set archive_command, which runs as postgres.
         "restapi": {
-            "listen": f"0.0.0.0:{PATRONI_PORT}", "connect_address": f"{name}:{PATRONI_PORT}",
+            "listen": f"0.0.0.0:{PATRONI_PORT}", "connect_address": f"{control}:{PATRONI_PORT}",
             "certfile": f"{TLS_DIR}/host.crt", "keyfile": f"{TLS_DIR}/host.key", "cafile": f"{TLS_DIR}/ca.crt",
             "authentication": {"username": PATRONI_REST_USER, "password": passwords["patroni-rest"]},
         },
@@ -257,7 +262,7 @@ class Database(pulumi.ComponentResource):
         backup_hosts = [r.host for r in args.repositories]
         self.members = []
         for i, member in enumerate(args.database_hosts, start=1):
-            cert = args.secrets.host_certificate(member)
+            cert = args.secrets.host_certificate(member, extra_names=(args.platform.address_on(member, "db"),))
             patroni = pulumi.Output.all(**args.secrets.passwords).apply(
                 lambda pw, member=member: patroni_config(self.scope, member, args, pw)
             )
@@ -269,7 +274,10 @@ class Database(pulumi.ComponentResource):
                         site=args.site,
                         image="database",
                         ordinal=i,
-                        networks=("db", "backup"),
+                        # "db" first: the engine publishes ports on a container's first network, so the
+                        # operators' published ports do not arrive on "sql", where only 5432 is admitted.
+                        networks=("db", "sql", "backup"),
+                        admit_only=(("sql", (POSTGRES_PORT,)),),
                         ports=(Port("postgres", POSTGRES_PORT), Port("patroni", PATRONI_PORT)),
                         files=(
                             File("/etc/patroni/patroni.yml", patroni, owner="postgres", mode="0600"),

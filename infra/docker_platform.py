@@ -17,6 +17,7 @@ import pulumi_tls as tls
 from infra.config import LocalConfig, Site, Uplink
 from infra.images import IMAGES_DIR, ROLE_PACKAGES, TOXIPROXY_BINARY, base_image_tag, role_image_tag
 from infra.model import (
+    ADMIT_ONLY_FILE,
     AUTHORIZED_KEYS,
     LABEL_PREFIX,
     NETWORKS,
@@ -112,6 +113,9 @@ class DockerPlatform(pulumi.ComponentResource):
     def internal_address(self, host_name: str) -> str:
         return host_name
 
+    def address_on(self, host_name: str, network: NetworkName) -> str:
+        return f"{host_name}.{network}"  # an alias on that network alone (the short name is on every one)
+
     def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
         container_name = f"{self.prefix}-{spec.name}"
         opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
@@ -155,14 +159,21 @@ class DockerPlatform(pulumi.ComponentResource):
             image=spec.replacement_image or self.image(spec.image).image_name,
             networks_advanced=[
                 *[
-                    docker.ContainerNetworksAdvancedArgs(name=self.networks[n].name, aliases=[spec.name])
+                    docker.ContainerNetworksAdvancedArgs(name=self.networks[n].name,
+                                                         aliases=[spec.name, self.address_on(spec.name, n)])
                     for n in spec.networks
                 ],
                 docker.ContainerNetworksAdvancedArgs(name=self.management.name),
             ],
             ports=ports,
+            # admit_only is a host firewall here (the container's own netns, set at every start by
+            # /etc/ihh/prestart.d/20-admit-only); in prod the security groups do it.
+            capabilities=docker.ContainerCapabilitiesArgs(adds=["NET_ADMIN"]) if spec.admit_only else None,
             uploads=_uploads((
                 *spec.files,
+                *([File(ADMIT_ONLY_FILE, json.dumps([
+                    {"address": self.address_on(spec.name, n), "tcp": list(ports)} for n, ports in spec.admit_only
+                ]))] if spec.admit_only else []),
                 File(AUTHORIZED_KEYS, self.ssh_public_key),
                 File(SSH_HOST_KEY, host_key.private_key_openssh, mode="0600"),
             )),

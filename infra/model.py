@@ -19,13 +19,16 @@ LABEL_PREFIX = "ihh."
 OPS_USER = "ihh-ops"
 AUTHORIZED_KEYS = f"/etc/ssh/authorized_keys/{OPS_USER}"
 SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"
+ADMIT_ONLY_FILE = "/etc/ihh/admit-only.json"
+"""Where a local host learns its ``admit_only`` rules; ihh-init turns them into iptables rules at each start."""
 Role = Literal["app", "database", "dcs", "ingress", "wan", "av", "backup"]
-NetworkName = Literal["uplink", "app", "db", "backup", "media"]
+NetworkName = Literal["uplink", "app", "sql", "db", "backup", "media"]
 
 NETWORKS: dict[NetworkName, bool] = {
     "uplink": False,  # the provider side; published to the host's loopback
     "app": True,
-    "db": True,
+    "sql": True,  # PostgreSQL's port only: the app tier and the database members
+    "db": True,  # the database tier's control plane: Patroni REST, etcd, replication
     "backup": True,
     "media": False,  # TURN listens for clients here
 }
@@ -79,6 +82,8 @@ class HostSpec:
     labels: dict[str, str] = field(default_factory=dict)
     replacement_image: str | None = None
     """A user's own image for this host's role (``serviceImage``), used instead of the one the project builds."""
+    admit_only: tuple[tuple[NetworkName, tuple[int, ...]], ...] = ()
+    """On these networks the host admits only these TCP ports (a segment shared with a less trusted tier)."""
 
 
 @dataclass
@@ -120,6 +125,10 @@ class Platform(Protocol):
 
     def internal_address(self, host_name: str) -> str:
         """The name other hosts use to reach ``host_name`` on a shared network."""
+        ...
+
+    def address_on(self, host_name: str, network: NetworkName) -> str:
+        """The name that reaches ``host_name`` on ``network`` itself, whatever other networks two hosts share."""
         ...
 
     def provider_lines(

@@ -63,15 +63,16 @@ class StackSecrets(pulumi.ComponentResource):
             {"ssh_public_key": self.ssh_public_key, "ca_cert_pem": self.ca_cert_pem}
         )
 
-    def host_certificate(self, host: str, extra_ips: tuple[str, ...] = ()) -> HostCertificate:
-        """Issue a server-and-client certificate for ``host`` (its name as CN and SAN)."""
+    def host_certificate(self, host: str, extra_ips: tuple[str, ...] = (), extra_names: tuple[str, ...] = ()
+                         ) -> HostCertificate:
+        """Issue a server-and-client certificate for ``host`` (its name as CN and SAN, with ``extra_names``)."""
         child = pulumi.ResourceOptions(parent=self)
         key = tls.PrivateKey(f"tls-{host}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
         request = tls.CertRequest(
             f"tls-{host}",
             private_key_pem=key.private_key_pem,
             subject=tls.CertRequestSubjectArgs(common_name=host, organization="Internet hospital harness"),
-            dns_names=[host, "localhost"],
+            dns_names=[host, *extra_names, "localhost"],
             ip_addresses=["127.0.0.1", *extra_ips],
             opts=child,
         )

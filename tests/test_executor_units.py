@@ -60,7 +60,8 @@ def test_durations_and_uploads() -> None:
 
 
 @pytest.mark.parametrize(("inputs", "refused"), [
-    ({"capabilities": {"adds": ["NET_ADMIN"]}}, "input 'capabilities' is not applied by the offline executor"),
+    ({"capabilities": {"adds": ["NET_ADMIN"], "drops": ["ALL"]}}, "input capabilities.drops is not applied"),
+    ({"privileged": True}, "input 'privileged' is not applied by the offline executor"),
     ({"mounts": [{"target": "/data", "type": "tmpfs"}]}, "input 'mounts' is not applied"),
     ({"ports": [{"internal": 80, "external": 8080, "ip": "127.0.0.1", "protocol": "tcp", "publishMode": "host"}]},
      "input ports.publishMode is not applied"),

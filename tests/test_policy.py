@@ -137,3 +137,38 @@ def test_policy_pack_reports_through_pulumi_policy(local_subjects) -> None:
     POLICIES[0].validate(SimpleNamespace(resources=resources), lambda msg, urn=None: reported.append((msg, urn)))
     assert len(reported) == 1
     assert reported[0][0].startswith("GD-1.2.3a: ") and reported[0][1].endswith("::db-1")
+
+
+@pytest.fixture(scope="module")
+def prod_subjects():
+    return subjects("prod")
+
+
+def _changed(subjects_: list, name_part: str, **props: object) -> list:
+    """The same subjects with the settings of the first resource whose name contains ``name_part`` changed."""
+    import dataclasses
+
+    target = next(s for s in subjects_ if name_part in s.name)
+    return [dataclasses.replace(s, props={**s.props, **props}) if s is target else s for s in subjects_]
+
+
+def test_an_accept_all_security_group_fails_gd_1_2_1(prod_subjects) -> None:
+    violations = check(_changed(prod_subjects, "sg-cn-beijing-database", innerAccessPolicy="Accept"))
+    assert ids(violations) == {"GD-1.2.1"} and "inner_access_policy='Accept'" in violations[0].rule
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"portRange": "-1/-1"}, "name the ports"),
+    ({"portRange": "1/65535"}, "name the ports"),
+    ({"cidrIp": "0.0.0.0/0", "sourceSecurityGroupId": None}, "to the internet"),
+])
+def test_a_rule_open_too_wide_fails_gd_1_2_1(prod_subjects, changes: dict, words: str) -> None:
+    violations = check(_changed(prod_subjects, "database-from-app-5432", **changes))
+    assert ids(violations) == {"GD-1.2.1"} and words in violations[0].rule
+
+
+def test_prod_admits_the_app_tier_to_postgres_only(prod_subjects) -> None:
+    into_database = [s for s in prod_subjects if s.type.endswith("SecurityGroupRule") and "database-from-app" in s.name]
+    assert [s.props["portRange"] for s in into_database] == ["5432/5432"]
+    into_dcs = {s.name for s in prod_subjects if s.type.endswith("SecurityGroupRule") and "-dcs-from-" in s.name}
+    assert not any("from-app" in n or "from-ingress" in n for n in into_dcs), into_dcs

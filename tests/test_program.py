@@ -66,15 +66,21 @@ def test_local_publishes_on_loopback_only(local) -> None:
 
 def test_local_segments(local) -> None:
     networks = {n.inputs["name"]: n.inputs for n in local.graph.of_type("docker:index/network:Network")}
-    for internal in ("ihh-local-app", "ihh-local-db", "ihh-local-backup"):
+    for internal in ("ihh-local-app", "ihh-local-sql", "ihh-local-db", "ihh-local-backup"):
         assert networks[internal].get("internal") is True, internal
     assert networks["ihh-local-mgmt"]["options"] == {"com.docker.network.bridge.enable_icc": "false"}
     attached = {
         c.name: {n["name"].removeprefix("ihh-local-") for n in c.inputs["networksAdvanced"]}
         for c in local.graph.of_type("docker:index/container:Container")
     }
-    assert "db" not in attached["ingress-telecom"] and "db" not in attached["wan"]
-    assert attached["db-1"] == {"db", "backup", "mgmt"}
+    assert not {"db", "sql"} & attached["ingress-telecom"] and not {"db", "sql"} & attached["wan"]
+    assert attached["db-1"] == {"db", "sql", "backup", "mgmt"} and attached["dcs-1"] == {"db", "mgmt"}
+    assert attached["app-1"] == {"app", "sql", "mgmt"}, "the app tier shares only PostgreSQL's segment"
+    db1 = next(c for c in local.graph.of_type("docker:index/container:Container") if c.name == "db-1")
+    assert db1.inputs["networksAdvanced"][0]["name"] == "ihh-local-db", "ports are published on the first network"
+    assert db1.inputs["capabilities"] == {"adds": ["NET_ADMIN"]}
+    files = {u["file"]: u["content"] for u in db1.inputs["uploads"]}
+    assert json.loads(files["/etc/ihh/admit-only.json"]) == [{"address": "db-1.sql", "tcp": [5432]}]
 
 
 def test_secrets_are_generated_not_literal(local) -> None:

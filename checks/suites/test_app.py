@@ -7,6 +7,7 @@ import json
 import pytest
 
 from checks.suites.facts import assert_owner_only
+from checks.suites.reach import database_tier_targets, reach
 
 ROLE = "app"
 
@@ -35,3 +36,15 @@ def test_database_password_readable_only_by_the_service(host, target) -> None:
 def test_turn_secret_readable_only_by_the_service(host, target) -> None:
     assert_owner_only(host, target, "/etc/ihh/secrets/turn-shared-secret", "ihh-app",
                       "the TURN shared secret mints media credentials: only the service may read it")
+
+
+@pytest.mark.requirements("GD-1.2.1", "EH-2.2.2")
+@pytest.mark.impact("critical")
+def test_reaches_postgres_and_nothing_else_of_the_database_tier(host, target, outputs) -> None:
+    postgres, others = database_tier_targets(outputs)
+    answers = reach(host, postgres + others)
+    closed = [t for t in (f"{n}:{p}" for n, p in postgres) if answers[t] != "open"]
+    assert not closed, f"{target.name}: the service must reach PostgreSQL: {', '.join(closed)} {answers}"
+    open_ = [t for t in (f"{n}:{p}" for n, p in others) if answers[t] == "open"]
+    assert not open_, (f"{target.name}: the app tier may reach PostgreSQL's port only, yet reaches "
+                       f"{', '.join(open_)} (Patroni, pgBackRest, SSH or etcd)")

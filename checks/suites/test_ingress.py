@@ -7,6 +7,8 @@ import shlex
 
 import pytest
 
+from checks.suites.reach import database_tier_targets, reach
+
 ROLE = "ingress"
 HANDSHAKE = """
 import json, socket, ssl
@@ -52,3 +54,12 @@ def test_plain_http_only_redirects_to_https(host, target) -> None:
     assert redirected or ("error" in answer and "Refused" in answer["error"]), (
         f"{target.name}: plain HTTP must only redirect to HTTPS: GET /v1/health answered "
         f"{answer.get('status', answer.get('error'))}")
+
+
+@pytest.mark.requirements("GD-1.2.1", "EH-2.2.2")
+@pytest.mark.impact("critical")
+def test_reaches_nothing_of_the_database_tier(host, target, outputs) -> None:
+    postgres, others = database_tier_targets(outputs)
+    answers = reach(host, postgres + others)
+    open_ = [t for t, answer in answers.items() if answer == "open"]
+    assert not open_, f"{target.name}: an ingress host must reach nothing of the database tier: {', '.join(open_)}"

@@ -52,7 +52,7 @@ APPLIED_INPUTS: dict[str, dict[str, frozenset[str] | None]] = {
     NETWORK: {"name": None, "labels": None, "internal": None, "options": None},
     VOLUME: {"name": None, "labels": None},
     CONTAINER: {"name": None, "image": None, "hostname": None, "command": None, "envs": None, "labels": None,
-                "init": None, "restart": None,
+                "init": None, "restart": None, "capabilities": frozenset({"adds"}),
                 "ports": frozenset({"internal", "external", "ip", "protocol"}),
                 "volumes": frozenset({"volumeName", "containerPath", "readOnly"}),
                 "networksAdvanced": frozenset({"name", "aliases"}),
@@ -321,6 +321,7 @@ class DockerApplier:
             binds=binds,
             restart_policy={"Name": restart} if restart != "no" else None,
             init=bool(inputs.get("init", False)),
+            cap_add=(inputs.get("capabilities") or {}).get("adds") or None,
         )
         networks = inputs.get("networksAdvanced") or []
         first = networks[0] if networks else None

@@ -1,17 +1,18 @@
 """The ``policy`` requirements of the catalogue, written once as checks over a resource graph.
 
-The rules read only compliance labels (Docker labels or cloud tags with the ``ihh.``
+The rules read compliance labels (Docker labels or cloud tags with the ``ihh.``
 prefix), so the same rules judge the local stack, the prod stack and whatever a
-user's own program declares. Each violation names the requirement, the resource and
-the rule it breaks.
+user's own program declares; security groups and their rules are judged by their
+settings. Each violation names the requirement, the resource and the rule it breaks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from infra.av_nodes import RELAY_PORTS
 from infra.regions import is_mainland_china
 from infra.thresholds import (
     MIN_AV_NODES,
@@ -34,6 +35,8 @@ class Subject:
     type: str
     name: str
     labels: Mapping[str, str]
+    props: Mapping[str, Any] = field(default_factory=dict)
+    """The resource's inputs, for rules about settings rather than labels (a security group's policy)."""
 
     def roles(self) -> set[str]:
         return {r for r in self.labels.get(f"{P}roles", "").split(",") if r}
@@ -216,6 +219,39 @@ def encrypted_backups(subjects: list[Subject]) -> Iterable[Violation]:
             yield Violation("TM-5.2", repo.urn, "backup repository is not encrypted")
 
 
+SECURITY_GROUP = "alicloud:ecs/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "alicloud:ecs/securityGroupRule:SecurityGroupRule"
+SETTING_SUBJECTS = (SECURITY_GROUP, SECURITY_GROUP_RULE)
+"""Resource types the rules judge by their settings, labelled or not."""
+INTERNET_PORTS = frozenset({80, 443, 3478, *range(RELAY_PORTS[0], RELAY_PORTS[1] + 1)})
+"""What may be open to 0.0.0.0/0: patients' HTTPS (and its redirect), TURN and its relay range."""
+
+
+def _ports(port_range: str) -> set[int]:
+    low, _, high = str(port_range).partition("/")
+    first, last = int(low), int(high or low)
+    return set(range(1, 65536)) if first < 0 else set(range(first, last + 1))
+
+
+@rule("GD-1.2.1")
+def segments_by_port(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.1 (MLPS boundary protection): no accept-all security group; rules by port; only public ports public."""
+    for group in (s for s in subjects if s.type == SECURITY_GROUP):
+        if group.props.get("innerAccessPolicy") != "Drop":
+            policy = group.props.get("innerAccessPolicy")
+            yield Violation("GD-1.2.1", group.urn, "security group admits all traffic between its members "
+                            f"(inner_access_policy={policy!r}); use Drop and rules by port")
+    for entry in (s for s in subjects if s.type == SECURITY_GROUP_RULE):
+        if entry.props.get("policy", "accept") != "accept" or entry.props.get("type") != "ingress":
+            continue
+        ports = _ports(entry.props.get("portRange", "-1/-1"))
+        if len(ports) > 1000:
+            yield Violation("GD-1.2.1", entry.urn, f"rule opens {entry.props.get('portRange')}: name the ports")
+        elif entry.props.get("cidrIp") == "0.0.0.0/0" and not ports <= INTERNET_PORTS:
+            yield Violation("GD-1.2.1", entry.urn, f"rule opens {entry.props.get('portRange')} to the internet; "
+                            "only HTTPS and TURN may be public")
+
+
 def rule_requirements() -> tuple[str, ...]:
     """Requirement IDs the rules judge, in declaration order."""
     return tuple(r for rule in RULES for r in rule.requirements)
@@ -234,8 +270,8 @@ def subjects_from(resources: Iterable[Any]) -> list[Subject]:
         if props is None:
             props = getattr(resource, "inputs", {})
         labels = labels_of(props)
-        if labels:
-            subjects.append(Subject(urn=resource.urn, type=getattr(resource, "resource_type", None)
-                                    or getattr(resource, "type", ""), name=resource.name, labels=labels))
+        kind = getattr(resource, "resource_type", None) or getattr(resource, "type", "")
+        if labels or kind in SETTING_SUBJECTS:
+            subjects.append(Subject(urn=resource.urn, type=kind, name=resource.name, labels=labels, props=props))
     return subjects
 
