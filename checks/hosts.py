@@ -1,21 +1,37 @@
 """testinfra hosts for a stack's hosts, over paramiko, with the host key the stack generated.
 
-testinfra's paramiko backend would accept an unknown host key with a warning; here
-its connection is replaced by one that verified the key from the outputs.
+testinfra's paramiko backend builds its own client with ``WarningPolicy`` (any host key
+accepted), and rebuilds it that way whenever a command fails on a dead connection. Here the
+backend's client is always one that verified the key from the outputs, on the first
+connection and on every reconnection.
 """
 
 from __future__ import annotations
 
-import testinfra
+import functools
+from typing import Any
+
+import paramiko
+from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
 from harness.core.outputs import StackOutputs
 from harness.core.ssh import connect
 
 
+class VerifiedParamikoBackend(ParamikoBackend):
+    """testinfra's paramiko backend whose client, first or rebuilt after a drop, is the project's verified one."""
+
+    def __init__(self, outputs: StackOutputs, name: str, **kwargs: Any) -> None:
+        address, port = outputs.host(name).ssh_endpoint
+        super().__init__(f"{outputs.ssh_user}@{address}:{port}", sudo=True, **kwargs)
+        self._outputs, self._name = outputs, name
+
+    @functools.cached_property
+    def client(self) -> paramiko.SSHClient:  # type: ignore[override]
+        return connect(self._outputs, self._name)
+
+
 def testinfra_host(outputs: StackOutputs, name: str) -> Host:
     """A testinfra Host for ``name`` that runs commands with sudo over a strictly verified session."""
-    address, port = outputs.host(name).ssh_endpoint
-    host = testinfra.get_host(f"paramiko://{outputs.ssh_user}@{address}:{port}", sudo=True)
-    host.backend.client = connect(outputs, name)  # cached_property: replaced before first use
-    return host
+    return Host(VerifiedParamikoBackend(outputs, name))

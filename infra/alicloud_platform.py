@@ -7,20 +7,23 @@ default (``inner_access_policy="Drop"``) and admits, by port, only the roles tha
 talk to it: the app tier reaches PostgreSQL's port and nothing else of the database tier,
 only database hosts reach etcd and Patroni's REST API. Each uplink is
 an EIP of that provider's single-line ISP bound to its ingress host. Files reach a
-host through cloud-init; compliance labels become tags, so the policy rules judge
-this graph as they judge the local one.
+host through cloud-init, except owner-only files (keys, passwords): those are KMS
+secrets, which the host fetches at boot with its own RAM role, so no secret travels in
+user data. Disks are encrypted with a KMS key of the stack. Compliance labels become tags,
+so the policy rules judge this graph as they judge the local one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_alicloud as alicloud
 import yaml
-from pulumi_alicloud import cen, ecs, pvtz, vpc
+from pulumi_alicloud import cen, ecs, kms, pvtz, ram, vpc
 
 from infra.app_tier import SERVICE_PORT
 from infra.av_nodes import RELAY_PORTS
@@ -72,6 +75,7 @@ class AlicloudPlatform(pulumi.ComponentResource):
         self._switches: dict[tuple[str, int], vpc.Switch] = {}
         self._groups: dict[tuple[str, str], ecs.SecurityGroup] = {}
         self._key_pairs: dict[str, ecs.EcsKeyPair] = {}
+        self._kms_keys: dict[str, kms.Key] = {}
         self._ssh_public_key = ssh_public_key
         self._cidrs = self._region_cidrs()
         self.cen = cen.Instance("cen", cen_instance_name=f"ihh-{self.stack}", opts=pulumi.ResourceOptions(parent=self))
@@ -188,12 +192,57 @@ class AlicloudPlatform(pulumi.ComponentResource):
     def address_on(self, host_name: str, network: NetworkName) -> str:
         return host_name  # one address per host; security groups, not networks, separate the tiers
 
+    def _kms_key(self, region: str) -> kms.Key:
+        """The stack's key in ``region``: it encrypts the hosts' disks and the secrets they fetch."""
+        if region not in self._kms_keys:
+            self._kms_keys[region] = kms.Key(
+                f"kms-{region}", description=f"ihh {self.stack}: disks and secrets", key_usage="ENCRYPT/DECRYPT",
+                protection_level="SOFTWARE", pending_window_in_days=7, tags={f"{LABEL_PREFIX}stack": self.stack},
+                opts=self._in(region),
+            )
+        return self._kms_keys[region]
+
+    def _secret_files(self, spec: HostSpec, parent: pulumi.Resource) -> tuple[list[SecretFile], ram.Role | None]:
+        """Owner-only files as KMS secrets, and the host's RAM role that may read exactly those."""
+        region = spec.site.region
+        secrets = []
+        for f in spec.files:
+            if f.mode not in OWNER_ONLY:
+                continue
+            name = f"ihh-{self.stack}-{spec.name}-{f.path.strip('/').replace('/', '-').replace('.', '-')}"
+            kms.Secret(f"secret-{spec.name}-{f.path}", secret_name=name, secret_data=pulumi.Output.secret(f.content),
+                       secret_data_type="text", version_id="v1",  # noqa: S106 - the data's type, not a password
+                       encryption_key_id=self._kms_key(region).id,
+                       recovery_window_in_days=7, tags={f"{LABEL_PREFIX}host": spec.name},
+                       opts=self._in(region, parent))
+            secrets.append(SecretFile(name, f.path, f.owner, f.mode))
+        if not secrets:
+            return [], None
+        role = ram.Role(
+            f"role-{spec.name}", role_name=f"ihh-{self.stack}-{spec.name}",
+            assume_role_policy_document=json.dumps({"Version": "1", "Statement": [{
+                "Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": ["ecs.aliyuncs.com"]}}]}),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        policy = ram.Policy(
+            f"policy-{spec.name}", policy_name=f"ihh-{self.stack}-{spec.name}-secrets",
+            policy_document=json.dumps({"Version": "1", "Statement": [{
+                "Action": ["kms:GetSecretValue", "kms:Decrypt"], "Effect": "Allow",
+                "Resource": [f"acs:kms:{region}:*:secret/ihh-{self.stack}-{spec.name}-*",
+                             f"acs:kms:{region}:*:key/*"]}]}),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        ram.RolePolicyAttachment(f"policy-{spec.name}", policy_name=policy.policy_name, policy_type="Custom",
+                                 role_name=role.role_name, opts=pulumi.ResourceOptions(parent=parent))
+        return secrets, role
+
     def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
         region = spec.site.region
-        files = [*spec.files]
+        secrets, role = self._secret_files(spec, parent)
+        files = [f for f in spec.files if f.mode not in OWNER_ONLY]
         user_data = pulumi.Output.all(
             *[pulumi.Output.from_input(f.content) for f in files], self._ssh_public_key
-        ).apply(lambda contents: _cloud_init(spec, files, contents[:-1], contents[-1]))
+        ).apply(lambda contents: _cloud_init(spec, files, contents[:-1], contents[-1], tuple(secrets), region))
         segments = [*spec.roles, "mgmt"]
         instance = ecs.Instance(
             spec.name,
@@ -205,6 +254,9 @@ class AlicloudPlatform(pulumi.ComponentResource):
             security_groups=[self._group(region, s).id for s in segments],
             key_name=self._key_pair(region).key_pair_name,
             system_disk_category="cloud_essd",
+            system_disk_encrypted=True,
+            system_disk_kms_key_id=self._kms_key(region).id,
+            role_name=role.role_name if role is not None else None,
             user_data=user_data,
             tags=labels_for(spec, self.stack),
             opts=pulumi.ResourceOptions.merge(self._in(region, parent), pulumi.ResourceOptions(depends_on=depends_on)),
@@ -257,8 +309,30 @@ ROLE_TIMERS = {"backup": [["systemctl", "enable", "--now", "ihh-backup-scheduler
 """Timers a role's hosts run (units from images/<role>/rootfs, baked into prod.imageId): the backup schedule."""
 
 
-def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_public_key: str) -> str:
-    """cloud-config: the role's Debian packages (the list the local images use) and its files.
+OWNER_ONLY = ("0600", "0400")
+"""File modes that mark a secret: delivered through KMS, never in user data."""
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """An owner-only file the host fetches at boot from KMS with its RAM role (``aliyun`` CLI in the image)."""
+
+    secret_name: str
+    path: str
+    owner: str
+    mode: str
+
+    def fetch(self, region: str) -> list[str]:
+        command = (f"umask 077 && aliyun kms GetSecretValue --region {region} --SecretName {self.secret_name} "
+                   "--mode EcsRamRole | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)"
+                   f"[\"SecretData\"])' > {self.path} && chown {self.owner}:{self.owner} {self.path} "
+                   f"&& chmod {self.mode} {self.path}")
+        return ["sh", "-c", command]
+
+
+def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_public_key: str,
+                secrets: tuple[SecretFile, ...] = (), region: str = "") -> str:
+    """cloud-config: the role's Debian packages (the list the local images use), its files, its secrets' fetches.
 
     The role's service wiring (images/<role>/rootfs) is expected in the custom image
     named by ``prod.imageId``; see README, "prod stack".
@@ -273,6 +347,7 @@ def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_publi
         "package_update": True,
         "packages": list(ROLE_PACKAGES[spec.image]),
         "runcmd": [["sh", "-c", f"echo 'search {INTERNAL_ZONE}' >> /etc/resolv.conf"],
+                   *[s.fetch(region) for s in secrets],
                    *ROLE_TIMERS.get(spec.image, [])],
         "final_message": json.dumps({"ihh.host": spec.name, "roles": list(spec.roles)}),
     }

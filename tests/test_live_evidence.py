@@ -89,6 +89,21 @@ def test_the_bundle_is_verified_under_the_operators_key_only(quick_run: Path, tm
     assert code == 1 and "load/summary.json: modified after signing (SHA-256 differs)" in tampered["problems"]
 
 
+def test_no_generated_secret_is_in_the_bundle(quick_run: Path, live_stack) -> None:
+    from harness.core.outputs import StackOutputs
+
+    outputs = StackOutputs.load(live_stack.stack)
+    secrets = {n: outputs.secret(n) for n in ("db_app_password", "turn_shared_secret", "patroni_rest_password")}
+    key_lines = [line for line in outputs.raw["ssh_private_key"].splitlines() if "PRIVATE KEY" not in line][:2]
+    files = [p for p in quick_run.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    for path in files:
+        data = path.read_bytes()
+        leaked = [n for n, v in secrets.items() if v.encode() in data] + (
+            ["ssh_private_key"] if any(line.encode() in data for line in key_lines) else [])
+        assert not leaked, f"{path.relative_to(quick_run)} holds {leaked}"
+
+
 def test_the_real_bundles_formats_pass_the_independent_checkers(quick_run: Path, tmp_path: Path) -> None:
     from tests.test_assessor_formats import SAF, TRESTLE
 

@@ -148,7 +148,8 @@ def _changed(subjects_: list, name_part: str, **props: object) -> list:
     """The same subjects with the settings of the first resource whose name contains ``name_part`` changed."""
     import dataclasses
 
-    target = next(s for s in subjects_ if name_part in s.name)
+    target = next((s for s in subjects_ if s.name == name_part), None) or next(
+        s for s in subjects_ if name_part in s.name)
     return [dataclasses.replace(s, props={**s.props, **props}) if s is target else s for s in subjects_]
 
 
@@ -172,3 +173,8 @@ def test_prod_admits_the_app_tier_to_postgres_only(prod_subjects) -> None:
     assert [s.props["portRange"] for s in into_database] == ["5432/5432"]
     into_dcs = {s.name for s in prod_subjects if s.type.endswith("SecurityGroupRule") and "-dcs-from-" in s.name}
     assert not any("from-app" in n or "from-ingress" in n for n in into_dcs), into_dcs
+
+
+def test_an_unencrypted_cloud_disk_fails_tm_5_2(prod_subjects) -> None:
+    violations = check(_changed(prod_subjects, "db-1", systemDiskEncrypted=False))
+    assert ids(violations) == {"TM-5.2"} and "not encrypted" in violations[0].rule

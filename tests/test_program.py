@@ -183,3 +183,20 @@ def test_prod_needs_zones() -> None:
     values["prod"] = {**values["prod"], "zones": []}
     with pytest.raises(Exception, match=r"prod\.zones"):
         run_program("prod", values)
+
+
+def test_prod_delivers_secrets_through_kms_not_user_data(prod) -> None:
+    secrets = [v for v in prod.outputs["secrets"].values() if len(v) >= 16]
+    secrets += [line for line in prod.outputs["ssh_private_key"].splitlines() if "PRIVATE KEY" not in line][:1]
+    assert len(secrets) >= 4
+    instances = list(prod.graph.of_type("alicloud:ecs/instance:Instance"))
+    stored = {r.inputs["secretName"] for r in prod.graph.of_type("alicloud:kms/secret:Secret")}
+    for instance in instances:
+        user_data = instance.inputs["userData"]
+        assert not [s for s in secrets if s in user_data], f"{instance.name}: a secret travels in user data"
+        assert "PRIVATE KEY" not in user_data, instance.name
+        assert instance.inputs["systemDiskEncrypted"] is True and instance.inputs["systemDiskKmsKeyId"]
+    db1 = next(i for i in instances if i.name == "db-1")
+    assert "ihh-prod-db-1-etc-ihh-tls-host-key" in stored and db1.inputs["roleName"] == "ihh-prod-db-1"
+    fetch = "GetSecretValue --region cn-beijing --SecretName ihh-prod-db-1-etc-ihh-tls-host-key"
+    assert fetch in db1.inputs["userData"]

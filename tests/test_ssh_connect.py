@@ -44,3 +44,61 @@ def test_key_problems_are_never_retried(monkeypatch: pytest.MonkeyPatch, error: 
     with pytest.raises(type(error)):
         ssh.connect(None, "db-1")
     assert calls == ["db-1"]
+
+
+class _Channel:
+    def __init__(self, out: bytes) -> None:
+        self.out = out
+
+    def exec_command(self, command: bytes) -> None:
+        self.command = command
+
+    def makefile(self, mode: str) -> list[bytes]:
+        return [self.out]
+
+    def makefile_stderr(self, mode: str) -> list[bytes]:
+        return []
+
+    def recv_exit_status(self) -> int:
+        return 0
+
+
+class _Transport:
+    def __init__(self, alive: bool) -> None:
+        self.alive = alive
+
+    def is_active(self) -> bool:
+        return self.alive
+
+    def open_session(self) -> _Channel:
+        if not self.alive:
+            raise paramiko.SSHException("SSH session not active")
+        return _Channel(b"ok\n")
+
+
+class _Client:
+    def __init__(self, alive: bool) -> None:
+        self.transport = _Transport(alive)
+
+    def get_transport(self) -> _Transport:
+        return self.transport
+
+
+def test_testinfra_reconnects_through_the_verified_client_not_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """testinfra rebuilds a dropped client with WarningPolicy (any host key); ours must come back instead."""
+    from checks import hosts
+    from harness.core.outputs import StackOutputs
+    from tests.helpers import outputs_record
+
+    clients = [_Client(alive=False), _Client(alive=True)]
+    made: list[str] = []
+
+    def verified(outputs, name):
+        made.append(name)
+        return clients.pop(0)
+
+    monkeypatch.setattr(hosts, "connect", verified)
+    monkeypatch.setattr(paramiko, "SSHClient", lambda: pytest.fail("testinfra built its own client"))
+    host = hosts.testinfra_host(StackOutputs.parse("t", outputs_record()), "db-1")
+    assert host.run("true").stdout == "ok\n"
+    assert made == ["db-1", "db-1"], "the dead client was replaced by a verified one"

@@ -252,6 +252,17 @@ def segments_by_port(subjects: list[Subject]) -> Iterable[Violation]:
                             "only HTTPS and TURN may be public")
 
 
+ECS_INSTANCE = "alicloud:ecs/instance:Instance"
+
+
+@rule("TM-5.2")
+def encrypted_cloud_disks(subjects: list[Subject]) -> Iterable[Violation]:
+    """TM-5.2: a cloud host's disk is encrypted with a key of the stack (containers: see the host checks)."""
+    for host in (s for s in subjects if s.type == ECS_INSTANCE):
+        if not host.props.get("systemDiskEncrypted") or not host.props.get("systemDiskKmsKeyId"):
+            yield Violation("TM-5.2", host.urn, "system disk not encrypted with a KMS key: patient data at rest")
+
+
 def rule_requirements() -> tuple[str, ...]:
     """Requirement IDs the rules judge, in declaration order."""
     return tuple(r for rule in RULES for r in rule.requirements)

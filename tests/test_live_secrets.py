@@ -1,0 +1,45 @@
+"""No generated secret on any host's command lines or process environments, nor in what `docker inspect` shows.
+
+Each secret the stack generates and hands to the harness (database app password, TURN shared secret,
+Patroni REST password) is looked for, as a literal, in every process's argv and environment on every
+host (read as root over SSH) and in every container's configuration as the engine reports it.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from harness.core.ssh import Sessions
+
+pytestmark = pytest.mark.live
+SCAN = ("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; "
+        "tr '\\0' '\\n' < $p/environ 2>/dev/null; done")
+
+
+def _secrets(outputs) -> dict[str, str]:
+    names = ("db_app_password", "turn_shared_secret", "patroni_rest_password")
+    found = {name: outputs.secret(name) for name in names}
+    assert all(len(v) >= 16 for v in found.values()), "generated secrets, not placeholders"
+    return found
+
+
+def test_no_secret_in_any_process_table(outputs) -> None:
+    secrets = _secrets(outputs)
+    leaks = []
+    with Sessions(outputs) as ssh:
+        for host in outputs.hosts():
+            listing = ssh.run(host.name, f"sh -c {shlex.quote(SCAN)}")
+            assert "supervisord" in listing, f"{host.name}: the scan read no process table"
+            leaks += [f"{host.name}: {name}" for name, value in secrets.items() if value in listing]
+    assert not leaks, f"secrets visible to ps or /proc/*/environ: {', '.join(leaks)}"
+
+
+def test_no_secret_in_what_the_engine_shows(outputs, engine) -> None:
+    secrets = _secrets(outputs)
+    leaks = []
+    for host in outputs.hosts():
+        shown = str(engine.client.api.inspect_container(host.container))
+        leaks += [f"{host.name}: {name}" for name, value in secrets.items() if value in shown]
+    assert not leaks, f"secrets in `docker inspect`: {', '.join(leaks)}"
