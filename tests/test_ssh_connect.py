@@ -102,3 +102,33 @@ def test_testinfra_reconnects_through_the_verified_client_not_its_own(monkeypatc
     host = hosts.testinfra_host(StackOutputs.parse("t", outputs_record()), "db-1")
     assert host.run("true").stdout == "ok\n"
     assert made == ["db-1", "db-1"], "the dead client was replaced by a verified one"
+
+
+def test_a_replaced_ca_file_is_trusted_at_once(tmp_path) -> None:
+    """down + up writes a new CA to the same path; a context cached by path would keep trusting the old one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from harness.core.http_json import tls_context
+
+    def ca_pem(name: str) -> str:
+        import datetime
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now)
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    path = tmp_path / "ca.crt"
+    path.write_text(ca_pem("first CA"))
+    first = tls_context(path)
+    path.write_text(ca_pem("second CA"))
+    second = tls_context(path)
+    assert first is not second
+    assert [c["subject"] for c in second.get_ca_certs()] == [((("commonName", "second CA"),),)]

@@ -68,13 +68,14 @@ def test_a_check_skipped_everywhere_is_an_untested_share_and_skipped_on_one_host
 
 def test_an_organisational_part_makes_a_requirement_partial_until_attested() -> None:
     host = Item("host", "pass", "70 pass", basis=["host check common::test_sshd_is_key_only on app-1: pass"])
-    unattested = judge(CATALOGUE["GD-1.2.1"], [host], [], TODAY)
+    policy = Item("policy", "pass", "every rule holds over 120 resources")
+    unattested = judge(CATALOGUE["GD-1.2.1"], [host, policy], [], TODAY)
     assert unattested.verdict == "partial" and "organisational part not attested" in unattested.reason
     assert "attestation" in unattested.to_pass
-    attested = judge(CATALOGUE["GD-1.2.1"], [host], [attestation("GD-1.2.1")], TODAY)
+    attested = judge(CATALOGUE["GD-1.2.1"], [host, policy], [attestation("GD-1.2.1")], TODAY)
     assert attested.verdict == "pass" and attested.to_pass == ""
     assert any(r.startswith("attestation: MLPS level-3 filing") for r in attested.rests_on)
-    expired = judge(CATALOGUE["GD-1.2.1"], [host], [attestation("GD-1.2.1", "2026-11-20")], TODAY)
+    expired = judge(CATALOGUE["GD-1.2.1"], [host, policy], [attestation("GD-1.2.1", "2026-11-20")], TODAY)
     assert expired.verdict == "partial" and "expired on 2026-11-20" in expired.reason
 
 

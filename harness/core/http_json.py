@@ -28,15 +28,19 @@ def _checked(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _trusting(ca: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=ca)
+def _trusting(ca_pem: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(cadata=ca_pem)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 
 def tls_context(ca: Path | None) -> ssl.SSLContext | None:
-    """A TLS 1.2+ context that trusts ``ca`` (host names checked); None leaves the system's trust store."""
-    return None if ca is None else _trusting(str(ca))
+    """A TLS 1.2+ context that trusts ``ca`` (host names checked); None leaves the system's trust store.
+
+    Cached by the CA's content, not its path: `harness down` and `up` write a new CA to the same file,
+    and a context still trusting the old one fails every handshake (TLSV1_ALERT_DECRYPT_ERROR).
+    """
+    return None if ca is None else _trusting(Path(ca).read_text())
 
 
 def request_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
