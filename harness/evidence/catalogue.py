@@ -69,5 +69,10 @@ def load_controls() -> list[Control]:
             for c in sorted(raw["controls"], key=clause)]
 
 
-def controls_of(requirement: str) -> list[str]:
-    return [c.id for c in load_controls() if requirement in c.requirements]
+def controls_by_requirement(controls: list[Control]) -> dict[str, list[str]]:
+    """Each requirement's control points, in clause order: the inverse of ``Control.requirements``."""
+    mapping: dict[str, list[str]] = {}
+    for control in controls:
+        for requirement in control.requirements:
+            mapping.setdefault(requirement, []).append(control.id)
+    return mapping

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.evidence.catalogue import controls_of
+from harness.evidence.catalogue import controls_by_requirement, load_controls
 
 IMPACT = {"critical": 0.9, "high": 0.7, "medium": 0.5, "low": 0.3}
 """InSpec's bands: 0.7-1.0 high/critical, 0.4-0.7 medium, 0.1-0.4 low."""
@@ -59,9 +59,9 @@ def _control(record: dict[str, Any], started: str, mlps: dict[str, list[str]]) -
     }
 
 
-def host_report(host: str, records: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
+def host_report(host: str, records: list[dict[str, Any]], run: dict[str, Any],
+                mlps: dict[str, list[str]]) -> dict[str, Any]:
     """The InSpec-shaped report of one host: platform, statistics, one profile with one control per check."""
-    mlps = {r: controls_of(r) for rec in records for r in rec.get("requirements", [])}
     controls = [_control(r, run["started"], mlps) for r in records]
     groups: dict[str, list[str]] = {}
     for control in controls:
@@ -91,11 +91,12 @@ def write_hdf(run_dir: Path, run: dict[str, Any]) -> list[str]:
         if line.strip():
             record = json.loads(line)
             by_host.setdefault(record["host"], []).append(record)
+    mlps = controls_by_requirement(load_controls())  # read once per run, not once per requirement and host
     folder = run_dir / FOLDER
     folder.mkdir(exist_ok=True)
     written = []
     for host, records in sorted(by_host.items()):
-        (folder / f"{host}.json").write_text(json.dumps(host_report(host, records, run), indent=2,
+        (folder / f"{host}.json").write_text(json.dumps(host_report(host, records, run, mlps), indent=2,
                                                         ensure_ascii=False))
         written.append(f"{FOLDER}/{host}.json")
     return written

@@ -22,7 +22,7 @@ from harness.core.graph import from_public_json
 from harness.core.paths import RUN_SNAPSHOT_DIR
 from harness.evidence import plots
 from harness.evidence.bundle import sign, unsign
-from harness.evidence.catalogue import Control, load_controls
+from harness.evidence.catalogue import Control, controls_by_requirement, load_controls
 from harness.evidence.hdf import write_hdf
 from harness.evidence.oscal import write_oscal
 from harness.evidence.signing_key import SigningKey
@@ -147,7 +147,8 @@ def build_report(run_dir: Path, stack: str, run_id: str, started: str, steps: di
     products = {"topology": "topology.svg", "stability": "stability.json"} if drawn else {"stability": "stability.json"}
     verdicts = requirement_verdicts(run_dir, products, datetime.date.fromisoformat(run["ended"][:10]))
     controls = load_controls()
-    by_requirement = {v.id: [c.id for c in controls if v.id in c.requirements] for v in verdicts}
+    mapped = controls_by_requirement(controls)
+    by_requirement = {v.id: mapped.get(v.id, []) for v in verdicts}
     formats = {"hdf": write_hdf(run_dir, run), "oscal": write_oscal(run_dir, run, verdicts, by_requirement)}
     evidence = {
         "schema_version": SCHEMA_VERSION, "run": run,
