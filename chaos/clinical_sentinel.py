@@ -31,7 +31,8 @@ select md5(concat_ws('|',
   (select string_agg(concat_ws(',', f.id, f.due_date, f.reason), ';' order by f.id) from follow_ups f
      join consultations c on c.id = f.consultation_id where c.booking_id = %(b)s),
   (select string_agg(concat_ws(',', id, at, actor, action, record_type, record_id), ';' order by id)
-     from audit_trail where booking_id = %(b)s or (patient_id = %(p)s and action = 'patient.register'))))
+     from audit_trail where (booking_id = %(b)s or (patient_id = %(p)s and action = 'patient.register'))
+     and action not like '%%.read')))
 """
 
 

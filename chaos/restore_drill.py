@@ -30,7 +30,7 @@ from infra.database import DATA_DIR
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
-                     "from drill_sentinel where seq <= %s")
+                     "from drill.sentinel where seq <= %s")
 """One checksum, computed the same way when the sentinel is written and when it is verified."""
 WAL_SEGMENT_BYTES = 16 * 2**20
 PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/patroni.yml"
@@ -112,10 +112,10 @@ class Sentinel:
 def write_sentinel(outputs: StackOutputs, rows: int) -> tuple[int, str]:
     """Known rows with a checksum, committed in one transaction, as the service's role; returns (count, checksum)."""
     with db_connect(outputs) as conn:
-        conn.execute("create table if not exists drill_sentinel (seq bigint primary key, payload text not null, "
+        conn.execute("create table if not exists drill.sentinel (seq bigint primary key, payload text not null, "
                      "committed_at timestamptz not null default clock_timestamp())")
-        conn.execute("truncate drill_sentinel")
-        conn.execute("insert into drill_sentinel (seq, payload) select g, md5('ihh-sentinel-' || g) "
+        conn.execute("truncate drill.sentinel")
+        conn.execute("insert into drill.sentinel (seq, payload) select g, md5('ihh-sentinel-' || g) "
                      "from generate_series(1, %s) g", (rows,))
         checksum = conn.execute(SENTINEL_CHECKSUM, (rows,)).fetchone()[0]
     return rows, str(checksum)
@@ -128,12 +128,12 @@ def grow_database(outputs: StackOutputs, gigabytes: float, batch_rows: int = 200
     """
     target = int(gigabytes * 10**9)
     with db_connect(outputs) as conn:
-        conn.execute("create table if not exists drill_filler (id bigserial primary key, body text not null)")
+        conn.execute("create table if not exists drill.filler (id bigserial primary key, body text not null)")
         size = int(conn.execute("select pg_database_size(current_database())").fetchone()[0])
         for batch in range(500):
             if size >= target:
                 break
-            conn.execute("insert into drill_filler (body) select repeat(md5(random()::text), 8) "
+            conn.execute("insert into drill.filler (body) select repeat(md5(random()::text), 8) "
                          "from generate_series(1, %s)", (batch_rows,))
             size = int(conn.execute("select pg_database_size(current_database())").fetchone()[0])
             if batch % 5 == 0:
@@ -146,7 +146,7 @@ def tail_writes(outputs: StackOutputs, rows: int, first_seq: int) -> dict[int, f
     committed: dict[int, float] = {}
     with db_connect(outputs) as conn:
         for seq in range(first_seq, first_seq + rows):
-            conn.execute("insert into drill_sentinel (seq, payload) values (%s, 'tail')", (seq,))
+            conn.execute("insert into drill.sentinel (seq, payload) values (%s, 'tail')", (seq,))
             committed[seq] = time.time()
     return committed
 
@@ -297,8 +297,8 @@ def _verify(outputs: StackOutputs, count: int, checksum: str) -> tuple[bool, int
     """The sentinel rows and checksum as written, a new write accepted; returns (verified, last seq present)."""
     with db_connect(outputs) as conn:
         present = conn.execute(SENTINEL_CHECKSUM, (count,)).fetchone()[0]
-        recovered = conn.execute("select coalesce(max(seq), 0) from drill_sentinel").fetchone()[0]
-        conn.execute("insert into drill_sentinel (seq, payload) values (%s, 'after-restore')", (recovered + 1000,))
+        recovered = conn.execute("select coalesce(max(seq), 0) from drill.sentinel").fetchone()[0]
+        conn.execute("insert into drill.sentinel (seq, payload) values (%s, 'after-restore')", (recovered + 1000,))
     return present == checksum, int(recovered)
 
 

@@ -22,8 +22,14 @@ REALM = "ihh.local"
 DENIED_PEERS = (
     "0.0.0.0-0.255.255.255", "10.0.0.0-10.255.255.255", "100.64.0.0-100.127.255.255",
     "127.0.0.0-127.255.255.255", "169.254.0.0-169.254.255.255", "172.16.0.0-172.31.255.255",
-    "192.168.0.0-192.168.255.255", "::1", "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "192.168.0.0-192.168.255.255", "::", "::1", "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  # IPv6 link-local
+    "::ffff:0.0.0.0-::ffff:255.255.255.255",  # IPv4-mapped: the IPv4 ranges above, reached through IPv6
+    "64:ff9b::-64:ff9b::ffff:ffff",  # NAT64's well-known prefix: IPv4 again
 )
+"""Peers no allocation may reach: loopback, private, link-local and carrier-grade NAT, in IPv4 and IPv6."""
+SESSION_MAX_BPS = 512_000
+"""Bytes/s one TURN session may relay each way (about 4 Mbit/s: a video consultation with headroom)."""
 
 
 @dataclass
@@ -54,6 +60,8 @@ def turnserver_config(name: str, secret: str) -> str:
         "no-tlsv1_1",
         "stale-nonce=600",
         "user-quota=12",
+        f"max-bps={SESSION_MAX_BPS}",
+        "no-tcp-relay",  # media is UDP; a TCP relay would turn the node into a generic TCP proxy
         "total-quota=1200",
         "log-file=stdout",
         "simple-log",

@@ -9,6 +9,7 @@ is TLS, verified against the stack's CA.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import yaml
@@ -24,6 +25,9 @@ PATRONI_PORT = 8008
 PATRONI_REST_USER = "patroni"
 """Basic-auth user for Patroni's unsafe REST methods (POST, PUT, PATCH, DELETE); the password is generated."""
 POSTGRES_PORT = 5432
+SERVICE_SCHEMA = Path(__file__).resolve().parents[1] / "images" / "app" / "rootfs" / "opt" / "ihh" / "app" / \
+    "ihh_service" / "schema.sql"
+"""The reference service's schema: applied at bootstrap by the database tier, as the schema's owner role."""
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 ETCD_HEALTH_PORT = 2381
@@ -288,6 +292,7 @@ class Database(pulumi.ComponentResource):
                             File(f"{TLS_DIR}/host.key", cert.key_pem, owner="postgres", mode="0600"),
                             File("/etc/ihh/secrets/db-app-password", args.secrets.passwords["db-app"],
                                  owner="postgres", mode="0400"),
+                            File("/etc/ihh/schema.sql", SERVICE_SCHEMA.read_text()),
                         ),
                         volumes=(("pgdata", "/var/lib/postgresql/data"),),
                         healthcheck=Healthcheck(

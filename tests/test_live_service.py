@@ -110,9 +110,32 @@ def test_a_retried_write_is_done_once(outputs, base: str) -> None:
     assert taken.status == 409 and taken.body["field"] == "slot"
 
 
-def test_the_audit_trail_cannot_be_rewritten(outputs) -> None:
-    with connect(outputs) as conn, pytest.raises(psycopg.errors.RaiseException, match="append-only"):
-        conn.execute("UPDATE audit_trail SET actor = 'someone-else' WHERE id = (SELECT min(id) FROM audit_trail)")
+@pytest.mark.parametrize("rewrite", [
+    "UPDATE audit_trail SET actor = 'someone-else' WHERE id = (SELECT min(id) FROM audit_trail)",
+    "DELETE FROM audit_trail WHERE id = (SELECT min(id) FROM audit_trail)",
+    "TRUNCATE audit_trail",
+    "ALTER TABLE audit_trail DISABLE TRIGGER audit_trail_append_only",
+])
+def test_the_service_role_cannot_rewrite_or_erase_the_audit_trail(outputs, rewrite: str) -> None:
+    """The service's own credentials (what a compromised app server holds) may add to the trail, never erase it."""
+    with connect(outputs) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == outputs.database.user
+        before = conn.execute("SELECT count(*) FROM audit_trail").fetchone()[0]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(rewrite)
+    with connect(outputs) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_trail").fetchone()[0] >= before > 0
+
+
+def test_reading_a_patients_booking_is_audited(outputs, base: str) -> None:
+    patient, doctor = new_patient(base), new_doctor(base)
+    booking = new_booking(base, patient, doctor)
+    assert call(base, "GET", f"/v1/bookings/{booking}", actor=f"doctor:{doctor}").status == 200
+    assert call(base, "GET", f"/v1/bookings/{booking}/trail", actor=f"patient:{patient}").status == 200
+    assert call(base, "GET", f"/v1/bookings/{booking}", actor=f"doctor:{doctor + 1}").status == 403
+    reads = count(outputs, "SELECT count(*) FROM audit_trail WHERE booking_id = %s AND action LIKE '%%.read'",
+                  booking)
+    assert reads == 2, "each read of the patient's record leaves an audit row; a refused one leaves none"
 
 
 def test_av_session_credentials_allocate_on_every_turn_node(outputs, base: str) -> None:

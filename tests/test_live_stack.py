@@ -66,13 +66,13 @@ def test_row_written_on_primary_is_read_on_standby(outputs) -> None:
     marker = f"live-test-{uuid.uuid4()}"
     with db_connect(outputs, "read-write") as primary:
         assert primary.execute("select pg_is_in_recovery()").fetchone() == (False,)
-        primary.execute("create table if not exists replication_probe (marker text primary key, at timestamptz)")
-        primary.execute("insert into replication_probe values (%s, now())", (marker,))
+        primary.execute("create table if not exists drill.replication_probe (marker text primary key, at timestamptz)")
+        primary.execute("insert into drill.replication_probe values (%s, now())", (marker,))
     with db_connect(outputs, "standby") as standby:
         assert standby.execute("select pg_is_in_recovery()").fetchone() == (True,)
         found = wait_for(
             "the row on the standby",
-            lambda: standby.execute("select marker from replication_probe where marker = %s", (marker,)).fetchone(),
+            lambda: standby.execute("select marker from drill.replication_probe where marker = %s", (marker,)).fetchone(),
             timeout=10,
         )
     assert found == (marker,)

@@ -50,3 +50,26 @@ def test_no_relay_to_loopback_or_private_peers(target, outputs) -> None:
 @pytest.mark.impact("high")
 def test_shared_secret_readable_only_by_coturn(host, target) -> None:
     assert_owner_only(host, target, CONFIG, "turnserver", "the TURN shared secret must be readable by coturn only")
+
+
+def _values(host, option: str) -> list[str]:
+    return [line.split("=", 1)[1].strip() for line in host.file(CONFIG).content_string.splitlines()
+            if line.strip().startswith(f"{option}=")]
+
+
+@pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
+@pytest.mark.impact("high")
+def test_no_tcp_relay_and_a_bandwidth_cap_per_session(host, target) -> None:
+    options = _options(host)
+    assert "no-tcp-relay" in options, f"{target.name}: TCP relaying must be off (no-tcp-relay) in {CONFIG}"
+    caps = [int(v) for v in _values(host, "max-bps")]
+    assert caps and 0 < caps[0] <= 2_000_000, f"{target.name}: each session needs a bandwidth cap (max-bps): {caps}"
+
+
+@pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
+@pytest.mark.impact("high")
+def test_ipv6_loopback_private_and_mapped_peers_are_denied(host, target) -> None:
+    denied = set(_values(host, "denied-peer-ip"))
+    needed = {"::1", "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+              "::ffff:0.0.0.0-::ffff:255.255.255.255"}
+    assert needed <= denied, f"{target.name}: IPv6 peers must be denied as the IPv4 ones are: missing {needed - denied}"

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import shlex
-
 import pytest
 
-from checks.suites.facts import assert_owner_only
+from checks.suites.facts import assert_owner_only, http_answers
 from infra.database import DATA_DIR
 
 ROLE = "database"
@@ -97,30 +94,16 @@ def test_data_directory_is_encrypted_at_rest(host, target) -> None:
         "not on dm-crypt; if the cloud disk is encrypted by the provider, waive this check citing the disk")
 
 
-PATRONI_REST_PROBE = """
-import json, ssl, urllib.error, urllib.request
-ca = ssl.create_default_context(cafile="/etc/ihh/tls/ca.crt")
-out = {}
-for name, url, method, context in (("plain", "http://127.0.0.1:8008/health", "GET", None),
-                                   ("read", "https://127.0.0.1:8008/health", "GET", ca),
-                                   ("change", "https://127.0.0.1:8008/config", "PATCH", ca)):
-    request = urllib.request.Request(url, method=method, data=b"{}" if method == "PATCH" else None,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:
-            out[name] = response.status
-    except urllib.error.HTTPError as e:
-        out[name] = e.code
-    except Exception as e:
-        out[name] = type(e).__name__
-print(json.dumps(out))
-"""
+CA = "/etc/ihh/tls/ca.crt"
+PATRONI_ASKS = [{"name": "plain", "url": "http://127.0.0.1:8008/health"},
+                {"name": "read", "url": "https://127.0.0.1:8008/health", "ca": CA},
+                {"name": "change", "url": "https://127.0.0.1:8008/config", "method": "PATCH", "ca": CA}]
 
 
 @pytest.mark.requirements("GD-1.2.1", "EH-2.2.2")
 @pytest.mark.impact("critical")
 def test_patroni_rest_api_is_tls_only_and_refuses_unauthenticated_changes(host, target) -> None:
-    answers = json.loads(host.check_output(f"python3 -c {shlex.quote(PATRONI_REST_PROBE)}"))
+    answers = http_answers(host, PATRONI_ASKS)
     assert answers["read"] in (200, 503), f"{target.name}: Patroni's REST API must answer over TLS: {answers}"
     assert not isinstance(answers["plain"], int), (
         f"{target.name}: Patroni's REST API must refuse plain HTTP: it answered {answers['plain']}")

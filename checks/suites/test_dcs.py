@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import shlex
-
 import pytest
+
+from checks.suites.facts import http_answers
 
 ROLE = "dcs"
 
@@ -19,38 +18,18 @@ def test_etcd_data_is_private(host, target) -> None:
     )
 
 
-ETCD_PROBE = """
-import json, socket, ssl, urllib.error, urllib.request
-ca = "/etc/ihh/tls/ca.crt"
-out = {}
-anonymous = ssl.create_default_context(cafile=ca)
-certified = ssl.create_default_context(cafile=ca)
-certified.load_cert_chain("/etc/ihh/tls/host.crt", "/etc/ihh/tls/host.key")
-for name, url, context in (("plain", "http://127.0.0.1:2379/version", None),
-                           ("anonymous", "https://127.0.0.1:2379/version", anonymous),
-                           ("certified", "https://127.0.0.1:2379/version", certified)):
-    try:
-        with urllib.request.urlopen(url, timeout=5, context=context) as response:
-            out[name] = response.status
-    except urllib.error.HTTPError as e:
-        out[name] = e.code
-    except Exception as e:
-        out[name] = type(e).__name__
-peer = ssl.create_default_context(cafile=ca)
-peer.check_hostname = False
-try:
-    with socket.create_connection(("127.0.0.1", 2380), 5) as raw, peer.wrap_socket(raw) as tls:
-        out["peer"] = tls.version()
-except Exception as e:
-    out["peer"] = type(e).__name__
-print(json.dumps(out))
-"""
+TLS = "/etc/ihh/tls"
+ETCD_ASKS = [{"name": "plain", "url": "http://127.0.0.1:2379/version"},
+             {"name": "anonymous", "url": "https://127.0.0.1:2379/version", "ca": f"{TLS}/ca.crt"},
+             {"name": "certified", "url": "https://127.0.0.1:2379/version", "ca": f"{TLS}/ca.crt",
+              "cert": [f"{TLS}/host.crt", f"{TLS}/host.key"]},
+             {"name": "peer", "tls_only": ["127.0.0.1", 2380], "ca": f"{TLS}/ca.crt", "check_hostname": False}]
 
 
 @pytest.mark.requirements("GD-1.2.1", "EH-2.2.2", "EH-2.2.1")
 @pytest.mark.impact("critical")
 def test_etcd_serves_tls_only_to_certificate_holders(host, target) -> None:
-    answers = json.loads(host.check_output(f"python3 -c {shlex.quote(ETCD_PROBE)}"))
+    answers = http_answers(host, ETCD_ASKS)
     assert answers["certified"] == 200, (
         f"{target.name}: etcd must answer a client with the stack's certificate: {answers}")
     assert not isinstance(answers["plain"], int), f"{target.name}: etcd must refuse plain HTTP: {answers}"

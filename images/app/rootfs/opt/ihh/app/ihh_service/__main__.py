@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ihh_service.api import Handler, Server, Service
-from ihh_service.store import DatabaseUnavailableError, Pool, apply_schema, conninfo
+from ihh_service.store import DatabaseUnavailableError, Pool, SchemaMissingError, check_schema, conninfo
 
 SCHEMA_DEADLINE_S = 600
 
@@ -18,16 +18,16 @@ def apply_schema_when_primary_answers(service: Service) -> None:
     deadline = time.monotonic() + SCHEMA_DEADLINE_S
     while True:
         try:
-            apply_schema(service.pool)
-        except DatabaseUnavailableError as exc:
+            check_schema(service.pool)
+        except (DatabaseUnavailableError, SchemaMissingError) as exc:
             if time.monotonic() > deadline:
                 print(f"schema: no writable primary for {SCHEMA_DEADLINE_S} s: {exc}", flush=True)
                 raise
-            print(f"schema: waiting for the primary ({exc})", flush=True)
+            print(f"schema: waiting for the primary and its schema ({exc})", flush=True)
             time.sleep(1)  # retry pace while the cluster bootstraps; readiness stays 503 meanwhile
             continue
         service.schema_applied = True
-        print("schema: applied", flush=True)
+        print("schema: present, audit trail writable", flush=True)
         return
 
 

@@ -168,7 +168,7 @@ class Handler(BaseHTTPRequestHandler):
         self._guarded(self._get)
 
     def _get(self) -> tuple[Result, bool]:
-        caller = self._caller("read")
+        caller = self._caller(f"read:{uuid.uuid4().hex}")  # each read is an audit row of its own
         match = SCHEDULE.match(self.path)
         if match:
             ident, status = int(match.group("d")), match.group("s")

@@ -156,18 +156,26 @@ def open_av_session(conn: psycopg.Connection, caller: Caller, data: dict[str, An
     return 201, {"booking_id": data["booking_id"], **ice}
 
 
-def booking_view(conn: psycopg.Connection, caller: Caller, booking_id: int) -> Result:
+def _readable_booking(conn: psycopg.Connection, caller: Caller, booking_id: int) -> dict[str, Any]:
     row = _one(conn, "SELECT patient_id, doctor_id, slot, status FROM bookings WHERE id = %s",
                (booking_id,), "booking", "booking")
     if caller.actor not in (f"patient:{row[0]}", f"doctor:{row[1]}"):
         raise InputError("X-Actor", "only the booking's patient or doctor may read it", status=403)
-    return 200, {"booking_id": booking_id, "patient_id": row[0], "doctor_id": row[1],
-                 "slot": row[2].isoformat(), "status": row[3]}
+    return {"booking_id": booking_id, "patient_id": row[0], "doctor_id": row[1], "slot": row[2].isoformat(),
+            "status": row[3]}
+
+
+def booking_view(conn: psycopg.Connection, caller: Caller, booking_id: int) -> Result:
+    """A booking, to its patient or doctor; the read itself is audited (who saw which patient's record)."""
+    view = _readable_booking(conn, caller, booking_id)
+    audit(conn, caller.actor, "booking.read", ("booking", booking_id), caller, view["patient_id"], booking_id)
+    return 200, view
 
 
 def trail(conn: psycopg.Connection, caller: Caller, booking_id: int) -> Result:
     """TM-5.4: every audited step of one booking, from the patient's registration to the follow-up."""
-    status, view = booking_view(conn, caller, booking_id)
+    view = _readable_booking(conn, caller, booking_id)
+    status = 200
     rows = conn.execute(
         "SELECT at, actor, action, record_type, record_id, node FROM audit_trail"
         " WHERE booking_id = %s OR (patient_id = %s AND action = 'patient.register') ORDER BY at, id",
@@ -175,6 +183,7 @@ def trail(conn: psycopg.Connection, caller: Caller, booking_id: int) -> Result:
     ).fetchall()
     steps = [{"at": r[0].isoformat(), "actor": r[1], "action": r[2], "record": f"{r[3]}:{r[4]}", "node": r[5]}
              for r in rows]
+    audit(conn, caller.actor, "booking.trail.read", ("booking", booking_id), caller, view["patient_id"], booking_id)
     return status, {"booking_id": booking_id, "steps": steps}
 
 
@@ -186,5 +195,6 @@ def doctor_schedule(conn: psycopg.Connection, caller: Caller, doctor_id: int, st
         "SELECT id, patient_id, slot FROM bookings WHERE doctor_id = %s AND status = %s ORDER BY slot LIMIT 50",
         (doctor_id, status),
     ).fetchall()
+    audit(conn, caller.actor, "doctor.schedule.read", ("doctor", doctor_id), caller)
     return 200, {"doctor_id": doctor_id, "status": status,
                  "bookings": [{"booking_id": r[0], "patient_id": r[1], "slot": r[2].isoformat()} for r in rows]}

@@ -1,5 +1,6 @@
--- The reference service's schema. Applied by the service at start, under an advisory
--- lock, so every app server may start at once; each statement is idempotent.
+-- The reference service's schema. Applied once at bootstrap by the database tier (post-bootstrap),
+-- as the owner role ihh_owner: the service's role ihh_app owns nothing, so it may insert into the
+-- audit trail and read it, but not update, delete or truncate it. Each statement is idempotent.
 CREATE TABLE IF NOT EXISTS patients (
     id          bigserial PRIMARY KEY,
     name        text NOT NULL,
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS audit_trail (
 );
 CREATE INDEX IF NOT EXISTS audit_trail_booking ON audit_trail (booking_id);
 CREATE INDEX IF NOT EXISTS audit_trail_patient ON audit_trail (patient_id);
--- EH-1.1.2: the trail is append-only, even for the service's own role.
+-- EH-1.1.2: the trail is append-only, even for its owner (the service's role has no UPDATE or DELETE
+-- grant at all, and TRUNCATE needs ownership, which it lacks).
 CREATE OR REPLACE FUNCTION audit_trail_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit_trail is append-only: % refused', TG_OP;

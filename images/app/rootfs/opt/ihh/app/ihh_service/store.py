@@ -19,8 +19,6 @@ from typing import Any, TypeVar
 import psycopg
 
 T = TypeVar("T")
-SCHEMA = Path(__file__).with_name("schema.sql")
-SCHEMA_LOCK = 724_211  # advisory lock id: app servers starting together apply the schema one at a time
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -95,12 +93,20 @@ class Pool:
                 self._give_back(conn)
 
 
-def apply_schema(pool: Pool) -> None:
-    """Create or update the schema; concurrent starters wait on one advisory lock."""
-    sql = SCHEMA.read_text()
+class SchemaMissingError(RuntimeError):
+    """The database tier has not created the schema yet (it does at bootstrap, as the schema's owner)."""
 
-    def work(conn: psycopg.Connection) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        conn.execute(sql)
 
-    pool.transaction(work, budget=30.0)
+def check_schema(pool: Pool) -> None:
+    """The schema is there and this role may write the audit trail; the service never owns or alters it.
+
+    The database tier applies ``schema.sql`` at bootstrap as a separate owner role, so the service's
+    role cannot truncate, update or delete the audit trail: a compromised app server cannot erase it.
+    """
+    def work(conn: psycopg.Connection) -> bool:
+        row = conn.execute("SELECT to_regclass('public.audit_trail') IS NOT NULL"
+                           " AND has_table_privilege('public.audit_trail', 'INSERT')").fetchone()
+        return bool(row and row[0])
+
+    if not pool.transaction(work, budget=30.0):
+        raise SchemaMissingError("the audit trail is not there yet, or this role may not insert into it")
