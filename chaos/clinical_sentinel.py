@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from harness.core.database import connect
 from harness.core.http_json import get_json, post_json
 from harness.core.outputs import StackOutputs
+from harness.core.service_sessions import ADMIN, bearer, session_for
 from loadtests.identities import mobile, resident_id
 
 TRAIL = ("patient.register", "booking.create", "booking.confirm", "consultation.record", "prescription.issue",
@@ -47,8 +48,8 @@ class ClinicalSentinel:
     checksum: str
 
 
-def _post(outputs: StackOutputs, path: str, body: dict, actor: str | None) -> dict:
-    headers = {"Idempotency-Key": uuid.uuid4().hex, **({"X-Actor": actor} if actor else {})}
+def _post(outputs: StackOutputs, path: str, body: dict, session: str | None) -> dict:
+    headers = {"Idempotency-Key": uuid.uuid4().hex, **(bearer(session) if session else {})}
     status, answer = post_json(f"{outputs.uplinks[0].url}{path}", body, headers, timeout_s=10,
                                ca=outputs.ca_cert_path)
     if status not in (200, 201):
@@ -65,14 +66,15 @@ def checksum(outputs: StackOutputs, sentinel: ClinicalSentinel | tuple[int, int]
 
 def write_consultation(outputs: StackOutputs) -> ClinicalSentinel:
     rng = random.Random()
-    patient = _post(outputs, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
-                                           "mobile": mobile(rng)}, None)["patient_id"]
-    doctor = _post(outputs, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
-                                         "department": "全科"}, "admin:1")["doctor_id"]
+    registered = _post(outputs, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
+                                               "mobile": mobile(rng)}, None)
+    patient = registered["patient_id"]
+    hired = _post(outputs, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
+                                        "department": "全科"}, session_for(outputs, ADMIN, ttl_s=300))
+    doctor, dr = hired["doctor_id"], hired["session_token"]
     slot = dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * rng.randint(0, 500_000))
     booking = _post(outputs, "/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot.isoformat()},
-                    f"patient:{patient}")["booking_id"]
-    dr = f"doctor:{doctor}"
+                    registered["session_token"])["booking_id"]
     _post(outputs, f"/v1/bookings/{booking}/confirm", {}, dr)
     consultation = _post(outputs, "/v1/consultations", {"booking_id": booking, "note": "恢复演练病历 drill note"},
                          dr)["consultation_id"]
@@ -88,7 +90,8 @@ def verify_consultation(outputs: StackOutputs, sentinel: ClinicalSentinel) -> tu
     if checksum(outputs, sentinel) != sentinel.checksum:
         return False, "the consultation's records or audit trail differ from what was written"
     status, trail = get_json(f"{outputs.uplinks[0].url}/v1/bookings/{sentinel.booking_id}/trail",
-                             {"X-Actor": f"patient:{sentinel.patient_id}"}, ca=outputs.ca_cert_path)
+                             bearer(session_for(outputs, f"patient:{sentinel.patient_id}", ttl_s=120)),
+                             ca=outputs.ca_cert_path)
     actions = tuple(s["action"] for s in trail.get("steps", []) if s["action"] in TRAIL)
     if status != 200 or actions != TRAIL:
         return False, f"the service's trail view answered {status} with {actions}"

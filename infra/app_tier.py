@@ -14,6 +14,7 @@ from infra.secrets import StackSecrets
 SERVICE_PORT = 8080
 CA_PATH = "/etc/ihh/tls/ca.crt"
 TURN_SECRET_PATH = "/etc/ihh/secrets/turn-shared-secret"  # noqa: S105 - a path, not the secret
+SESSION_KEY_PATH = "/etc/ihh/secrets/service-session-key"
 
 
 @dataclass
@@ -48,6 +49,7 @@ def service_config(args: AppTierArgs, av_names: list[str], av_endpoints: list[li
             "av_nodes": [{"name": n, "udp": udp, "tcp": tcp}
                          for n, (udp, tcp) in zip(av_names, av_endpoints, strict=True)],
             "turn_secret_file": TURN_SECRET_PATH,
+            "session_key_file": SESSION_KEY_PATH,
         },
         indent=2,
     )
@@ -81,6 +83,8 @@ class AppTier(pulumi.ComponentResource):
                         File("/etc/ihh/secrets/db-app-password", args.secrets.passwords["db-app"],
                              owner="ihh-app", mode="0400"),
                         File(TURN_SECRET_PATH, args.secrets.passwords["turn-shared-secret"],
+                             owner="ihh-app", mode="0400"),
+                        File(SESSION_KEY_PATH, args.secrets.passwords["service-session-key"],
                              owner="ihh-app", mode="0400"),
                     ),
                     replacement_image=args.replacement_image,

@@ -14,7 +14,8 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 CERT_VALIDITY_HOURS = 24 * 365 * 2
-PASSWORDS = ("db-superuser", "db-replication", "db-app", "turn-shared-secret", "backup-cipher", "patroni-rest")
+PASSWORDS = ("db-superuser", "db-replication", "db-app", "turn-shared-secret", "backup-cipher", "patroni-rest",
+             "service-session-key")
 
 
 @dataclass(frozen=True)

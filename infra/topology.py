@@ -152,6 +152,7 @@ class Topology(pulumi.ComponentResource):
                 "db_app_password": self.secrets.passwords["db-app"],
                 "turn_shared_secret": self.secrets.passwords["turn-shared-secret"],
                 "patroni_rest_password": self.secrets.passwords["patroni-rest"],
+                "service_session_key": self.secrets.passwords["service-session-key"],
             },
         }
 

@@ -91,12 +91,15 @@ class FailoverClient:
         self.current = (self.current + 1) % len(self.uplinks)
         self._away_since = None if self.current == self.home else time.monotonic()
 
-    def call(self, method: str, path: str, name: str, check: Check, actor: str | None = None,
+    def call(self, method: str, path: str, name: str, check: Check, session: str | None = None,
              payload: Any = None, write: bool = False) -> Outcome:
-        """One user-visible operation, attempted until it succeeds, fails for good, or the budget ends."""
+        """One user-visible operation, attempted until it succeeds, fails for good, or the budget ends.
+
+        ``session`` is the caller's session token (from registration); it goes in a header, never a log.
+        """
         headers = {"Accept": "application/json"}
-        if actor:
-            headers["X-Actor"] = actor
+        if session:
+            headers["Authorization"] = f"Bearer {session}"
         operation = uuid.uuid4().hex
         if write:
             headers["Idempotency-Key"] = operation

@@ -2,7 +2,9 @@
 
 Run it with ``harness load`` (which reads the uplinks from the stack outputs), or by
 hand: ``locust -f loadtests/locustfile.py --headless --ihh-uplinks unicom=https://...,telecom=https://...
---ihh-ca-cert .harness/stacks/local/ca.crt``. HTTPS is verified against that CA, as a patient's app would.
+--ihh-ca-cert .harness/stacks/local/ca.crt --ihh-admin-session-file FILE``. HTTPS is verified against
+that CA, as a patient's app would. Patients and doctors act with the session their registration opened;
+doctors are registered by the hospital administrator, whose session the harness mints into a 0600 file.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _log: RequestLog | None = None
 _doctors: list[int] = []
 _homes = itertools.count()
 _trusted_ca: list[str] = []
+_admin_session: list[str] = []
+"""The administrator's session token, read once from --ihh-admin-session-file."""
 """The CA file named by --ihh-ca-cert, set once the command line is parsed (users are made after that)."""
 
 
@@ -38,12 +42,17 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--ihh-max-requests", type=int, default=0, help="stop after this many requests (0: no cap)")
     parser.add_argument("--ihh-run-tag", default="manual", help="tag in synthetic patients' names")
     parser.add_argument("--ihh-ca-cert", default="", help="CA that signs the uplinks' certificates (the stack's)")
+    parser.add_argument("--ihh-admin-session-file", default="",
+                        help="file holding the administrator's session token (registers doctors)")
 
 
 @events.init.add_listener
 def _trust(environment: Environment, **_: Any) -> None:
-    ca = environment.parsed_options.ihh_ca_cert if environment.parsed_options else ""
+    options = environment.parsed_options
+    ca = options.ihh_ca_cert if options else ""
     _trusted_ca[:] = [ca] if ca else []
+    session_file = options.ihh_admin_session_file if options else ""
+    _admin_session[:] = [Path(session_file).read_text().strip()] if session_file else []
 
 
 def verified_tls() -> Any:
@@ -107,14 +116,18 @@ class Persona(FastHttpUser):
                                   request_log(self.environment), RetryBudget())
         self.tag = self.environment.parsed_options.ihh_run_tag
 
-    def register_doctor(self) -> int | None:
+    def register_doctor(self) -> tuple[int, str] | None:
+        """A new doctor and the session registration opened for them; None without an administrator's session."""
+        if not _admin_session:
+            return None
         licence = f"LT{self.rng.randrange(10**12):012d}"
-        out = self.api.call("POST", "/v1/doctors", "POST /v1/doctors", expect(201, 409, fields=("doctor_id",)),
-                            actor="admin:1", write=True,
+        out = self.api.call("POST", "/v1/doctors", "POST /v1/doctors",
+                            expect(201, 409, fields=("doctor_id", "session_token")),
+                            session=_admin_session[0], write=True,
                             payload={"name": f"{self.tag} 医生", "license_no": licence, "department": "全科"})
         if out.ok and out.status == 201:
             _doctors.append(out.body["doctor_id"])
-            return out.body["doctor_id"]
+            return out.body["doctor_id"], out.body["session_token"]
         return None
 
 
@@ -126,38 +139,39 @@ class PatientUser(Persona):
     def on_start(self) -> None:
         super().on_start()
         self.patient_id: int | None = None
+        self.session = ""
         self.bookings: list[int] = []
         self.register()
 
     def register(self) -> None:
         out = self.api.call(
-            "POST", "/v1/patients", "POST /v1/patients", expect(201, 409, fields=("patient_id",)), write=True,
+            "POST", "/v1/patients", "POST /v1/patients", expect(201, 409, fields=("patient_id", "session_token")),
+            write=True,
             payload={"name": f"{self.tag} 患者", "id_number": resident_id(self.rng), "mobile": mobile(self.rng)},
         )
         if out.ok and out.status == 201:
-            self.patient_id = out.body["patient_id"]
+            self.patient_id, self.session = out.body["patient_id"], out.body["session_token"]
 
     @task(4)
     def book_and_join(self) -> None:
         if self.patient_id is None:
             self.register()
             return
-        doctor = self.rng.choice(_doctors) if _doctors else self.register_doctor()
+        doctor = self.rng.choice(_doctors) if _doctors else (self.register_doctor() or (None, ""))[0]
         if doctor is None:
             return
         now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
         slot = now - dt.timedelta(minutes=now.minute % 15) + dt.timedelta(minutes=15 * self.rng.randint(4, 400_000))
-        actor = f"patient:{self.patient_id}"
         out = self.api.call("POST", "/v1/bookings", "POST /v1/bookings", expect(201, 409, fields=("booking_id",)),
-                            actor=actor, write=True,
+                            session=self.session, write=True,
                             payload={"patient_id": self.patient_id, "doctor_id": doctor, "slot": slot.isoformat()})
         if not out.ok or out.status != 201:
             return
         booking = out.body["booking_id"]
         self.bookings.append(booking)
         self.api.call("GET", f"/v1/bookings/{booking}", "GET /v1/bookings/[id]",
-                      expect(200, fields=("status", "slot")), actor=actor)
-        self.api.call("POST", "/v1/av-sessions", "POST /v1/av-sessions", _ice_check, actor=actor, write=True,
+                      expect(200, fields=("status", "slot")), session=self.session)
+        self.api.call("POST", "/v1/av-sessions", "POST /v1/av-sessions", _ice_check, session=self.session, write=True,
                       payload={"booking_id": booking})
 
     @task(1)
@@ -165,7 +179,7 @@ class PatientUser(Persona):
         if self.bookings:
             booking = self.rng.choice(self.bookings)
             self.api.call("GET", f"/v1/bookings/{booking}/trail", "GET /v1/bookings/[id]/trail",
-                          expect(200, fields=("steps",)), actor=f"patient:{self.patient_id}")
+                          expect(200, fields=("steps",)), session=self.session)
 
 
 class DoctorUser(Persona):
@@ -175,39 +189,38 @@ class DoctorUser(Persona):
 
     def on_start(self) -> None:
         super().on_start()
-        self.doctor_id = self.register_doctor()
+        self.doctor_id, self.session = self.register_doctor() or (None, "")
 
     @task
     def see_next_patient(self) -> None:
         if self.doctor_id is None:
-            self.doctor_id = self.register_doctor()
+            self.doctor_id, self.session = self.register_doctor() or (None, "")
             return
-        actor = f"doctor:{self.doctor_id}"
         out = self.api.call("GET", f"/v1/doctors/{self.doctor_id}/bookings?status=booked",
-                            "GET /v1/doctors/[id]/bookings", expect(200, fields=("bookings",)), actor=actor)
+                            "GET /v1/doctors/[id]/bookings", expect(200, fields=("bookings",)), session=self.session)
         if not out.ok or not out.body["bookings"]:
             return
         booking = out.body["bookings"][0]["booking_id"]
         out = self.api.call("POST", f"/v1/bookings/{booking}/confirm", "POST /v1/bookings/[id]/confirm",
-                            expect(200, fields=("status",)), actor=actor, write=True)
+                            expect(200, fields=("status",)), session=self.session, write=True)
         if not out.ok:
             return
         out = self.api.call("POST", "/v1/consultations", "POST /v1/consultations",
-                            expect(201, fields=("consultation_id",)), actor=actor, write=True,
+                            expect(201, fields=("consultation_id",)), session=self.session, write=True,
                             payload={"booking_id": booking, "note": "主诉：咳嗽三天。Cough for three days."})
         if not out.ok:
             return
         consultation = out.body["consultation_id"]
         self.api.call("POST", f"/v1/consultations/{consultation}/prescriptions",
                       "POST /v1/consultations/[id]/prescriptions", expect(201, fields=("prescription_id",)),
-                      actor=actor, write=True,
+                      session=self.session, write=True,
                       payload={"items": [{"drug": "氨溴索 Ambroxol", "dose": "30 mg tid", "days": 5}]})
         due = (dt.date.today() + dt.timedelta(days=7)).isoformat()
         self.api.call("POST", f"/v1/consultations/{consultation}/follow-ups",
                       "POST /v1/consultations/[id]/follow-ups", expect(201, fields=("follow_up_id",)),
-                      actor=actor, write=True, payload={"due_date": due, "reason": "复诊 review"})
+                      session=self.session, write=True, payload={"due_date": due, "reason": "复诊 review"})
         self.api.call("GET", f"/v1/bookings/{booking}/trail", "GET /v1/bookings/[id]/trail", _trail_check,
-                      actor=actor)
+                      session=self.session)
 
 
 def _ice_check(status: int, body: Any) -> str | None:

@@ -25,6 +25,7 @@ from harness.core.outputs import StackOutputs
 from harness.core.paths import REPO_ROOT
 from harness.core.progress import say
 from harness.core.request_log import attempts_logged, read_requests
+from harness.core.service_sessions import ADMIN, session_for, token_file
 from loadtests.analysis import summarize
 from loadtests.availability import availability_verdict, downtime_model, steady_state
 
@@ -69,11 +70,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: str) -> list[list[str]]:
+def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: str,
+                    admin_session: Path) -> list[list[str]]:
     """The master (or lone) command first, then one per worker."""
     common = ["-f", str(LOCUSTFILE), "--ihh-uplinks", uplink_arg(outputs), "--ihh-log-dir", str(out_dir),
               "--ihh-run-tag", tag, "--ihh-max-requests", str(plan.max_requests),
-              "--ihh-ca-cert", str(outputs.ca_cert_path)]
+              "--ihh-ca-cert", str(outputs.ca_cert_path), "--ihh-admin-session-file", str(admin_session)]
     lead = [str(LOCUST), *common, "--headless", "--only-summary", "-u", str(plan.users), "-r", str(plan.spawn_rate),
             "-t", f"{plan.run_time_s}s", "--stop-timeout", "5", "--host", outputs.uplinks[0].url,
             "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0"]
@@ -146,10 +148,12 @@ def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None =
     outputs = StackOutputs.load(stack)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"LT{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    commands = locust_commands(outputs, plan, out_dir, tag)
+    deadline_s = plan.run_time_s + 90
     say(f"load: {plan.users} users through {len(outputs.uplinks)} uplinks for at most {plan.run_time_s} s "
         f"or {plan.max_requests} requests" + (f", {plan.workers} workers" if plan.workers else ""))
-    code = run_locust(commands, out_dir, deadline_s=plan.run_time_s + 90, stop=stop)
+    with token_file(session_for(outputs, ADMIN, ttl_s=int(deadline_s) + 60)) as admin_session:
+        commands = locust_commands(outputs, plan, out_dir, tag, admin_session)
+        code = run_locust(commands, out_dir, deadline_s=deadline_s, stop=stop)
     summary = summarize(read_requests(out_dir))
     steady = steady_state(summary["successes"], summary["operations"], outputs.availability.target)
     faults = downtime_model(outputs.availability.incidents_per_year, fault_outages(chaos_dir))

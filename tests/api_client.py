@@ -1,6 +1,8 @@
 """A plain HTTPS JSON client for tests that drive the reference service through an uplink.
 
-Certificates are verified against the test stack's CA, as a patient's app would verify them.
+Certificates are verified against the test stack's CA, as a patient's app would verify them. ``token``
+sends a session a test got from registration; ``actor`` a session the operator's tooling mints for that
+actor with the stack's key (what the service accepts is the same signed form either way).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.http_json import tls_context
+from harness.core.outputs import StackOutputs
+from harness.core.service_sessions import bearer, session_for
 from harness.core.state import stack_dir
 
-STACK_CA = stack_dir(os.environ.get("IHH_TEST_STACK", "local")) / "ca.crt"
+STACK = os.environ.get("IHH_TEST_STACK", "local")
+STACK_CA = stack_dir(STACK) / "ca.crt"
 
 
 @dataclass
@@ -27,10 +32,13 @@ class Answer:
 
 
 def call(base: str, method: str, path: str, body: Any = None, actor: str | None = None,
-         key: str | None = None, write: bool | None = None) -> Answer:
-    headers = {"Content-Type": "application/json"}
+         key: str | None = None, write: bool | None = None, token: str | None = None,
+         headers: dict[str, str] | None = None) -> Answer:
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if actor:
-        headers["X-Actor"] = actor
+        token = session_for(StackOutputs.load(STACK), actor, ttl_s=600)
+    if token:
+        headers.update(bearer(token))
     if key or (write if write is not None else method == "POST"):
         headers["Idempotency-Key"] = key or uuid.uuid4().hex
     data = None if body is None else json.dumps(body).encode()

@@ -93,7 +93,8 @@ def test_no_generated_secret_is_in_the_bundle(quick_run: Path, live_stack) -> No
     from harness.core.outputs import StackOutputs
 
     outputs = StackOutputs.load(live_stack.stack)
-    secrets = {n: outputs.secret(n) for n in ("db_app_password", "turn_shared_secret", "patroni_rest_password")}
+    secrets = {n: outputs.secret(n) for n in outputs.secret_names}
+    assert "service_session_key" in secrets
     key_lines = [line for line in outputs.raw["ssh_private_key"].splitlines() if "PRIVATE KEY" not in line][:2]
     files = [p for p in quick_run.rglob("*") if p.is_file()]
     assert len(files) > 20

@@ -23,8 +23,8 @@ comes from supervisord's (read here) and its program section (read here too)."""
 
 
 def _secrets(outputs) -> dict[str, str]:
-    names = ("db_app_password", "turn_shared_secret", "patroni_rest_password")
-    found = {name: outputs.secret(name) for name in names}
+    found = {name: outputs.secret(name) for name in outputs.secret_names}
+    assert {"db_app_password", "turn_shared_secret", "patroni_rest_password", "service_session_key"} <= set(found)
     assert all(len(v) >= 16 for v in found.values()), "generated secrets, not placeholders"
     return found
 

@@ -28,11 +28,16 @@ def base(outputs) -> str:
     return outputs.uplinks[0].url
 
 
-def new_patient(base: str) -> int:
+def register_patient(base: str) -> tuple[int, str]:
+    """A new patient and the session token registration opened for them."""
     answer = call(base, "POST", "/v1/patients",
                   {"name": "测试患者", "id_number": resident_id(RNG), "mobile": mobile(RNG)})
     assert answer.status == 201, answer.body
-    return answer.body["patient_id"]
+    return answer.body["patient_id"], answer.body["session_token"]
+
+
+def new_patient(base: str) -> int:
+    return register_patient(base)[0]
 
 
 def new_doctor(base: str) -> int:
@@ -87,7 +92,7 @@ def test_a_refused_step_writes_nothing(outputs, base: str) -> None:
                    actor=f"patient:{patient}")
     assert missing.status == 404 and missing.body["field"] == "doctor_id"
     stranger = call(base, "POST", f"/v1/bookings/{booking}/confirm", actor=f"doctor:{doctor + 1}")
-    assert stranger.status == 403 and stranger.body["field"] == "X-Actor"
+    assert stranger.status == 403 and stranger.body["field"] == "session"
     assert count(outputs, "SELECT count(*) FROM bookings WHERE patient_id = %s", patient) == 1
     unkeyed = call(base, "POST", "/v1/patients", {"name": "x"}, write=False)
     assert unkeyed.status == 400 and unkeyed.body["field"] == "Idempotency-Key"
@@ -138,10 +143,39 @@ def test_reading_a_patients_booking_is_audited(outputs, base: str) -> None:
     assert reads == 2, "each read of the patient's record leaves an audit row; a refused one leaves none"
 
 
+def test_who_acts_comes_only_from_a_signed_session(outputs, base: str) -> None:
+    """GD-1.2.1, TM-5.4: a header's claim, a forged, expired or missing token gets no session, no TURN credential."""
+    from harness.core.service_sessions import mint
+
+    patient, token = register_patient(base)
+    booking = new_booking(base, patient, new_doctor(base))
+    assert call(base, "GET", f"/v1/bookings/{booking}", token=token).status == 200
+    av = "/v1/av-sessions"
+    refused = {
+        "no session": call(base, "POST", av, {"booking_id": booking}),
+        "X-Actor claim": call(base, "POST", av, {"booking_id": booking}, headers={"X-Actor": f"patient:{patient}"}),
+        "forged key": call(base, "POST", av, {"booking_id": booking},
+                           token=mint("not-the-stack-key", f"patient:{patient}", 600)),
+        "expired": call(base, "POST", av, {"booking_id": booking},
+                        token=mint(outputs.secret("service_session_key"), f"patient:{patient}", 60,
+                                   now=dt.datetime.now(dt.UTC).timestamp() - 3600)),
+        "tampered actor": call(base, "POST", av, {"booking_id": booking},
+                               token=token.replace(f"patient:{patient}.", f"patient:{patient + 1}.", 1)),
+    }
+    statuses = {why: (a.status, (a.body or {}).get("field")) for why, a in refused.items()}
+    assert statuses == {"no session": (401, "Authorization"), "X-Actor claim": (400, "X-Actor"),
+                        "forged key": (401, "Authorization"), "expired": (401, "Authorization"),
+                        "tampered actor": (401, "Authorization")}
+    assert not any("ice_servers" in (a.body or {}) for a in refused.values())
+    doctor_token = call(base, "POST", "/v1/doctors", {"name": "测试医生", "license_no": f"T{uuid.uuid4().hex[:10]}",
+                                                      "department": "全科"}, token=token)
+    assert doctor_token.status == 403, "a patient's session may not register doctors"
+
+
 def test_av_session_credentials_allocate_on_every_turn_node(outputs, base: str) -> None:
-    patient, doctor = new_patient(base), new_doctor(base)
-    booking = new_booking(base, patient, doctor)
-    session = call(base, "POST", "/v1/av-sessions", {"booking_id": booking}, actor=f"patient:{patient}")
+    patient, token = register_patient(base)
+    booking = new_booking(base, patient, new_doctor(base))
+    session = call(base, "POST", "/v1/av-sessions", {"booking_id": booking}, token=token)
     assert session.status == 201, session.body
     servers = session.body["ice_servers"]
     assert {s["node"] for s in servers} == {n.name for n in outputs.av_nodes}

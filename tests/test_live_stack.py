@@ -72,7 +72,8 @@ def test_row_written_on_primary_is_read_on_standby(outputs) -> None:
         assert standby.execute("select pg_is_in_recovery()").fetchone() == (True,)
         found = wait_for(
             "the row on the standby",
-            lambda: standby.execute("select marker from drill.replication_probe where marker = %s", (marker,)).fetchone(),
+            lambda: standby.execute("select marker from drill.replication_probe where marker = %s",
+                                    (marker,)).fetchone(),
             timeout=10,
         )
     assert found == (marker,)

@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from ihh_service import validation
+from ihh_service import sessions, validation
 from ihh_service.validation import InputError
+
+from harness.core.service_sessions import mint
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 PATIENT = {"name": "王芳", "id_number": "11010519491231002X", "mobile": "13800138000"}
@@ -84,17 +86,30 @@ def test_av_session_needs_a_booking() -> None:
     assert refused(validation.av_session, {}).field == "booking_id"
 
 
-@pytest.mark.parametrize(("header", "ok"), [
-    ("patient:12", True), ("doctor:3", True), ("admin:1", True), (None, False), ("patient:0", False),
-    ("nurse:4", False), ("patient:1; drop table", False),
+KEY = "k" * 32
+T0 = 1_900_000_000
+
+
+def test_a_session_the_harness_mints_is_one_the_service_accepts() -> None:
+    """The operator's tooling and the service share one token format: a drift would lock every drill out."""
+    token = mint(KEY, "doctor:7", ttl_s=60, now=T0)
+    assert sessions.verify(KEY, f"Bearer {token}", now=T0 + 59) == ("doctor", 7, T0 + 60)
+    assert sessions.verify(KEY, f"Bearer {sessions.issue(KEY, 'patient:3', now=T0)}", now=T0)[:2] == ("patient", 3)
+
+
+@pytest.mark.parametrize(("header", "rule"), [
+    (None, "a session is required"),
+    ("patient:1", "must be 'Bearer <session token>'"),
+    ("Bearer nonsense", "is not a session token"),
+    (f"Bearer {mint('other-key', 'patient:1', 60, now=T0)}", "signature does not verify"),
+    (f"Bearer {mint(KEY, 'patient:1', 60, now=T0).replace('patient:1.', 'patient:2.')}", "signature does not"),
+    (f"Bearer {mint(KEY, 'patient:1', 60, now=T0 - 61)}", "has expired"),
+    ("Bearer nurse:4.1900000060.abc", "signature does not verify"),
 ])
-def test_actor_header(header: str | None, ok: bool) -> None:
-    if ok:
-        assert validation.actor(header)[1] > 0
-    else:
-        with pytest.raises(InputError) as caught:
-            validation.actor(header)
-        assert caught.value.field == "X-Actor"
+def test_sessions_refused_name_the_header_and_the_rule(header: str | None, rule: str) -> None:
+    with pytest.raises(InputError) as caught:
+        sessions.verify(KEY, header, now=T0)
+    assert caught.value.field == "Authorization" and caught.value.status == 401 and rule in caught.value.rule
 
 
 def test_writes_need_a_well_formed_idempotency_key() -> None:

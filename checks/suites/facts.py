@@ -36,7 +36,7 @@ for ask in json.loads(sys.argv[1]):
             continue
         data = b"{}" if ask.get("method", "GET") != "GET" else None
         request = urllib.request.Request(ask["url"], method=ask.get("method", "GET"), data=data,
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json", **ask.get("headers", {})})
         with urllib.request.urlopen(request, timeout=5, context=context) as response:
             out[ask["name"]] = response.status
     except urllib.error.HTTPError as e:
@@ -50,7 +50,7 @@ print(json.dumps(out))
 def http_answers(host: Any, asks: list[dict[str, Any]]) -> dict[str, Any]:
     """Each request's answer, made from ``host`` itself: an HTTP status, a TLS version, or the error's name.
 
-    A request is ``{"name", "url", "method", "ca", "cert": [crt, key], "check_hostname"}``, or
+    A request is ``{"name", "url", "method", "headers", "ca", "cert": [crt, key], "check_hostname"}``, or
     ``{"name", "tls_only": [host, port], "ca", ...}`` for a bare handshake.
     """
     argument = shlex.quote(json.dumps(asks))

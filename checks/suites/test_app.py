@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from checks.suites.facts import assert_owner_only
+from checks.suites.facts import assert_owner_only, http_answers
 from checks.suites.reach import database_tier_targets, reach
 
 ROLE = "app"
@@ -36,6 +36,33 @@ def test_database_password_readable_only_by_the_service(host, target) -> None:
 def test_turn_secret_readable_only_by_the_service(host, target) -> None:
     assert_owner_only(host, target, "/etc/ihh/secrets/turn-shared-secret", "ihh-app",
                       "the TURN shared secret mints media credentials: only the service may read it")
+
+
+@pytest.mark.requirements("GD-1.2.1", "TM-5.2")
+@pytest.mark.impact("high")
+def test_session_key_readable_only_by_the_service(host, target) -> None:
+    assert_owner_only(host, target, "/etc/ihh/secrets/service-session-key", "ihh-app",
+                      "the session key signs every patient's and doctor's session: only the service may read it")
+
+
+@pytest.mark.requirements("GD-1.2.1", "TM-5.4")
+@pytest.mark.impact("critical")
+def test_service_takes_who_acts_only_from_a_signed_session(host, target) -> None:
+    """No TURN credential and no record for a caller without a session, or one who names itself in a header."""
+    config = json.loads(host.file("/etc/ihh/app/service.json").content_string)
+    url = f"http://127.0.0.1:{config['listen_port']}"
+    write = {"Idempotency-Key": "host-check-session-probe"}
+    answers = http_answers(host, [
+        {"name": "A/V credentials without a session", "url": f"{url}/v1/av-sessions", "method": "POST",
+         "headers": write},
+        {"name": "A/V credentials for an X-Actor claim", "url": f"{url}/v1/av-sessions", "method": "POST",
+         "headers": {**write, "X-Actor": "patient:1"}},
+        {"name": "a booking read with a forged token", "url": f"{url}/v1/bookings/1",
+         "headers": {"Authorization": "Bearer patient:1.4102444800.Zm9yZ2Vk"}},
+    ])
+    expected = {"A/V credentials without a session": 401, "A/V credentials for an X-Actor claim": 400,
+                "a booking read with a forged token": 401}
+    assert answers == expected, f"{target.name}: the service must refuse callers without a signed session: {answers}"
 
 
 @pytest.mark.requirements("GD-1.2.1", "EH-2.2.2")

@@ -336,6 +336,11 @@ class StackOutputs(_Record):
             raise UnknownNameError(self.stack, "secret output", name, secrets)
         return str(secrets[name])
 
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Every secret the stack outputs: what leak scans look for."""
+        return tuple(sorted(self.raw.get("secrets") or {}))
+
     def public(self) -> dict[str, Any]:
         """The contract for printing: key material as paths, secrets masked."""
         view = {k: v for k, v in self.raw.items() if k not in (*SECRET_KEYS, "ca_cert_pem")}

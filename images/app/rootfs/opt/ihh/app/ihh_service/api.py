@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ihh_service import flows, validation
+from ihh_service import flows, sessions, validation
 from ihh_service.flows import Caller, Result
 from ihh_service.store import DatabaseUnavailableError, Pool
 from ihh_service.turn import ice_servers
@@ -29,12 +29,13 @@ Flow = Callable[[psycopg.Connection, Caller, re.Match[str], Any], Result]
 
 
 class Service:
-    """What the handlers share: the pool, the A/V nodes and the TURN secret."""
+    """What the handlers share: the pool, the A/V nodes, the TURN secret and the session key."""
 
     def __init__(self, config: dict[str, Any], pool: Pool) -> None:
         self.pool = pool
         self.av_nodes: list[dict[str, str]] = config["av_nodes"]
         self.turn_secret = Path(config["turn_secret_file"]).read_text().strip()
+        self.session_key = Path(config["session_key_file"]).read_text().strip()
         self.schema_applied = False
 
     def readiness(self) -> Result:
@@ -79,6 +80,8 @@ READS: list[tuple[re.Pattern[str], Flow]] = [
     (re.compile(r"^/v1/bookings/(?P<b>[0-9]{1,18})$"), _read(flows.booking_view, "b")),
     (re.compile(r"^/v1/bookings/(?P<b>[0-9]{1,18})/trail$"), _read(flows.trail, "b")),
 ]
+REGISTRATIONS = {"/v1/patients": ("patient", "patient_id"), "/v1/doctors": ("doctor", "doctor_id")}
+"""Registration opens the new person's first session: the response carries its token (never stored)."""
 SCHEDULE = re.compile(r"^/v1/doctors/(?P<d>[0-9]{1,18})/bookings\?status=(?P<s>[a-z]+)$")
 AV_SESSIONS = "/v1/av-sessions"
 
@@ -139,11 +142,23 @@ class Handler(BaseHTTPRequestHandler):
             raise InputError("body", f"is not valid JSON ({exc})") from exc
 
     def _caller(self, key: str, optional: bool = False) -> Caller:
-        header = self.headers.get("X-Actor")
-        if optional and not header:
+        """Who acts, from the session token alone; a client still naming itself in X-Actor is told why not."""
+        if self.headers.get("X-Actor"):
+            raise InputError("X-Actor", "is not accepted: who acts comes from the session "
+                             "(Authorization: Bearer <token>)", status=400)
+        if optional and not self.headers.get("Authorization"):
             return Caller("patient", 0, NODE, key)
-        kind, ident = validation.actor(header)
+        kind, ident, _expiry = sessions.verify(self.service.session_key, self.headers.get("Authorization"))
         return Caller(kind, ident, NODE, key)
+
+    def _with_session(self, result: tuple[Result, bool]) -> tuple[Result, bool]:
+        """A registration's answer, with a session for whom it registered (a replay gets a fresh one)."""
+        (status, body), replayed = result
+        kind, field = REGISTRATIONS[self.path]
+        if status == 201 and field in body:
+            body = {**body, "session_token": sessions.issue(self.service.session_key, f"{kind}:{body[field]}"),
+                    "session_ttl": sessions.SESSION_TTL_S}
+        return (status, body), replayed
 
     def _guarded(self, handle: Callable[[], tuple[Result, bool]]) -> None:
         try:
@@ -188,7 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         raw, body = self._body()
         key = validation.idempotency_key(self.headers.get("Idempotency-Key"))
         caller = self._caller(key, optional=self.path == "/v1/patients")
-        scoped = f"{self.headers.get('X-Actor') or 'anonymous'}/{key}"
+        scoped = f"{caller.actor if caller.id else 'anonymous'}/{key}"
         digest = request_hash("POST", self.path, raw)
         if self.path == AV_SESSIONS:
             data = validation.av_session(body)
@@ -198,9 +213,10 @@ class Handler(BaseHTTPRequestHandler):
         for pattern, flow in WRITES:
             match = pattern.match(self.path)
             if match:
-                return self.service.pool.transaction(
+                done = self.service.pool.transaction(
                     lambda conn, flow=flow, match=match: idempotent(
                         conn, scoped, digest, lambda: flow(conn, caller, match, body)))
+                return self._with_session(done) if self.path in REGISTRATIONS else done
         raise InputError("path", f"POST {self.path} is not a resource of this API", status=404)
 
     def log_message(self, fmt: str, *args: object) -> None:

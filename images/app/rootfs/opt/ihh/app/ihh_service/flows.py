@@ -39,7 +39,7 @@ def audit(conn: psycopg.Connection, who: str, action: str, record: tuple[str, in
 def _require(caller: Caller, kind: str, owner_id: int | None = None) -> None:
     if caller.kind != kind or (owner_id is not None and caller.id != owner_id):
         who = f"{kind}:{owner_id}" if owner_id is not None else f"a {kind}"
-        raise InputError("X-Actor", f"only {who} may do this", status=403)
+        raise InputError("session", f"only {who} may do this", status=403)
 
 
 def _one(conn: psycopg.Connection, sql: str, args: tuple[Any, ...], field: str, what: str) -> tuple[Any, ...]:
@@ -150,7 +150,7 @@ def schedule_follow_up(conn: psycopg.Connection, caller: Caller, consultation_id
 def open_av_session(conn: psycopg.Connection, caller: Caller, data: dict[str, Any], ice: dict[str, Any]) -> Result:
     patient_id, doctor_id, _status = _booking(conn, data["booking_id"])
     if caller.actor not in (f"patient:{patient_id}", f"doctor:{doctor_id}"):
-        raise InputError("X-Actor", "only the booking's patient or doctor may open its A/V session", status=403)
+        raise InputError("session", "only the booking's patient or doctor may open its A/V session", status=403)
     audit(conn, caller.actor, "av_session.open", ("booking", data["booking_id"]), caller, patient_id,
           data["booking_id"])
     return 201, {"booking_id": data["booking_id"], **ice}
@@ -160,7 +160,7 @@ def _readable_booking(conn: psycopg.Connection, caller: Caller, booking_id: int)
     row = _one(conn, "SELECT patient_id, doctor_id, slot, status FROM bookings WHERE id = %s",
                (booking_id,), "booking", "booking")
     if caller.actor not in (f"patient:{row[0]}", f"doctor:{row[1]}"):
-        raise InputError("X-Actor", "only the booking's patient or doctor may read it", status=403)
+        raise InputError("session", "only the booking's patient or doctor may read it", status=403)
     return {"booking_id": booking_id, "patient_id": row[0], "doctor_id": row[1], "slot": row[2].isoformat(),
             "status": row[3]}
 

@@ -55,16 +55,6 @@ def _unknown(body: dict[str, Any], allowed: set[str]) -> None:
         raise InputError(extra[0], f"is not a known field (known: {', '.join(sorted(allowed))})")
 
 
-def actor(header: str | None) -> tuple[str, int]:
-    """Who acts: ``X-Actor: patient:<id>`` or ``doctor:<id>``, recorded in the audit trail."""
-    if not header:
-        raise InputError("X-Actor", "header is required: patient:<id> or doctor:<id>")
-    match = ACTOR.match(header.strip())
-    if not match:
-        raise InputError("X-Actor", f"must be patient:<id> or doctor:<id>, got {header[:40]!r}")
-    return match.group(1), int(match.group(2))
-
-
 def idempotency_key(header: str | None) -> str:
     """Every write carries a key, so a client may retry it on the other uplink without doing it twice."""
     if not header:
