@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -30,6 +30,7 @@ from infra.av_nodes import RELAY_PORTS
 from infra.config import Site, StackConfig, Uplink
 from infra.database import ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_PORT, PGBACKREST_TLS_PORT, POSTGRES_PORT
 from infra.images import ROLE_PACKAGES
+from infra.log_host import LOG_PORT, LogSink, shipping_files
 from infra.model import AUTHORIZED_KEYS, LABEL_PREFIX, Host, HostSpec, NetworkName, labels_for
 
 ISP_BY_PROVIDER = {
@@ -49,6 +50,7 @@ ADMITTED: dict[str, list[tuple[str, int]]] = {
                  ("backup", PGBACKREST_TLS_PORT)],
     "dcs": [("database", ETCD_CLIENT_PORT), ("dcs", ETCD_CLIENT_PORT), ("dcs", ETCD_PEER_PORT)],
     "backup": [("database", PGBACKREST_TLS_PORT)],
+    "log": [(role, LOG_PORT) for role in ("ingress", "app", "database", "dcs", "av", "backup")],
 }
 """Role -> (source role, TCP port) it admits: what must talk, and nothing else. Sources in another region
 (backup copies) are admitted by that region's CIDR, since a security group reference stays in its VPC."""
@@ -63,9 +65,11 @@ class AlicloudPlatform(pulumi.ComponentResource):
         name: str,
         config: StackConfig,
         ssh_public_key: pulumi.Output[str],
+        log_sink: LogSink | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("ihh:prod:AlicloudPlatform", name, None, opts)
+        self.log_sink = log_sink
         if not config.prod.zones:
             raise ValueError("config ihh:prod.zones: the prod stack needs at least one zone of the primary region")
         self.stack = config.stack
@@ -238,6 +242,9 @@ class AlicloudPlatform(pulumi.ComponentResource):
 
     def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
         region = spec.site.region
+        if self.log_sink is not None and spec.ships_logs:
+            spec = replace(spec, files=(*spec.files,
+                                        *shipping_files(self.log_sink, self.address_on(self.log_sink.host, "app"))))
         secrets, role = self._secret_files(spec, parent)
         files = [f for f in spec.files if f.mode not in OWNER_ONLY]
         user_data = pulumi.Output.all(

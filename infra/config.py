@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra.regions import KNOWN_REGIONS
-from infra.thresholds import MIN_RETENTION_DAYS, MIN_UPLINK_MBPS
+from infra.thresholds import MIN_LOG_RETENTION_DAYS, MIN_RETENTION_DAYS, MIN_UPLINK_MBPS
 
 NAMESPACE = "ihh"
 NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
@@ -147,12 +147,13 @@ class StackConfig:
     restore_projection: RestoreProjection = field(default_factory=RestoreProjection)
     incidents_per_year: dict[str, float] = field(default_factory=lambda: dict(FAILURE_MODES))
     backup_schedule: BackupSchedule = field(default_factory=BackupSchedule)
+    log_retention_days: int = MIN_LOG_RETENTION_DAYS
 
 
 KNOWN_KEYS = {
     "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
     "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection",
-    "incidentsPerYear", "backupSchedule",
+    "incidentsPerYear", "backupSchedule", "logRetentionDays",
 }
 
 
@@ -375,6 +376,11 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         restore_projection=_restore_projection(raw.get("restoreProjection", {})),
         incidents_per_year=_incidents(raw.get("incidentsPerYear", {})),
         backup_schedule=_backup_schedule(raw.get("backupSchedule", {})),
+        log_retention_days=_int(
+            "logRetentionDays", raw.get("logRetentionDays", MIN_LOG_RETENTION_DAYS), MIN_LOG_RETENTION_DAYS, 36500,
+            f"MLPS level 3 keeps logs at least {MIN_LOG_RETENTION_DAYS} days (six months), "
+            f"got {raw.get('logRetentionDays')}",
+        ),
     )
 
 

@@ -168,6 +168,10 @@ def patroni_config(
                 "ssl_key_file": f"{TLS_DIR}/host.key",
                 "ssl_ca_file": f"{TLS_DIR}/ca.crt",
                 "ssl_min_protocol_version": "TLSv1.2",
+                # Connections, disconnections and errors also go to syslog, and so to the log host.
+                "log_destination": "stderr,syslog",
+                "syslog_facility": "LOCAL0",
+                "syslog_ident": "postgres",
             },
             "pg_hba": [
                 "local all all peer",

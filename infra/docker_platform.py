@@ -16,6 +16,7 @@ import pulumi_tls as tls
 
 from infra.config import LocalConfig, Site, Uplink
 from infra.images import IMAGES_DIR, ROLE_PACKAGES, TOXIPROXY_BINARY, base_image_tag, role_image_tag
+from infra.log_host import LogSink, shipping_files
 from infra.model import (
     ADMIT_ONLY_FILE,
     AUTHORIZED_KEYS,
@@ -33,10 +34,11 @@ from infra.model import (
 )
 
 PORT_BLOCKS: dict[Role, int] = {
-    "wan": 0, "ingress": 40, "app": 80, "database": 160, "dcs": 240, "av": 280, "backup": 360,
+    "wan": 0, "ingress": 40, "app": 80, "database": 160, "dcs": 240, "av": 280, "backup": 360, "log": 400,
 }
 """Offsets from ``portBase`` per role's block of published ports."""
-PORTS_PER_HOST: dict[Role, int] = {"wan": 40, "ingress": 4, "app": 4, "database": 4, "dcs": 4, "av": 4, "backup": 4}
+PORTS_PER_HOST: dict[Role, int] = {"wan": 40, "ingress": 4, "app": 4, "database": 4, "dcs": 4, "av": 4, "backup": 4,
+                                   "log": 4}
 """Consecutive ports each host of a role gets: the WAN simulator needs one per uplink."""
 TOXIPROXY_API_PORT = 8474
 UPLINK_LISTEN_BASE = 20000
@@ -51,11 +53,13 @@ class DockerPlatform(pulumi.ComponentResource):
         stack: str,
         local: LocalConfig,
         ssh_public_key: pulumi.Output[str],
+        log_sink: LogSink | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("ihh:local:DockerPlatform", name, None, opts)
         self.stack = stack
         self.ssh_public_key = ssh_public_key
+        self.log_sink = log_sink
         self.prefix = f"ihh-{stack}"
         self.local = local
         self._images: dict[Role, docker.Image] = {}
@@ -171,6 +175,8 @@ class DockerPlatform(pulumi.ComponentResource):
             capabilities=docker.ContainerCapabilitiesArgs(adds=["NET_ADMIN"]) if spec.admit_only else None,
             uploads=_uploads((
                 *spec.files,
+                *(shipping_files(self.log_sink, self.address_on(self.log_sink.host, spec.networks[0]))
+                  if self.log_sink is not None and spec.ships_logs else ()),
                 *([File(ADMIT_ONLY_FILE, json.dumps([
                     {"address": self.address_on(spec.name, n), "tcp": list(ports)} for n, ports in spec.admit_only
                 ]))] if spec.admit_only else []),

@@ -34,14 +34,20 @@ BASE_SOURCES = (
 )
 
 
+COMMON_PACKAGES = ("rsyslog", "rsyslog-gnutls")
+"""On every host: rsyslog ships its logs to the log host over TLS (the log host receives with the same)."""
 ROLE_PACKAGES: dict[str, tuple[str, ...]] = {
-    "app": ("python3-psycopg",),
-    "database": ("postgresql-15", "patroni", "pgbackrest", "python3-psycopg2", "python3-etcd"),
-    "dcs": ("etcd-server",),
-    "ingress": ("haproxy",),
-    "wan": ("ca-certificates",),
-    "av": ("coturn",),
-    "backup": ("pgbackrest",),
+    role: (*COMMON_PACKAGES, *packages)
+    for role, packages in {
+        "app": ("python3-psycopg",),
+        "database": ("postgresql-15", "patroni", "pgbackrest", "python3-psycopg2", "python3-etcd"),
+        "dcs": ("etcd-server",),
+        "ingress": ("haproxy",),
+        "wan": ("ca-certificates",),
+        "av": ("coturn",),
+        "backup": ("pgbackrest",),
+        "log": (),
+    }.items()
 }
 """Debian packages per role: the build argument of each role image, and what prod hosts install."""
 

@@ -22,6 +22,7 @@ class Layout:
     ingress: dict[str, str]
     av: tuple[str, ...]
     backup: dict[str, str]
+    log: str = "log-1"
 
     @classmethod
     def from_config(cls, config: StackConfig) -> Layout:

@@ -21,7 +21,7 @@ AUTHORIZED_KEYS = f"/etc/ssh/authorized_keys/{OPS_USER}"
 SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"
 ADMIT_ONLY_FILE = "/etc/ihh/admit-only.json"
 """Where a local host learns its ``admit_only`` rules; ihh-init turns them into iptables rules at each start."""
-Role = Literal["app", "database", "dcs", "ingress", "wan", "av", "backup"]
+Role = Literal["app", "database", "dcs", "ingress", "wan", "av", "backup", "log"]
 NetworkName = Literal["uplink", "app", "sql", "db", "backup", "media"]
 
 NETWORKS: dict[NetworkName, bool] = {
@@ -84,6 +84,8 @@ class HostSpec:
     """A user's own image for this host's role (``serviceImage``), used instead of the one the project builds."""
     admit_only: tuple[tuple[NetworkName, tuple[int, ...]], ...] = ()
     """On these networks the host admits only these TCP ports (a segment shared with a less trusted tier)."""
+    ships_logs: bool = True
+    """The platform adds the rules that forward this host's logs to the log host (all but the log host)."""
 
 
 @dataclass

@@ -19,3 +19,6 @@ MIN_BACKUP_COPIES = 2
 
 MIN_RETENTION_DAYS = 5 * 365 + 2
 """EH-1.2.3: five years of records, counting the leap days five years can hold."""
+
+MIN_LOG_RETENTION_DAYS = 180
+"""GD-1.2.1 (MLPS level 3, as the Cybersecurity Law art. 21 asks): network logs kept at least six months."""

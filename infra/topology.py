@@ -17,6 +17,7 @@ from infra.backup_sites import BackupSites, BackupSitesArgs
 from infra.config import StackConfig
 from infra.database import Database, DatabaseArgs
 from infra.layout import Layout
+from infra.log_host import LOG_DIR, LogHost, LogHostArgs, LogSink
 from infra.model import OPS_USER, Host, Platform
 from infra.secrets import StackSecrets
 from infra.uplinks import Uplinks, UplinksArgs
@@ -38,6 +39,12 @@ class Topology(pulumi.ComponentResource):
         layout = Layout.from_config(config)
         self.config = config
         self.secrets = secrets
+        self.logs = LogHost(
+            "logs",
+            LogHostArgs(platform=platform, site=config.primary_site, name=layout.log,
+                        retention_days=config.log_retention_days, secrets=secrets, depends_on=[]),
+            opts=child,
+        )
         self.backups = BackupSites(
             "backup",
             BackupSitesArgs(
@@ -88,7 +95,7 @@ class Topology(pulumi.ComponentResource):
 
     def all_hosts(self) -> list[Host]:
         """Every host of the stack, line simulators included."""
-        hosts = [*self.backups.hosts, *self.database.dcs, *self.database.members, *self.app.hosts,
+        hosts = [self.logs.host, *self.backups.hosts, *self.database.dcs, *self.database.members, *self.app.hosts,
                  *self.uplinks.ingress.values(), *self.av.hosts]
         if self.uplinks.line_host is not None:
             hosts.append(self.uplinks.line_host)
@@ -126,6 +133,8 @@ class Topology(pulumi.ComponentResource):
                 for h in self.all_hosts()
             ],
             "ssh_user": OPS_USER,
+            "log_host": {"name": self.logs.host.name, "retention_days": self.logs.retention_days,
+                         "directory": LOG_DIR},
             "backup_sites": [
                 {"name": s.name, "region": s.region, "host": h.name, "repository": r.index,
                  "retention_days": self.config.backup_retention_days}
@@ -165,10 +174,11 @@ def build_topology(config: StackConfig) -> Topology:
 
 
 def _platform(config: StackConfig, secrets: StackSecrets) -> Platform:
+    sink = LogSink(host=Layout.from_config(config).log, ca_cert_pem=secrets.ca_cert_pem)
     if config.platform == "docker":
         from infra.docker_platform import DockerPlatform
 
-        return DockerPlatform("local", config.stack, config.local, secrets.ssh_public_key)
+        return DockerPlatform("local", config.stack, config.local, secrets.ssh_public_key, sink)
     from infra.alicloud_platform import AlicloudPlatform
 
-    return AlicloudPlatform("prod", config, secrets.ssh_public_key)
+    return AlicloudPlatform("prod", config, secrets.ssh_public_key, sink)

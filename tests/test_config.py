@@ -30,6 +30,8 @@ def test_committed_stacks_parse() -> None:
         ({"uplinks": [{"name": "line-a", "provider": "x", "bandwidthMbps": 20, "speed": 1}]}, "uplinks[0].speed",
          "unknown key"),
         ({"backupRetentionDays": 365}, "backupRetentionDays", "EH-1.2.3 requires key records kept five years"),
+        ({"logRetentionDays": 90}, "logRetentionDays", "MLPS level 3 keeps logs at least 180 days"),
+        ({"logRetentionDays": "half a year"}, "logRetentionDays", "whole number"),
         ({"backupSites": [{"name": "sh", "region": "mars-1"}]}, "backupSites[0].region", "unknown region"),
         ({"primarySite": {"name": "bj", "region": "cn-beijing", "power": "wishful"}}, "primarySite.power",
          "must be one of"),

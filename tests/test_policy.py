@@ -98,6 +98,17 @@ def test_retention_under_five_years_fails_eh_1_2_3(local_subjects) -> None:
     assert "365 days is below five years" in violations[0].rule
 
 
+def test_log_retention_under_six_months_fails_gd_1_2_1(local_subjects) -> None:
+    violations = check(relabel(local_subjects, "log-1", logs__retention_days="90"))
+    assert ids(violations) == {"GD-1.2.1"}
+    assert violations[0].urn.endswith("::log-1") and "90 days is below six months" in violations[0].rule
+
+
+def test_no_log_host_fails_gd_1_2_1(local_subjects) -> None:
+    violations = check([s for s in local_subjects if not s.urn.endswith("::log-1")])
+    assert ids(violations) == {"GD-1.2.1"} and "no log host declared" in violations[0].rule
+
+
 def test_unencrypted_backup_fails_tm_5_2(local_subjects) -> None:
     violations = check(relabel(local_subjects, "backup-sz-backup", backup__cipher="none"))
     assert ids(violations) == {"TM-5.2"}

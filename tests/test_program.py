@@ -13,7 +13,7 @@ from tests.helpers import program, stack_values
 
 COMPONENTS = {
     "ihh:security:StackSecrets", "ihh:topology:Topology", "ihh:app:AppTier", "ihh:database:Database",
-    "ihh:backup:BackupSites", "ihh:network:Uplinks", "ihh:av:AvNodes",
+    "ihh:backup:BackupSites", "ihh:network:Uplinks", "ihh:av:AvNodes", "ihh:logs:LogHost",
 }
 
 
@@ -47,7 +47,7 @@ def test_local_hosts_by_role(local) -> None:
     for container in containers:
         for role in container.labels()["ihh.roles"].split(","):
             roles[role] = roles.get(role, 0) + 1
-    assert roles == {"app": 2, "database": 2, "dcs": 3, "ingress": 2, "wan": 1, "av": 2, "backup": 2}, roles
+    assert roles == {"app": 2, "database": 2, "dcs": 3, "ingress": 2, "wan": 1, "av": 2, "backup": 2, "log": 1}, roles
 
 
 def test_a_users_service_image_replaces_the_reference_service() -> None:
@@ -172,7 +172,7 @@ def test_prod_hosts_spread_over_two_zones_and_backups_elsewhere(prod) -> None:
     providers = {p.inputs.get("region") for p in prod.graph.of_type("pulumi:providers:alicloud")}
     assert providers == {"cn-beijing", "cn-shanghai", "cn-shenzhen"}
     instances = prod.graph.of_type("alicloud:ecs/instance:Instance")
-    assert len(instances) == 13
+    assert len(instances) == 14  # 13 serving hosts and the log host
     for instance in instances:
         assert instance.inputs["userData"].startswith("#cloud-config"), instance.urn
         assert instance.inputs["tags"]["ihh.region"].startswith("cn-"), instance.urn
@@ -183,6 +183,34 @@ def test_prod_needs_zones() -> None:
     values["prod"] = {**values["prod"], "zones": []}
     with pytest.raises(Exception, match=r"prod\.zones"):
         run_program("prod", values)
+
+
+def test_every_local_host_ships_its_logs_to_the_log_host_by_a_name_on_its_own_segment(local) -> None:
+    containers = {c.name: c for c in local.graph.of_type("docker:index/container:Container")}
+    log = containers.pop("log-1")
+    served = {n["name"].removeprefix("ihh-local-") for n in log.inputs["networksAdvanced"]} - {"mgmt"}
+    assert served == {"uplink", "app", "sql", "db", "backup", "media"}
+    log_files = {u["file"]: u["content"] for u in log.inputs["uploads"]}
+    assert {e["tcp"][0] for e in json.loads(log_files["/etc/ihh/admit-only.json"])} == {6514}, "6514 alone"
+    assert json.loads(log_files["/etc/ihh/logs/retention.json"])["keep_days"] >= 180
+    assert "/etc/rsyslog.d/50-ihh-forward.conf" not in log_files
+    for name, container in containers.items():
+        files = {u["file"]: u["content"] for u in container.inputs["uploads"]}
+        first = container.inputs["networksAdvanced"][0]["name"].removeprefix("ihh-local-")
+        forward = files["/etc/rsyslog.d/50-ihh-forward.conf"]
+        assert f'target="log-1.{first}"' in forward and f'StreamDriverPermittedPeers="log-1.{first}"' in forward, name
+        assert 'StreamDriverAuthMode="x509/name"' in forward and "BEGIN CERTIFICATE" in files["/etc/ihh/logs/ca.crt"]
+
+
+def test_prod_log_host_admits_syslog_tls_from_every_role(prod) -> None:
+    rules = {r.name.removeprefix("sg-cn-beijing-log-from-"): r.inputs["portRange"]
+             for r in prod.graph.of_type("alicloud:ecs/securityGroupRule:SecurityGroupRule")
+             if r.name.startswith("sg-cn-beijing-log-from-")}
+    assert set(rules.values()) == {"6514/6514"}
+    assert {name.split("-")[0] for name in rules} == {"app", "database", "dcs", "ingress", "av", "backup"}
+    instances = {i.name: i.inputs["userData"] for i in prod.graph.of_type("alicloud:ecs/instance:Instance")}
+    assert "50-ihh-forward.conf" not in instances.pop("log-1")
+    assert all('target=\\"log-1\\"' in u for u in instances.values()), "every prod host forwards to log-1"
 
 
 def test_prod_delivers_secrets_through_kms_not_user_data(prod) -> None:

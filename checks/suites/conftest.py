@@ -57,12 +57,24 @@ def outputs(request: pytest.FixtureRequest) -> StackOutputs:
     return request.config.ihh_outputs  # type: ignore[attr-defined]
 
 
+def _testinfra(outputs: StackOutputs, name: str) -> Any:
+    if name not in _hosts:
+        _hosts[name] = testinfra_host(outputs, name)
+    return _hosts[name]
+
+
 @pytest.fixture
 def host(target: Host, outputs: StackOutputs) -> Any:
     """One testinfra Host per stack host per process, reused by every check of that host."""
-    if target.name not in _hosts:
-        _hosts[target.name] = testinfra_host(outputs, target.name)
-    return _hosts[target.name]
+    return _testinfra(outputs, target.name)
+
+
+@pytest.fixture
+def log_host(outputs: StackOutputs) -> Any:
+    """The stack's log host, for checks that look there for what another host sent; skipped without one."""
+    if outputs.log_host is None:
+        pytest.skip("the stack declares no log host (logs kept by a server outside it): arrival not checked")
+    return _testinfra(outputs, outputs.log_host.name)
 
 
 def check_id(item: pytest.Item) -> str:

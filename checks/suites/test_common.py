@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 import time
+import uuid
 
 import pytest
 
+from harness.core.waiting import WaitTimeoutError, wait_for
 from infra.av_nodes import RELAY_PORTS, TURN_PORT
+from infra.log_host import FORWARD_CONF, LOG_PORT
 from infra.regions import is_mainland_china
 
 ROLE = None
@@ -19,6 +23,7 @@ SERVICES = {
     "wan": {"toxiproxy"},
     "av": {"turnserver"},
     "backup": {"pgbackrest-server", "backup-scheduler"},
+    "log": {"log-retention"},
 }
 ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "app": {("tcp", 8080)},
@@ -30,11 +35,16 @@ ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "av": {(proto, port) for proto in ("tcp", "udp") for port in (TURN_PORT, TURN_PORT + 1)}
     | {("udp", port) for port in range(RELAY_PORTS[0], RELAY_PORTS[1] + 1)},
     "backup": {("tcp", 8432)},
+    "log": {("tcp", LOG_PORT)},
 }
 LOOPBACK_ONLY_PORTS: dict[str, set[tuple[str, int]]] = {"dcs": {("tcp", 2381)}}
 """Allowed on 127.0.0.1 only: etcd's /health and /metrics (its client port demands a certificate)."""
 DOCKER_RESOLVER = "127.0.0.11"
 CLOCK_SKEW_LIMIT_S = 2.0
+LOG_ARRIVAL_S = 30.0
+"""How long a line may take from a host's syslog to the log host's disk (a queue retries every 5 s)."""
+ROLE_LOG_LINES = {"database": ("PostgreSQL's connections", "connection authorized")}
+"""Lines a role's host must have shipped besides sshd's: what MLPS audit asks of that role."""
 
 
 def _sshd(host) -> dict[str, str]:
@@ -65,12 +75,41 @@ def test_sshd_logs_every_login(host, target) -> None:
     assert value in ("VERBOSE", "DEBUG"), f"{target.name}: sshd must log key fingerprints: loglevel {value!r}"
 
 
+@pytest.mark.requirements("GD-1.2.1", "GD-4.3")
+@pytest.mark.impact("high")
+def test_logs_reach_the_log_host_over_verified_tls(host, target, outputs, log_host) -> None:
+    """A marker written to this host's syslog is found on the log host, beside sshd's logins (and the role's own)."""
+    if target.name != outputs.log_host.name:
+        forward = host.file(FORWARD_CONF)
+        config = forward.content_string if forward.exists else ""
+        for setting in ('StreamDriverMode="1"', 'StreamDriverAuthMode="x509/name"'):
+            assert setting in config, (f"{target.name}: logs must reach the log host over verified TLS: "
+                                       f"{FORWARD_CONF} lacks {setting}")
+    marker = f"ihh-log-check-{uuid.uuid4().hex}"
+    host.run(f"logger -p authpriv.notice -t ihh-log-check {marker}")
+    directory = outputs.log_host.directory
+    try:
+        found = wait_for(f"{marker} on {outputs.log_host.name}",
+                         lambda: log_host.run(f"grep -rlF {marker} {shlex.quote(directory)}").stdout.split(),
+                         timeout=LOG_ARRIVAL_S)
+    except WaitTimeoutError:
+        found = []
+    assert found, (f"{target.name}: logs must reach the log host over verified TLS: a marker written to syslog "
+                   f"never arrived in {outputs.log_host.name}:{directory} within {LOG_ARRIVAL_S:.0f} s")
+    folder = shlex.quote(found[0].rsplit("/", 1)[0])
+    expected = [("sshd's logins", "sshd"), *[ROLE_LOG_LINES[r] for r in target.roles if r in ROLE_LOG_LINES]]
+    missing = [what for what, text in expected
+               if log_host.run(f"grep -rqF {shlex.quote(text)} {folder}").rc != 0]
+    assert not missing, (f"{target.name}: logs must reach the log host over verified TLS: {folder} holds the "
+                         f"marker but not {', '.join(missing)}")
+
+
 @pytest.mark.requirements("GD-1.2.1")
 @pytest.mark.impact("high")
 def test_role_services_run(host, target) -> None:
     status = host.run("supervisorctl status").stdout
     running = {line.split()[0] for line in status.splitlines() if " RUNNING " in f" {line} "}
-    expected = {"sshd"} | set().union(*(SERVICES[r] for r in target.roles))
+    expected = {"sshd", "rsyslog"} | set().union(*(SERVICES[r] for r in target.roles))
     missing = expected - running
     assert not missing, f"{target.name}: role services must run: not running: {', '.join(sorted(missing))}"
 

@@ -78,6 +78,9 @@ def _field(raw: Mapping[str, Any], field: dataclasses.Field, hint: Any, where: s
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is tuple and args and isinstance(args[0], type) and issubclass(args[0], _Record):
         return tuple(args[0].parse(item, f"{path}[{i}]") for i, item in enumerate(_typed(value, list, path)))
+    optional = [a for a in args if a is not type(None)] if type(None) in args else []
+    if len(optional) == 1 and isinstance(optional[0], type) and issubclass(optional[0], _Record):
+        hint = optional[0]  # ``Record | None``: absent is the default, present must parse
     if isinstance(hint, type) and issubclass(hint, _Record):
         return hint.parse(value, path)
     kind = {tuple: list, dict: dict}.get(origin) or next((a for a in args if a is not type(None)), hint)
@@ -233,6 +236,15 @@ class BackupSchedule(_Record):
 
 
 @dataclass(frozen=True)
+class LogHost(_Record):
+    """Where every host's logs are kept, and for how long (MLPS level 3: at least 180 days)."""
+
+    name: str
+    retention_days: int
+    directory: str
+
+
+@dataclass(frozen=True)
 class Site(_Record):
     """The primary site: where the serving hosts stand."""
 
@@ -276,6 +288,8 @@ class StackOutputs(_Record):
     availability: Availability
     backup_schedule: BackupSchedule
     toxiproxy_api: str | None = None
+    log_host: LogHost | None = None
+    """None for hosts whose logs go to a log server of the hospital's own, outside the stack."""
     stack: str = dataclasses.field(default="", metadata={KEY: None})
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, metadata={KEY: None})
 

@@ -5,6 +5,9 @@ install -m 0755 /tmp/common/ihh-init /usr/local/sbin/ihh-init
 install -m 0755 /tmp/common/ihh-probe /usr/local/bin/ihh-probe
 install -m 0644 /tmp/common/sshd_config /etc/ssh/sshd_config
 install -m 0644 /tmp/common/supervisord.conf /etc/supervisor/supervisord.conf
+install -m 0644 /tmp/common/rsyslog.conf /etc/rsyslog.conf
+rm -f /etc/rsyslog.d/*.conf
+mkdir -p /var/spool/rsyslog
 useradd --create-home --shell /bin/bash ihh-ops
 # No password at all ('*'), yet not locked ('!'): sshd without PAM refuses locked accounts even for keys.
 usermod -p '*' ihh-ops

@@ -17,6 +17,7 @@ from infra.regions import is_mainland_china
 from infra.thresholds import (
     MIN_AV_NODES,
     MIN_BACKUP_COPIES,
+    MIN_LOG_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
     MIN_SERVERS,
     MIN_UPLINK_MBPS,
@@ -261,6 +262,21 @@ def encrypted_cloud_disks(subjects: list[Subject]) -> Iterable[Violation]:
     for host in (s for s in subjects if s.type == ECS_INSTANCE):
         if not host.props.get("systemDiskEncrypted") or not host.props.get("systemDiskKmsKeyId"):
             yield Violation("TM-5.2", host.urn, "system disk not encrypted with a KMS key: patient data at rest")
+
+
+@rule("GD-1.2.1")
+def central_logs(subjects: list[Subject]) -> Iterable[Violation]:
+    """GD-1.2.1 (MLPS level 3 security audit): a log host keeps every host's logs at least 180 days."""
+    log_hosts = _with_role(subjects, "log")
+    if not log_hosts:
+        yield Violation("GD-1.2.1", _stack_urn(subjects),
+                        "no log host declared: MLPS level 3 keeps every host's logs centrally")
+    for host in log_hosts:
+        raw = host.labels.get(f"{P}logs.retention-days", "0")
+        days = int(raw) if raw.isdigit() else 0
+        if days < MIN_LOG_RETENTION_DAYS:
+            yield Violation("GD-1.2.1", host.urn,
+                            f"log retention {raw} days is below six months ({MIN_LOG_RETENTION_DAYS} days)")
 
 
 def rule_requirements() -> tuple[str, ...]:

@@ -7,12 +7,13 @@ import json
 import re
 import socket
 import sys
+import syslog
 import traceback
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -24,6 +25,8 @@ from ihh_service.turn import ice_servers
 from ihh_service.validation import InputError
 
 NODE = socket.gethostname()
+T = TypeVar("T")
+syslog.openlog("ihh-service", 0, syslog.LOG_LOCAL1)
 MAX_BODY = 64 * 1024
 Flow = Callable[[psycopg.Connection, Caller, re.Match[str], Any], Result]
 
@@ -151,6 +154,16 @@ class Handler(BaseHTTPRequestHandler):
         kind, ident, _expiry = sessions.verify(self.service.session_key, self.headers.get("Authorization"))
         return Caller(kind, ident, NODE, key)
 
+    def _transaction(self, caller: Caller, work: Callable[[psycopg.Connection], T]) -> T:
+        """``work`` in one transaction; once it commits, its audit rows go to syslog (and so the log host)."""
+        def attempt(conn: psycopg.Connection) -> T:
+            caller.events.clear()  # a retry on a new connection writes its rows anew
+            return work(conn)
+        result = self.service.pool.transaction(attempt)
+        for line in caller.events:
+            syslog.syslog(syslog.LOG_NOTICE, line)
+        return result
+
     def _with_session(self, result: tuple[Result, bool]) -> tuple[Result, bool]:
         """A registration's answer, with a session for whom it registered (a replay gets a fresh one)."""
         (status, body), replayed = result
@@ -187,12 +200,12 @@ class Handler(BaseHTTPRequestHandler):
         match = SCHEDULE.match(self.path)
         if match:
             ident, status = int(match.group("d")), match.group("s")
-            return self.service.pool.transaction(
+            return self._transaction(caller,
                 lambda conn: flows.doctor_schedule(conn, caller, ident, status)), False
         for pattern, flow in READS:
             match = pattern.match(self.path)
             if match:
-                return self.service.pool.transaction(
+                return self._transaction(caller,
                     lambda conn, flow=flow, match=match: flow(conn, caller, match, None)), False
         raise InputError("path", f"{self.path} is not a resource of this API", status=404)
 
@@ -208,12 +221,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == AV_SESSIONS:
             data = validation.av_session(body)
             ice = ice_servers(self.service.av_nodes, self.service.turn_secret, caller.actor)
-            return self.service.pool.transaction(
+            return self._transaction(caller,
                 lambda conn: idempotent(conn, scoped, digest, lambda: flows.open_av_session(conn, caller, data, ice)))
         for pattern, flow in WRITES:
             match = pattern.match(self.path)
             if match:
-                done = self.service.pool.transaction(
+                done = self._transaction(caller,
                     lambda conn, flow=flow, match=match: idempotent(
                         conn, scoped, digest, lambda: flow(conn, caller, match, body)))
                 return self._with_session(done) if self.path in REGISTRATIONS else done

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -21,6 +21,8 @@ class Caller:
     id: int
     node: str
     request_key: str
+    events: list[str] = field(default_factory=list, compare=False)
+    """The audit rows this request wrote, as lines for the log host once its transaction commits."""
 
     @property
     def actor(self) -> str:
@@ -29,11 +31,13 @@ class Caller:
 
 def audit(conn: psycopg.Connection, who: str, action: str, record: tuple[str, int], caller: Caller,
           patient_id: int | None = None, booking_id: int | None = None) -> None:
-    conn.execute(
+    row = conn.execute(
         "INSERT INTO audit_trail (actor, action, record_type, record_id, patient_id, booking_id, node, request_key)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (who, action, record[0], record[1], patient_id, booking_id, caller.node, caller.request_key),
-    )
+    ).fetchone()
+    caller.events.append(f"audit id={row[0]} actor={who} action={action} record={record[0]}:{record[1]} "
+                         f"node={caller.node}")
 
 
 def _require(caller: Caller, kind: str, owner_id: int | None = None) -> None:
