@@ -244,7 +244,8 @@ class AlicloudPlatform(pulumi.ComponentResource):
         region = spec.site.region
         if self.log_sink is not None and spec.ships_logs:
             spec = replace(spec, files=(*spec.files,
-                                        *shipping_files(self.log_sink, self.address_on(self.log_sink.host, "app"))))
+                                        *shipping_files(self.log_sink, spec.name,
+                                                        self.address_on(self.log_sink.host, "app"))))
         secrets, role = self._secret_files(spec, parent)
         files = [f for f in spec.files if f.mode not in OWNER_ONLY]
         user_data = pulumi.Output.all(

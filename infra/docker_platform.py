@@ -175,7 +175,7 @@ class DockerPlatform(pulumi.ComponentResource):
             capabilities=docker.ContainerCapabilitiesArgs(adds=["NET_ADMIN"]) if spec.admit_only else None,
             uploads=_uploads((
                 *spec.files,
-                *(shipping_files(self.log_sink, self.address_on(self.log_sink.host, spec.networks[0]))
+                *(shipping_files(self.log_sink, spec.name, self.address_on(self.log_sink.host, spec.networks[0]))
                   if self.log_sink is not None and spec.ships_logs else ()),
                 *([File(ADMIT_ONLY_FILE, json.dumps([
                     {"address": self.address_on(spec.name, n), "tcp": list(ports)} for n, ports in spec.admit_only

@@ -64,6 +64,28 @@ class StackSecrets(pulumi.ComponentResource):
             {"ssh_public_key": self.ssh_public_key, "ca_cert_pem": self.ca_cert_pem}
         )
 
+    def client_certificate(self, host: str, purpose: str) -> HostCertificate:
+        """A client-only certificate for ``host`` (CN = its name), for one ``purpose`` such as log shipping."""
+        child = pulumi.ResourceOptions(parent=self)
+        key = tls.PrivateKey(f"tls-{purpose}-{host}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        request = tls.CertRequest(
+            f"tls-{purpose}-{host}",
+            private_key_pem=key.private_key_pem,
+            subject=tls.CertRequestSubjectArgs(common_name=host, organization="Internet hospital harness"),
+            dns_names=[host],
+            opts=child,
+        )
+        cert = tls.LocallySignedCert(
+            f"tls-{purpose}-{host}",
+            cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=self._ca_key.private_key_pem,
+            ca_cert_pem=self._ca_cert.cert_pem,
+            validity_period_hours=CERT_VALIDITY_HOURS,
+            allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
+            opts=child,
+        )
+        return HostCertificate(key_pem=pulumi.Output.secret(key.private_key_pem), cert_pem=cert.cert_pem)
+
     def host_certificate(self, host: str, extra_ips: tuple[str, ...] = (), extra_names: tuple[str, ...] = ()
                          ) -> HostCertificate:
         """Issue a server-and-client certificate for ``host`` (its name as CN and SAN, with ``extra_names``)."""

@@ -174,7 +174,8 @@ def build_topology(config: StackConfig) -> Topology:
 
 
 def _platform(config: StackConfig, secrets: StackSecrets) -> Platform:
-    sink = LogSink(host=Layout.from_config(config).log, ca_cert_pem=secrets.ca_cert_pem)
+    sink = LogSink(host=Layout.from_config(config).log, ca_cert_pem=secrets.ca_cert_pem,
+                   sender_certificate=lambda host: secrets.client_certificate(host, "log-sender"))
     if config.platform == "docker":
         from infra.docker_platform import DockerPlatform
 

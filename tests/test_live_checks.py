@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +20,10 @@ def misconfigured(outputs, host: str, break_it: str, undo: str) -> Iterator[None
     """Apply ``break_it`` on ``host`` as root; ``undo`` always runs afterwards."""
     client = connect(outputs, host)
     try:
-        run(client, host, f"sudo sh -c {break_it!r}")
+        run(client, host, f"sudo sh -c {shlex.quote(break_it)}")
         yield
     finally:
-        run(client, host, f"sudo sh -c {undo!r}")
+        run(client, host, f"sudo sh -c {shlex.quote(undo)}")
         client.close()
 
 
@@ -45,6 +46,10 @@ SSHD_PASSWORDS = ("echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00
 PG_TRUST = ("cp -p /var/lib/postgresql/data/pgdata/pg_hba.conf /root/pg_hba.drill && "
             "echo 'host all all 10.99.0.0/16 trust' >> /var/lib/postgresql/data/pgdata/pg_hba.conf",
             "cp -p /root/pg_hba.drill /var/lib/postgresql/data/pgdata/pg_hba.conf && rm -f /root/pg_hba.drill")
+LOGS_ASTRAY = ("sed -i 's/target=\"log-1[.]/target=\"nowhere./' /etc/rsyslog.d/50-ihh-forward.conf && "
+               "supervisorctl restart rsyslog",
+               "sed -i 's/target=\"nowhere[.]/target=\"log-1./' /etc/rsyslog.d/50-ihh-forward.conf && "
+               "supervisorctl restart rsyslog")
 COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.conf",
                   "sed -i 's/^no-auth$/use-auth-secret/' /etc/ihh/turnserver.conf")
 
@@ -56,8 +61,10 @@ COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.con
         ("db-1", PG_TRUST, "database::test_no_trust_or_plain_host_rule_for_remote_addresses",
          "remote connections must need TLS and a password"),
         ("turn-1", COTURN_NO_AUTH, "av::test_coturn_requires_authentication", "coturn must require authentication"),
+        ("app-2", LOGS_ASTRAY, "common::test_logs_reach_the_log_host_over_verified_tls",
+         "logs must reach the log host over verified TLS"),
     ],
-    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth"],
+    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth", "logs-astray"],
 )
 def test_misconfiguration_fails_the_right_check(outputs, tmp_path: Path, host, change, check, rule) -> None:
     with misconfigured(outputs, host, *change):

@@ -172,6 +172,25 @@ def test_who_acts_comes_only_from_a_signed_session(outputs, base: str) -> None:
     assert doctor_token.status == 403, "a patient's session may not register doctors"
 
 
+def test_committed_audit_rows_reach_the_log_host(outputs, base: str) -> None:
+    """GD-4.3, GD-1.2.1: the service's audit events are on the log host too, with ids and no patient data."""
+    from harness.core.ssh import connect, run
+    from harness.core.waiting import wait_for
+
+    patient = new_patient(base)
+    booking = new_booking(base, patient, new_doctor(base))
+    wanted = f"action=booking.create record=booking:{booking} "
+    client = connect(outputs, outputs.log_host.name)
+    try:
+        line = wait_for(f"{wanted!r} on the log host", lambda: run(
+            client, outputs.log_host.name, f"sudo grep -rhF '{wanted}' {outputs.log_host.directory}",
+            check=False).stdout.strip(), timeout=30)
+    finally:
+        client.close()
+    assert f"actor=patient:{patient}" in line and "ihh-service" in line, line
+    assert "测试患者" not in line, "audit lines carry ids, never a patient's name"
+
+
 def test_av_session_credentials_allocate_on_every_turn_node(outputs, base: str) -> None:
     patient, token = register_patient(base)
     booking = new_booking(base, patient, new_doctor(base))

@@ -200,6 +200,8 @@ def test_every_local_host_ships_its_logs_to_the_log_host_by_a_name_on_its_own_se
         forward = files["/etc/rsyslog.d/50-ihh-forward.conf"]
         assert f'target="log-1.{first}"' in forward and f'StreamDriverPermittedPeers="log-1.{first}"' in forward, name
         assert 'StreamDriverAuthMode="x509/name"' in forward and "BEGIN CERTIFICATE" in files["/etc/ihh/logs/ca.crt"]
+        assert "BEGIN CERTIFICATE" in files["/etc/ihh/logs/sender.crt"], f"{name}: no sender certificate"
+    assert 'AuthMode="x509/certvalid"' in log_files["/etc/rsyslog.d/50-ihh-log-host.conf"], "senders must be verified"
 
 
 def test_prod_log_host_admits_syslog_tls_from_every_role(prod) -> None:

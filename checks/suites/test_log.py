@@ -7,7 +7,7 @@ import json
 import pytest
 
 from checks.suites.facts import http_answers
-from infra.log_host import LOG_CA, LOG_PORT, RETENTION_FILE
+from infra.log_host import LOG_CA, LOG_PORT, RETENTION_FILE, SERVER_CONF
 from infra.thresholds import MIN_LOG_RETENTION_DAYS
 
 ROLE = "log"
@@ -29,7 +29,12 @@ def test_logs_are_kept_at_least_six_months(host, target) -> None:
 
 @pytest.mark.requirements("GD-1.2.1", "EH-1.2.1")
 @pytest.mark.impact("high")
-def test_receiver_speaks_tls_only(host, target) -> None:
+def test_receiver_speaks_tls_and_admits_only_certified_senders(host, target) -> None:
+    server = host.file(SERVER_CONF).content_string
+    assert 'StreamDriver.Mode="1"' in server and 'AuthMode="x509/certvalid"' in server, (
+        f"{target.name}: the log receiver must speak TLS and admit only senders the stack's CA certified: "
+        f"{SERVER_CONF} does not require it"
+    )
     answers = http_answers(host, [{"name": "handshake", "tls_only": ["127.0.0.1", LOG_PORT], "ca": LOG_CA,
                                    "check_hostname": False}])
     assert answers["handshake"] in ("TLSv1.2", "TLSv1.3"), (
