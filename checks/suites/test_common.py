@@ -85,12 +85,15 @@ def test_logs_reach_the_log_host_over_verified_tls(host, target, outputs, log_ho
         for setting in ('StreamDriverMode="1"', 'StreamDriverAuthMode="x509/name"'):
             assert setting in config, (f"{target.name}: logs must reach the log host over verified TLS: "
                                        f"{FORWARD_CONF} lacks {setting}")
-    marker = f"ihh-log-check-{uuid.uuid4().hex}"
+    token = uuid.uuid4().hex
+    marker = f"ihh-log-check-{token}"
     host.run(f"logger -p authpriv.notice -t ihh-log-check {marker}")
     directory = outputs.log_host.directory
+    # The pattern is not the marker's own text: the log host files the sudo line of this very grep too.
+    pattern = shlex.quote(f"ihh-log-check[-]{token}")
     try:
         found = wait_for(f"{marker} on {outputs.log_host.name}",
-                         lambda: log_host.run(f"grep -rlF {marker} {shlex.quote(directory)}").stdout.split(),
+                         lambda: log_host.run(f"grep -rlE {pattern} {shlex.quote(directory)}").stdout.split(),
                          timeout=LOG_ARRIVAL_S)
     except WaitTimeoutError:
         found = []

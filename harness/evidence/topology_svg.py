@@ -19,9 +19,9 @@ LINKS = (("wan", "ingress"), ("ingress", "app"), ("app", "database"), ("database
 """Which tiers talk; a line is drawn where the graph also puts the two hosts on one segment."""
 TITLES = {"wan": "运营商线路 Provider lines", "ingress": "入口 Ingress", "app": "应用 App",
           "database": "数据库 Database", "dcs": "协调 DCS (etcd)", "backup": "异地备份 Off-site backup",
-          "av": "音视频 A/V (TURN)"}
+          "av": "音视频 A/V (TURN)", "log": "日志 Log host (TLS, every host ships)"}
 COLOURS = {"wan": "#fff3e0", "ingress": "#e3f2fd", "app": "#e8f5e9", "database": "#fce4ec", "dcs": "#f3e5f5",
-           "backup": "#ede7f6", "av": "#e0f7fa"}
+           "backup": "#ede7f6", "av": "#e0f7fa", "log": "#f1f8e9"}
 BOX_W, BOX_H, COL_W, ROW_H, TOP = 150, 40, 190, 58, 90
 
 
@@ -64,8 +64,11 @@ def _layout(nodes: list[Node]) -> tuple[float, float]:
     for i, node in enumerate(sorted((n for n in nodes if n.role == "dcs"), key=lambda n: n.name)):
         node.x, node.y = 30 + (1.6 + i) * COL_W, tiers_bottom + ROW_H + 30
     bottom = max((n.y for n in nodes), default=TOP) + ROW_H + 50
-    for i, node in enumerate(sorted((n for n in nodes if n.role == "av"), key=lambda n: n.name)):
+    av = sorted((n for n in nodes if n.role == "av"), key=lambda n: n.name)
+    for i, node in enumerate(av):
         node.x, node.y = 30 + (1 + i) * COL_W, bottom
+    for i, node in enumerate(sorted((n for n in nodes if n.role == "log"), key=lambda n: n.name)):
+        node.x, node.y = 30 + (1.3 + len(av) + i) * COL_W, bottom  # beside the A/V row: it serves every tier
     return 100 + len(COLUMNS) * COL_W, bottom + ROW_H + 30
 
 
@@ -92,9 +95,10 @@ def render(graph: ResourceGraph, title: str) -> str:
                    f'({escape(mine[0].region)})</text>')
     for column, role in enumerate(COLUMNS):
         out.append(f'<text x="{30 + column * COL_W}" y="{TOP - 40}" font-weight="bold">{escape(TITLES[role])}</text>')
-    if any(n.role == "av" for n in nodes):
-        y = min(n.y for n in nodes if n.role == "av") - 40
-        out.append(f'<text x="{30 + COL_W}" y="{y}" font-weight="bold">{escape(TITLES["av"])}</text>')
+    for role in ("av", "log"):
+        if any(n.role == role for n in nodes):
+            first = min((n for n in nodes if n.role == role), key=lambda n: (n.y, n.x))
+            out.append(f'<text x="{first.x}" y="{first.y - 40}" font-weight="bold">{escape(TITLES[role])}</text>')
     for left, right in LINKS:
         for a in (n for n in nodes if n.role == left):
             for b in (n for n in nodes if n.role == right):
