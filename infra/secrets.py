@@ -66,46 +66,34 @@ class StackSecrets(pulumi.ComponentResource):
 
     def client_certificate(self, host: str, purpose: str) -> HostCertificate:
         """A client-only certificate for ``host`` (CN = its name), for one ``purpose`` such as log shipping."""
-        child = pulumi.ResourceOptions(parent=self)
-        key = tls.PrivateKey(f"tls-{purpose}-{host}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-        request = tls.CertRequest(
-            f"tls-{purpose}-{host}",
-            private_key_pem=key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=host, organization="Internet hospital harness"),
-            dns_names=[host],
-            opts=child,
-        )
-        cert = tls.LocallySignedCert(
-            f"tls-{purpose}-{host}",
-            cert_request_pem=request.cert_request_pem,
-            ca_private_key_pem=self._ca_key.private_key_pem,
-            ca_cert_pem=self._ca_cert.cert_pem,
-            validity_period_hours=CERT_VALIDITY_HOURS,
-            allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
-            opts=child,
-        )
-        return HostCertificate(key_pem=pulumi.Output.secret(key.private_key_pem), cert_pem=cert.cert_pem)
+        return self._issue(f"tls-{purpose}-{host}", host, [host], None, ["client_auth"])
 
     def host_certificate(self, host: str, extra_ips: tuple[str, ...] = (), extra_names: tuple[str, ...] = ()
                          ) -> HostCertificate:
         """Issue a server-and-client certificate for ``host`` (its name as CN and SAN, with ``extra_names``)."""
+        return self._issue(f"tls-{host}", host, [host, *extra_names, "localhost"], ["127.0.0.1", *extra_ips],
+                           ["server_auth", "client_auth"])
+
+    def _issue(self, resource: str, host: str, dns_names: list[str], ip_addresses: list[str] | None,
+               uses: list[str]) -> HostCertificate:
+        """A key and a certificate the stack's CA signs: CN ``host``, these names, for these uses."""
         child = pulumi.ResourceOptions(parent=self)
-        key = tls.PrivateKey(f"tls-{host}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        key = tls.PrivateKey(resource, algorithm="ECDSA", ecdsa_curve="P256", opts=child)
         request = tls.CertRequest(
-            f"tls-{host}",
+            resource,
             private_key_pem=key.private_key_pem,
             subject=tls.CertRequestSubjectArgs(common_name=host, organization="Internet hospital harness"),
-            dns_names=[host, *extra_names, "localhost"],
-            ip_addresses=["127.0.0.1", *extra_ips],
+            dns_names=dns_names,
+            ip_addresses=ip_addresses,
             opts=child,
         )
         cert = tls.LocallySignedCert(
-            f"tls-{host}",
+            resource,
             cert_request_pem=request.cert_request_pem,
             ca_private_key_pem=self._ca_key.private_key_pem,
             ca_cert_pem=self._ca_cert.cert_pem,
             validity_period_hours=CERT_VALIDITY_HOURS,
-            allowed_uses=["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+            allowed_uses=["digital_signature", "key_encipherment", *uses],
             opts=child,
         )
         return HostCertificate(key_pem=pulumi.Output.secret(key.private_key_pem), cert_pem=cert.cert_pem)
