@@ -166,6 +166,22 @@ def _primary_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
         yield
 
 
+def _dcs_majority(outputs: StackOutputs) -> list[Host]:
+    members = outputs.hosts(role="dcs")
+    return members[: len(members) // 2 + 1]
+
+
+@fault("dcs-quorum-loss", describe=lambda o, a: (
+    f"SIGKILL a majority of the etcd members at once ({', '.join(h.name for h in _dcs_majority(o))}), "
+    "start them afterwards"))
+def _dcs_quorum_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
+    majority = _dcs_majority(ctx.outputs)
+    ctx.notes.append(f"killed {', '.join(h.name for h in majority)} of {len(ctx.outputs.hosts(role='dcs'))} "
+                     "etcd members: no quorum")
+    with _powered_off(ctx, majority):
+        yield
+
+
 @fault("site-power-loss", describe=lambda o, a: (
     f"SIGKILL at once every container of site {_site(o, a)}: "
     f"{', '.join(str(h.container) for h in o.hosts(site=_site(o, a)))}; start them afterwards"))

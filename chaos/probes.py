@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.core.database import connect
+from harness.core.database import connect, member_writable
 from harness.core.http_json import post_json, ready
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni, PatroniError
@@ -102,6 +102,17 @@ def standby_streaming(ctx: ProbeContext, args: dict[str, Any]) -> Result:
         return False, str(exc)
     need = int(args.get("count", 1))
     return len(standbys) >= need, f"streaming: {', '.join(standbys) or 'none'}"
+
+
+@PROBES.register("writable-members")
+def writable_members(ctx: ProbeContext, args: dict[str, Any]) -> Result:
+    """At most one member's PostgreSQL accepts writes at this instant, asked of every member directly."""
+    answers = {m.name: member_writable(ctx.outputs, m.name, timeout_s=int(args.get("timeout_s", 1)))
+               for m in ctx.outputs.database.members}
+    writable = [name for name, ok in answers.items() if ok]
+    detail = ", ".join(f"{n} {'writable' if ok else 'standby' if ok is False else 'unreachable'}"
+                       for n, ok in answers.items())
+    return len(writable) <= int(args.get("at_most", 1)), detail
 
 
 @PROBES.register("leader-unchanged")

@@ -281,6 +281,9 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     m["acknowledged_writes"], m["rpo_rows"] = committed, committed - present
     watched = {p.name for p in loop.probes if p.probe == "leader-unchanged"}
     m["false_failovers"] = int(any(watched & set(r["failed"]) for r in loop.rounds))
+    split = {p.name for p in loop.probes if p.probe == "writable-members"}
+    if split:  # measured only where the experiment watches it: the rounds in which two members took writes
+        m["dual_writable_rounds"] = sum(1 for r in loop.rounds if split & set(r["failed"]))
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
     journal.measurements = m
     _judge(experiment, journal)

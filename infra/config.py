@@ -124,6 +124,8 @@ FAILURE_MODES = {
     "av-node-failure": 4.0,
     "site-power-loss": 1.0,
     "backup-site-outage": 4.0,
+    "dcs-member-loss": 4.0,
+    "dcs-quorum-loss": 1.0,
 }
 """Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
 

@@ -25,6 +25,9 @@ PATRONI_PORT = 8008
 PATRONI_REST_USER = "patroni"
 """Basic-auth user for Patroni's unsafe REST methods (POST, PUT, PATCH, DELETE); the password is generated."""
 POSTGRES_PORT = 5432
+FAILSAFE_MODE = True
+"""Patroni keeps its leader through a DCS outage while every member answers its POST /failsafe (the
+dcs-quorum-loss drill): without it, losing etcd's quorum stops every write though PostgreSQL is healthy."""
 SERVICE_SCHEMA = Path(__file__).resolve().parents[1] / "images" / "app" / "rootfs" / "opt" / "ihh" / "app" / \
     "ihh_service" / "schema.sql"
 """The reference service's schema: applied at bootstrap by the database tier, as the schema's owner role."""
@@ -114,7 +117,8 @@ def patroni_config(
             "authentication": {"username": PATRONI_REST_USER, "password": passwords["patroni-rest"]},
         },
         # patronictl and the members' calls to each other verify the members' certificates.
-        "ctl": {"cacert": f"{TLS_DIR}/ca.crt", "certfile": f"{TLS_DIR}/host.crt", "keyfile": f"{TLS_DIR}/host.key"},
+        "ctl": {"cacert": f"{TLS_DIR}/ca.crt", "certfile": f"{TLS_DIR}/host.crt", "keyfile": f"{TLS_DIR}/host.key",
+                "authentication": {"username": PATRONI_REST_USER, "password": passwords["patroni-rest"]}},
         "etcd3": {"hosts": [f"{h}:{ETCD_CLIENT_PORT}" for h in args.dcs_hosts], "protocol": "https",
                   "cacert": f"{TLS_DIR}/ca.crt", "cert": f"{TLS_DIR}/host.crt", "key": f"{TLS_DIR}/host.key"},
         "bootstrap": {
@@ -124,6 +128,7 @@ def patroni_config(
                 "retry_timeout": timing.retry_timeout,
                 "maximum_lag_on_failover": 1048576,
                 "synchronous_mode": args.config.synchronous,
+                "failsafe_mode": FAILSAFE_MODE,
                 "postgresql": {
                     "use_pg_rewind": True,
                     "use_slots": True,

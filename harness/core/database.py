@@ -33,6 +33,26 @@ def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: in
     )
 
 
+def member_writable(outputs: StackOutputs, member: str, timeout_s: int = 1) -> bool | None:
+    """Whether ``member``'s own PostgreSQL accepts writes now (True), is a standby (False), or is unreachable (None).
+
+    Asked of the member directly, not through Patroni: Patroni's view is what a split brain gets wrong.
+    """
+    host, port = outputs.member(member).postgres_endpoint
+    info = psycopg.conninfo.make_conninfo(
+        host=host, port=str(port), dbname=outputs.database.dbname, user=outputs.database.user,
+        password=outputs.secret("db_app_password"), sslmode="verify-full", sslrootcert=str(outputs.ca_cert_path),
+        connect_timeout=timeout_s, application_name="ihh-harness-writable-probe",
+    )
+    try:
+        with psycopg.connect(info, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+                               ).fetchone()
+    except psycopg.OperationalError:
+        return None
+    return not row[0]
+
+
 def connect(outputs: StackOutputs, target: Target = "read-write") -> psycopg.Connection:
     """An autocommit connection to the primary (default) or a standby."""
     return psycopg.connect(conninfo(outputs, target), autocommit=True)

@@ -14,12 +14,13 @@ from harness.core.patroni import Patroni
 from harness.core.progress import say
 from harness.core.waiting import wait_for
 from infra.config import DatabaseConfig
+from infra.database import FAILSAFE_MODE
 
 
 def wanted(config: DatabaseConfig) -> dict[str, Any]:
     timing = config.failover
     return {"ttl": timing.ttl, "loop_wait": timing.loop_wait, "retry_timeout": timing.retry_timeout,
-            "synchronous_mode": config.synchronous}
+            "synchronous_mode": config.synchronous, "failsafe_mode": FAILSAFE_MODE}
 
 
 def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
