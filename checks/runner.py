@@ -63,7 +63,8 @@ def run_checks(
     junit = out_dir / "checks-junit.xml"
     command = [
         sys.executable, "-m", "pytest", str(SUITES), "-q", "-p", "no:cacheprovider", "-p", "xdist",
-        "-n", str(max(1, min(workers, len(outputs.hosts())))), "-o", "addopts=",
+        # a worker per host at most: each starts its own interpreter and SSH sessions
+        "-n", str(max(1, min(workers, len(hosts) or len(outputs.hosts())))), "-o", "addopts=",
         "--rootdir", str(REPO_ROOT), "--ihh-stack", stack, "--ihh-results", str(results),
         "--ihh-waivers", str(waivers), "--junitxml", str(junit),
         *[arg for name in hosts for arg in ("--ihh-host", name)],

@@ -41,7 +41,7 @@ LOOPBACK_ONLY_PORTS: dict[str, set[tuple[str, int]]] = {"dcs": {("tcp", 2381)}}
 """Allowed on 127.0.0.1 only: etcd's /health and /metrics (its client port demands a certificate)."""
 DOCKER_RESOLVER = "127.0.0.11"
 CLOCK_SKEW_LIMIT_S = 2.0
-LOG_ARRIVAL_S = 30.0
+LOG_ARRIVAL_S = 15.0
 """How long a line may take from a host's syslog to the log host's disk (a queue retries every 5 s)."""
 ROLE_LOG_LINES = {"database": ("PostgreSQL's connections", "connection authorized")}
 """Lines a role's host must have shipped besides sshd's: what MLPS audit asks of that role."""
