@@ -20,11 +20,16 @@ def _pgbackrest(outputs, target, command: str) -> str:
     return f"runuser -u pgbackrest -- pgbackrest --stanza={outputs.database.stanza} --repo={repo} {command}"
 
 
+def _backups(host, outputs, target) -> list[dict]:
+    """The copy's backups as ``pgbackrest info`` lists them, oldest first."""
+    return json.loads(host.check_output(_pgbackrest(outputs, target, "info --output=json")))[0].get("backup") or []
+
+
 @pytest.mark.requirements("EH-2.2.3", "OP-5.3")
 @pytest.mark.impact("critical")
 def test_copy_is_fresh_under_its_schedule(host, target, outputs) -> None:
     site = outputs.site_of_backup_host(target.name)
-    backups = json.loads(host.check_output(_pgbackrest(outputs, target, "info --output=json")))[0].get("backup") or []
+    backups = _backups(host, outputs, target)
     now = time.time()
     fulls = [b["timestamp"]["stop"] for b in backups if b["type"] == "full"]
     every = [b["timestamp"]["stop"] for b in backups]
@@ -43,10 +48,12 @@ def test_last_scheduled_backup_succeeded(host, target, outputs) -> None:
         pytest.skip(f"{target.name}: the copy's own timer has not needed to run yet (no backup was due)")
     last = judged[-1]
     if last["status"] == "failed":
-        info = json.loads(host.check_output(_pgbackrest(outputs, target, "info --output=json")))[0]
-        stops = [b["timestamp"]["stop"] for b in info.get("backup") or []]
+        stops = [b["timestamp"]["stop"] for b in _backups(host, outputs, target)]
         if stops and max(stops) > last["at"] + last.get("seconds", 0):
-            return  # a newer backup is in the copy (the timer found nothing due since): the failure is superseded
+            # A newer backup (not the timer's) is in the copy and nothing fell due since: the timer's own
+            # success is not shown, so the check says so rather than passing (freshness is judged apart).
+            pytest.skip(f"{target.name}: the timer's last run ({last['type']}, failed: {last.get('error', '')}) "
+                        "was superseded by a newer backup; no scheduled run since to judge")
     assert last["status"] == "ok", (f"{target.name}: the last scheduled backup must succeed: {last['type']} at "
                                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(last['at']))} UTC failed: "
                                     f"{last.get('error', '')}")

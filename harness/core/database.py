@@ -16,9 +16,11 @@ from harness.core.outputs import StackOutputs
 Target = Literal["read-write", "standby", "any"]
 
 
-def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: int = 3) -> str:
-    """A libpq connection string to the members' published ports with the given target."""
-    endpoints = [m.postgres_endpoint for m in outputs.database.members]
+def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: int = 3,
+             members: list[str] | None = None, application_name: str = "ihh-harness") -> str:
+    """A libpq connection string to the members' published ports (all, or those named) with the given target."""
+    chosen = [outputs.member(name) for name in members] if members else outputs.database.members
+    endpoints = [m.postgres_endpoint for m in chosen]
     return psycopg.conninfo.make_conninfo(
         host=",".join(h for h, _ in endpoints),
         port=",".join(str(p) for _, p in endpoints),
@@ -29,7 +31,7 @@ def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: in
         sslrootcert=str(outputs.ca_cert_path),
         target_session_attrs=target,
         connect_timeout=timeout_s,
-        application_name="ihh-harness",
+        application_name=application_name,
     )
 
 
@@ -38,12 +40,7 @@ def member_writable(outputs: StackOutputs, member: str, timeout_s: int = 1) -> b
 
     Asked of the member directly, not through Patroni: Patroni's view is what a split brain gets wrong.
     """
-    host, port = outputs.member(member).postgres_endpoint
-    info = psycopg.conninfo.make_conninfo(
-        host=host, port=str(port), dbname=outputs.database.dbname, user=outputs.database.user,
-        password=outputs.secret("db_app_password"), sslmode="verify-full", sslrootcert=str(outputs.ca_cert_path),
-        connect_timeout=timeout_s, application_name="ihh-harness-writable-probe",
-    )
+    info = conninfo(outputs, "any", timeout_s, members=[member], application_name="ihh-harness-writable-probe")
     try:
         with psycopg.connect(info, autocommit=True) as conn:
             row = conn.execute("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
