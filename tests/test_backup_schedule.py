@@ -6,11 +6,12 @@ import importlib.machinery
 import importlib.util
 import json
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
 from harness.core.outputs import BackupSchedule
-from harness.core.pgbackrest import missed_periods
+from harness.core.pgbackrest import lock_busy, missed_periods
 from harness.evidence.verdicts import backup_items
 from infra.config import BackupSchedule as ConfiguredSchedule
 from infra.config import ConfigError, parse_config
@@ -84,3 +85,21 @@ def test_a_stale_copy_fails_eh_2_2_3_whatever_a_drill_restored(tmp_path: Path) -
         copy, {**copy, "site": "sz", "stale": ["newest backup is 180 min old, limit 90 min"]}]}))
     [item] = backup_items(tmp_path)["EH-2.2.3"]
     assert item.status == "fail" and "copy sz is stale: newest backup is 180 min old" in item.detail
+
+
+CI_LOCK_MESSAGE = ("WARN: unable to check pg1: [LockAcquireError] raised from remote-0 tls protocol on 'db-1': "
+                   "unable to acquire lock on file '/tmp/pgbackrest/main-backup.lock': Resource temporarily "
+                   "unavailable\nERROR: [056]: unable to find primary cluster - cannot proceed")
+"""What a backup printed in CI when the other copy's backup held the database host's lock."""
+
+
+@pytest.mark.parametrize(("exit_code", "stderr", "busy"), [
+    (0, "", False),
+    (50, "ERROR: [050]: unable to acquire lock on file '/tmp/pgbackrest/main-backup.lock'", True),
+    (56, CI_LOCK_MESSAGE, True),
+    (56, "ERROR: [056]: unable to find primary cluster - cannot proceed", False),  # no lock: a real failure
+    (82, "ERROR: [082]: WAL segment was not archived before the 60000ms timeout", False),
+])
+def test_a_lock_held_by_the_other_copys_backup_is_busy_not_failed(exit_code: int, stderr: str, busy: bool) -> None:
+    assert lock_busy(exit_code, stderr) is busy
+    assert _scheduler().lock_busy(CompletedProcess([], exit_code, "", stderr)) is busy

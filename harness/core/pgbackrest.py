@@ -35,6 +35,16 @@ LOCK_BUSY = 50
 BUSY_WAIT_S = 15 * 60
 
 
+def lock_busy(exit_code: int, output: str) -> bool:
+    """Whether a pgBackRest run failed only because another process held a lock it needs.
+
+    The copy's own lock gives exit 50. The database host's backup lock is shared by every copy (each
+    repository host's backup takes it there), and when the other copy's backup holds it pgBackRest
+    warns "unable to check pg1: [LockAcquireError]" and exits 56 ("unable to find primary cluster").
+    """
+    return exit_code == LOCK_BUSY or (exit_code != 0 and "LockAcquireError" in output)
+
+
 class BackupBusyError(RuntimeError):
     """Another backup held the copy's lock for longer than BUSY_WAIT_S."""
 
@@ -118,7 +128,8 @@ class PgBackRest:
                 ) -> BackupRecord | None:
         """Take a backup of ``kind`` into the site's repository and describe it.
 
-        While another backup holds the copy's lock (its own timer, say) this waits, up to BUSY_WAIT_S;
+        While another backup holds the copy's lock (its own timer, say) or the database host's (the other
+        copy's backup) this waits, up to BUSY_WAIT_S;
         with ``unless``, it takes none (and returns None) once ``unless()`` holds, checked before each try.
         """
         command = (f"runuser -u pgbackrest -- pgbackrest --stanza={self.stanza} --repo={site.repository} "
@@ -129,7 +140,7 @@ class PgBackRest:
             if unless is not None and unless():
                 return "not needed"
             result = self.ssh.result(site.host, command, timeout_s=LONG_S)
-            return None if result.exit_code == LOCK_BUSY else result
+            return None if lock_busy(result.exit_code, result.stderr + result.stdout) else result
 
         try:
             outcome = wait_for(f"the {kind} backup into {site.name} (another backup holds its lock)", attempt,
