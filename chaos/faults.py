@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.isolation import unreachable
+from chaos.isolation import partitioned, unreachable
 from harness.core.containers import LocalContainers
 from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import Host, StackOutputs
@@ -179,6 +179,31 @@ def _dcs_quorum_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     ctx.notes.append(f"killed {', '.join(h.name for h in majority)} of {len(ctx.outputs.hosts(role='dcs'))} "
                      "etcd members: no quorum")
     with _powered_off(ctx, majority):
+        yield
+
+
+def _partition_action(args: Args) -> str:
+    action = str(args.get("action", "DROP")).upper()
+    if action not in ("DROP", "REJECT"):
+        raise ValueError(f"primary-partition: arguments.action must be DROP or REJECT, got {args.get('action')!r}")
+    return action
+
+
+def _partition_peers(outputs: StackOutputs, leader: str) -> list[Host]:
+    """Whom a partitioned primary loses: every etcd member and every other database member."""
+    return [*outputs.hosts(role="dcs"), *(h for h in outputs.hosts(role="database") if h.name != leader)]
+
+
+@fault("primary-partition", describe=lambda o, a: (
+    f"{_partition_action(a)} every packet between the current Patroni leader (resolved when injected) and every "
+    "etcd member and other database member, both ways (iptables in each namespace); the app servers, the "
+    "backup copies and the harness still reach it"))
+def _primary_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
+    action = _partition_action(args)
+    leader = Patroni(ctx.outputs).leader()
+    peers = _partition_peers(ctx.outputs, leader)
+    ctx.notes.append(f"partitioned the primary {leader} from {', '.join(h.name for h in peers)} ({action})")
+    with partitioned(ctx.containers, ctx.outputs, ctx.outputs.host(leader), peers, action):
         yield
 
 

@@ -8,6 +8,7 @@ so nothing inside the hosts needs privileges. The rules are removed in ``finally
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,25 +25,74 @@ def _addresses(ssh: Sessions, source: Host, target: str) -> list[str]:
     return sorted({line.split()[0] for line in listing.splitlines() if line.strip()})
 
 
+def _own_addresses(ssh: Sessions, host: Host) -> list[str]:
+    """Every IPv4 address the host holds, on every segment: a name resolves to one of them only, and a
+    partition that leaves a second segment open is no partition (Patroni found db-2 through db-2.db)."""
+    addresses = sorted(set(ssh.run(host.name, "hostname -I").split()) - {"127.0.0.1"})
+    addresses = [a for a in addresses if ":" not in a]
+    if not addresses:
+        raise RuntimeError(f"{host.name}: `hostname -I` named no IPv4 address to cut")
+    return addresses
+
+
 @contextmanager
 def unreachable(containers: LocalContainers, outputs: StackOutputs, target: str,
                 sources: list[Host]) -> Iterator[None]:
     """Reject every packet from ``sources`` to ``target`` until the block ends."""
-    applied: list[tuple[NetworkNamespace, list[str]]] = []
-    try:
-        with Sessions(outputs) as ssh:
-            for source in sources:
-                ns = containers.netns(source)
-                for address in _addresses(ssh, source, target):
-                    rule = ["OUTPUT", "-d", address, "-j", "REJECT", "-m", "comment", "--comment", f"{TAG}:{target}"]
-                    result = ns.run("iptables", "-I", *rule, check=False)
-                    if result.returncode != 0:
-                        raise RuntimeError(f"cannot isolate {target} from {source.name}: {result.stderr.strip()}")
-                    applied.append((ns, rule))
+    with Sessions(outputs) as ssh:
+        planned = [(source, address, target) for source in sources for address in _addresses(ssh, source, target)]
+    with _rules(containers, planned, "REJECT", target):
         say(f"{target} is unreachable from {', '.join(s.name for s in sources)}")
         yield
+
+
+@contextmanager
+def partitioned(containers: LocalContainers, outputs: StackOutputs, host: Host, peers: list[Host],
+                action: str) -> Iterator[None]:
+    """Cut ``host`` off from ``peers`` both ways until the block ends; every other host still reaches it.
+
+    Every address of either side is cut, not only those its name resolves to.
+    ``DROP`` makes the packets vanish (a cable cut, a silent firewall: connections hang until their
+    timeouts), ``REJECT`` answers them with an ICMP error (connections fail at once). Every address
+    is resolved before the first rule goes in, so the partition cannot hide a name.
+    """
+    if action not in ("DROP", "REJECT"):
+        raise ValueError(f"partition action must be DROP or REJECT, got {action!r}")
+    with Sessions(outputs) as ssh:
+        own = {h.name: _own_addresses(ssh, h) for h in [host, *peers]}
+    planned = [(host, address, peer.name) for peer in peers for address in own[peer.name]]
+    planned += [(peer, address, host.name) for peer in peers for address in own[host.name]]
+    with _rules(containers, planned, action, host.name):
+        say(f"{host.name} is partitioned from {', '.join(p.name for p in peers)} ({action})")
+        yield
+
+
+@contextmanager
+def _rules(containers: LocalContainers, planned: list[tuple[Host, str, str]], action: str,
+           what: str) -> Iterator[None]:
+    """OUTPUT rules, (source, address) each: one ``iptables-restore --noflush`` per namespace, so each side's
+    cut lands at one instant; every rule is removed afterwards, whatever happens."""
+    by_source: dict[str, tuple[Host, list[list[str]]]] = {}
+    for source, address, target in planned:
+        rule = ["OUTPUT", "-d", address, "-j", action, "-m", "comment", "--comment", f"{TAG}:{target}"]
+        by_source.setdefault(source.name, (source, []))[1].append(rule)
+    applied: list[tuple[NetworkNamespace, list[list[str]]]] = []
+    try:
+        for source, rules in by_source.values():
+            ns = containers.netns(source)
+            result = ns.run("iptables-restore", "--noflush", stdin=_batch("-I", rules), check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"cannot cut {what} off from {source.name}: {result.stderr.strip()}")
+            applied.append((ns, rules))
+        yield
     finally:
-        for ns, rule in applied:
-            ns.run("iptables", "-D", *rule, check=False)
+        for ns, rules in applied:
+            if ns.run("iptables-restore", "--noflush", stdin=_batch("-D", rules), check=False).returncode != 0:
+                for rule in rules:  # one already gone fails the batch: the rest one by one
+                    ns.run("iptables", "-D", *rule, check=False)
         if applied:
-            say(f"{target} is reachable again")
+            say(f"{what}: {sum(len(r) for _, r in applied)} iptables rules removed")
+
+
+def _batch(verb: str, rules: list[list[str]]) -> str:
+    return "*filter\n" + "".join(f"{verb} {shlex.join(rule)}\n" for rule in rules) + "COMMIT\n"

@@ -11,6 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,8 +108,11 @@ def standby_streaming(ctx: ProbeContext, args: dict[str, Any]) -> Result:
 @PROBES.register("writable-members")
 def writable_members(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     """At most one member's PostgreSQL accepts writes at this instant, asked of every member directly."""
-    answers = {m.name: member_writable(ctx.outputs, m.name, timeout_s=int(args.get("timeout_s", 1)))
-               for m in ctx.outputs.database.members}
+    members = [m.name for m in ctx.outputs.database.members]
+    with ThreadPoolExecutor(max_workers=len(members)) as pool:  # every member at the same instant
+        asked = pool.map(lambda name: member_writable(ctx.outputs, name, timeout_s=int(args.get("timeout_s", 1))),
+                         members)
+        answers = dict(zip(members, asked, strict=True))
     writable = [name for name, ok in answers.items() if ok]
     detail = ", ".join(f"{n} {'writable' if ok else 'standby' if ok is False else 'unreachable'}"
                        for n, ok in answers.items())

@@ -62,7 +62,8 @@ class ProbeLoop(threading.Thread):
             started = time.time()
             results = [_run_probe(self.ctx, p) for p in self.probes]
             self.rounds.append({"t": started, "failed": {r["name"]: r["detail"] for r in results if not r["ok"]},
-                                "took": {r["name"]: r["seconds"] for r in results}})
+                                "took": {r["name"]: r["seconds"] for r in results},
+                                "detail": {r["name"]: r["detail"] for r in results}})
             self.stop.wait(self.interval_s)
 
 
@@ -284,6 +285,9 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     split = {p.name for p in loop.probes if p.probe == "writable-members"}
     if split:  # measured only where the experiment watches it: the rounds in which two members took writes
         m["dual_writable_rounds"] = sum(1 for r in loop.rounds if split & set(r["failed"]))
+        if actions:
+            m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, actions[0].phases["injected"])
+            actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
     journal.measurements = m
     _judge(experiment, journal)
@@ -302,7 +306,45 @@ def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict
     writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
               for p in [*experiment.probes, *experiment.monitors] if p.probe == "service-write"]
     m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)
+    healed = [a.phases["verified"] - a.phases["rolled_back"] for a in actions
+              if a.phases.get("verified") and a.phases.get("rolled_back")]
+    if healed:  # from the fault undone to the "after" hypothesis holding (a rejoined standby streaming, say)
+        m["whole_after_heal_s"] = round(max(healed), 3)
     return m
+
+
+def _writable(round_: dict[str, Any], probes: set[str]) -> set[str]:
+    """The members a writable-members probe found taking writes in this round ("db-1 writable, db-2 standby")."""
+    return {part.split()[0] for name in probes for part in str(round_["detail"].get(name, "")).split(", ")
+            if part.endswith(" writable")}
+
+
+def writable_changes(rounds: list[dict[str, Any]], probes: set[str]) -> list[dict[str, Any]]:
+    """Each round at which the set of members taking writes changed: the split-brain record for the journal."""
+    changes: list[dict[str, Any]] = []
+    for r in rounds:
+        now = sorted(_writable(r, probes))
+        if not changes or changes[-1]["writable"] != now:
+            changes.append({"t": r["t"], "writable": now})
+    return changes
+
+
+def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injected: float) -> float:
+    """How long after the fault the member that was primary when it struck still took writes: an upper
+    bound, up to the first round that found it no longer writable (the probe rounds' resolution).
+
+    What an isolated primary must keep short (within ttl): while it takes writes, clients that still
+    reach it write to a member the rest of the cluster may already have replaced.
+    """
+    before = [r for r in rounds if r["t"] < injected]
+    primary = _writable(before[-1], probes) if before else set()
+    after = [r for r in rounds if r["t"] >= injected]
+    if len(primary) != 1 or not after:
+        return 0.0
+    writable = [i for i, r in enumerate(after) if primary & _writable(r, probes)]
+    ended = after[writable[-1] + 1]["t"] if writable and writable[-1] + 1 < len(after) else (
+        after[-1]["t"] if writable else after[0]["t"])
+    return round(ended - injected, 3)
 
 
 def _load_measurements(journal: Journal, load_result: list[LoadRun], probe_outage_s: float) -> dict[str, Any]:

@@ -126,6 +126,7 @@ FAILURE_MODES = {
     "backup-site-outage": 4.0,
     "dcs-member-loss": 4.0,
     "dcs-quorum-loss": 1.0,
+    "database-primary-partition": 1.0,
 }
 """Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from chaos.experiment import ExperimentError, find_experiments, parse_experiment
-from chaos.runner import phases_from_rounds
+from chaos.faults import FAULTS
+from chaos.runner import old_primary_writable_s, phases_from_rounds, writable_changes
 from infra.config import FAILURE_MODES
 
 VALID: dict[str, Any] = {
@@ -65,3 +66,25 @@ def test_phases_are_the_first_failing_round_and_the_first_green_one_after_it() -
     assert phases_from_rounds(rounds, injected=10.0, until=20.0, probe="r") == (11.5, 12.0)
     assert phases_from_rounds(rounds, injected=12.5, until=20.0) == (13.0, None)
     assert phases_from_rounds(rounds, injected=14.0, until=20.0) == (None, None)
+
+
+def _rounds(*writable: tuple[float, str]) -> list[dict[str, Any]]:
+    """Probe rounds whose writable-members probe ("split") saw these members taking writes."""
+    return [{"t": t, "failed": {}, "detail": {"split": ", ".join(
+        f"{m} {'writable' if m in members.split() else 'standby'}" for m in ("db-1", "db-2"))}}
+        for t, members in writable]
+
+
+def test_the_old_primary_is_writable_until_the_first_round_that_finds_it_not() -> None:
+    rounds = _rounds((8.0, "db-1"), (10.5, "db-1"), (12.0, "db-1"), (14.0, ""), (16.0, "db-2"))
+    assert old_primary_writable_s(rounds, {"split"}, injected=10.0) == 4.0  # seen at 12.0, gone at 14.0
+    assert old_primary_writable_s(_rounds((8.0, "db-1"), (10.5, ""), (12.0, "db-2")), {"split"}, 10.0) == 0.5
+    assert old_primary_writable_s(_rounds((8.0, ""), (10.5, "db-2")), {"split"}, 10.0) == 0.0  # none before
+    assert [c["writable"] for c in writable_changes(rounds, {"split"})] == [["db-1"], [], ["db-2"]]
+
+
+def test_a_partition_names_its_action_and_refuses_any_other() -> None:
+    describe = FAULTS.get("primary-partition").describe  # the leader is resolved only when injected
+    with pytest.raises(ValueError, match=r"arguments.action must be DROP or REJECT, got 'BLACKHOLE'"):
+        describe(None, {"action": "BLACKHOLE"})  # type: ignore[arg-type]
+    assert describe(None, {"action": "reject"}).startswith("REJECT every packet")  # type: ignore[arg-type]

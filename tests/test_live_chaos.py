@@ -56,6 +56,11 @@ def test_experiment_runs_and_undoes_its_faults(name: str, steady, containers, tm
     if name == "dcs-quorum-loss":  # failsafe_mode: the leader keeps writing while etcd has no quorum
         assert data["verdict"] == "pass", data["reason"]
         assert data["measurements"]["dual_writable_rounds"] == 0
+    if name.startswith("primary-partition-"):  # never two writable members; the isolated one rejoins
+        m = data["measurements"]
+        assert m["dual_writable_rounds"] == 0 and m["acknowledged_writes"] > 0, m
+        assert m["old_primary_writable_s"] is not None and m["whole_after_heal_s"] > 0, m
+        assert any("partitioned the primary" in n for a in data["activities"] for n in a["notes"])
     if name == "database-primary-kill":
         assert data["measurements"]["writes_back_s"] > 0
         assert any("killed the primary" in n for a in data["activities"] for n in a["notes"])

@@ -24,9 +24,10 @@ class NetworkNamespace:
     host: str
     pid: int
 
-    def run(self, *command: str, check: bool = True, timeout_s: float = 15) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, check: bool = True, timeout_s: float = 15,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(["nsenter", "-t", str(self.pid), "-n", *command], capture_output=True, text=True,
-                                check=False, timeout=timeout_s)
+                                check=False, timeout=timeout_s, input=stdin)
         if check and result.returncode != 0:
             raise RuntimeError(f"{self.host}: `{' '.join(command)}` in its network namespace: "
                                f"{result.stderr.strip()}")
