@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,18 +54,27 @@ class ProbeLoop(threading.Thread):
 
     def __init__(self, ctx: ProbeContext, probes: list[Probe], interval_s: float) -> None:
         super().__init__(daemon=True, name="probe-loop")
-        self.ctx, self.probes, self.interval_s = ctx, probes, interval_s
+        first: dict[str, Probe] = {}
+        for probe in probes:  # a hypothesis probe also listed as a monitor runs once a round
+            first.setdefault(probe.name, probe)
+        self.ctx, self.probes, self.interval_s = ctx, list(first.values()), interval_s
         self.rounds: list[dict[str, Any]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            started = time.time()
-            results = [_run_probe(self.ctx, p) for p in self.probes]
-            self.rounds.append({"t": started, "failed": {r["name"]: r["detail"] for r in results if not r["ok"]},
-                                "took": {r["name"]: r["seconds"] for r in results},
-                                "detail": {r["name"]: r["detail"] for r in results}})
-            self.stop.wait(self.interval_s)
+        """Each round asks every probe at the same instant: a round lasts as long as its slowest probe, not
+        their sum, so a slow write cannot blur when the writable members changed."""
+        with ThreadPoolExecutor(max_workers=max(1, len(self.probes)), thread_name_prefix="probe") as pool:
+            while not self.stop.is_set():
+                self._round(pool)
+                self.stop.wait(self.interval_s)
+
+    def _round(self, pool: ThreadPoolExecutor) -> None:
+        started = time.time()
+        results = list(pool.map(lambda p: _run_probe(self.ctx, p), self.probes))
+        self.rounds.append({"t": started, "failed": {r["name"]: r["detail"] for r in results if not r["ok"]},
+                            "took": {r["name"]: r["seconds"] for r in results},
+                            "detail": {r["name"]: r["detail"] for r in results}})
 
 
 def phases_from_rounds(rounds: list[dict[str, Any]], injected: float, until: float,

@@ -71,8 +71,12 @@ class RunState:
         return self.data["steps"].get(step, {}).get("status") == "done"
 
 
+QUICK_EXPERIMENTS = ("uplink-outage", "app-server-kill", "database-primary-kill")
+"""What `harness all --quick` drills: one each of the network, the app tier and the database."""
+
+
 def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict[str, Callable[[], Any]]:
-    experiments = ["uplink-outage", "app-server-kill", "database-primary-kill"] if quick else []
+    experiments = list(QUICK_EXPERIMENTS) if quick else []
     return {
         "setup": setup,
         "up": lambda: (up(stack), snapshot(stack, run_dir)),

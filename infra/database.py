@@ -25,6 +25,8 @@ PATRONI_PORT = 8008
 PATRONI_REST_USER = "patroni"
 """Basic-auth user for Patroni's unsafe REST methods (POST, PUT, PATCH, DELETE); the password is generated."""
 POSTGRES_PORT = 5432
+PG_LOG_DIR = "/var/log/postgresql"
+"""PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
 FAILSAFE_MODE = True
 """Patroni keeps its leader through a DCS outage while every member answers its POST /failsafe (the
 dcs-quorum-loss drill): without it, losing etcd's quorum stops every write though PostgreSQL is healthy."""
@@ -173,10 +175,19 @@ def patroni_config(
                 "ssl_key_file": f"{TLS_DIR}/host.key",
                 "ssl_ca_file": f"{TLS_DIR}/ca.crt",
                 "ssl_min_protocol_version": "TLSv1.2",
-                # Connections, disconnections and errors also go to syslog, and so to the log host.
-                "log_destination": "stderr,syslog",
-                "syslog_facility": "LOCAL0",
-                "syslog_ident": "postgres",
+                # Connections, disconnections and errors go to files that rsyslog tails (imfile) and ships
+                # to the log host. Not syslog(): PostgreSQL 15's die() handler can log from inside a
+                # syslog() call that a backend's own log line was blocked in, and deadlocks on glibc's
+                # syslog lock; seen in the partition drill as a backend that never exited and a primary
+                # stuck "shutting down" past the heal. The collector's pipe takes no lock.
+                "logging_collector": "on",
+                "log_destination": "stderr",
+                "log_directory": PG_LOG_DIR,
+                "log_filename": "postgresql-%a.log",  # a week's ring here; the log host keeps 180 days
+                "log_truncate_on_rotation": "on",
+                "log_rotation_age": "1d",
+                "log_rotation_size": 0,
+                "log_file_mode": "0640",
             },
             "pg_hba": [
                 "local all all peer",

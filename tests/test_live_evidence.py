@@ -15,8 +15,10 @@ import pytest
 
 import harness.evidence.report
 import harness.pipeline
+from chaos.cleanup import cleanup
 from harness.evidence.catalogue import load_catalogue
-from harness.pipeline import run_all
+from harness.pipeline import QUICK_EXPERIMENTS, run_all
+from tests.drill_journals import assert_drill_ran_and_undid_its_faults
 
 pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")
@@ -64,6 +66,13 @@ def test_every_catalogue_requirement_is_in_the_bundle_with_a_reason(quick_run: P
     assert int(suite.get("tests")) == len(listed)
     assert int(suite.get("failures")) == evidence["summary"]["fail"]
     assert (quick_run.parent / "latest").resolve() == quick_run.resolve()
+
+
+@pytest.mark.parametrize("name", QUICK_EXPERIMENTS)
+def test_the_quick_runs_drills_ran_and_undid_their_faults(quick_run: Path, name: str, containers, outputs) -> None:
+    """These three are drilled here only (test_live_chaos leaves them out): the same checks on their journals."""
+    assert_drill_ran_and_undid_its_faults(json.loads((quick_run / "chaos" / name / "journal.json").read_text()), name)
+    assert not cleanup(containers, outputs), "the quick run left a fault behind"
 
 
 def _verify(bundle: Path, *named: str) -> tuple[int, dict]:
@@ -195,24 +204,28 @@ def test_the_report_is_rebuilt_from_the_run_folder_alone(quick_run: Path, tmp_pa
 
 
 @pytest.mark.takes_stack_down
-def test_an_old_bundle_still_verifies_after_the_stack_is_replaced(live_stack, tmp_path: Path) -> None:
-    """The key that seals a bundle is the operator's: `harness down` and `harness up` (new stack secrets) change
-    nothing. The bundle is sealed as `harness all`'s report step seals it, from a snapshot of the running stack."""
-    from harness.core.outputs import StackOutputs
+def test_down_leaves_nothing_behind_and_an_old_bundle_still_verifies(live_stack, engine, tmp_path: Path) -> None:
+    """The key that seals a bundle is the operator's: with the stack gone — containers, networks, volumes and its
+    generated secrets — the bundle still verifies. Sealed as `harness all`'s report step seals it, from a snapshot
+    of the running stack. The session's last test: `down` is what it tests, once."""
+    from harness.core.state import STATE_ROOT
     from harness.evidence.report import build_report
     from harness.evidence.signing_key import init_key
+    from harness.provisioning.docker_apply import DockerApplier
     from harness.provisioning.run_snapshot import snapshot
-    from harness.provisioning.stack_ops import down, up
+    from harness.provisioning.stack_ops import down
 
     live_stack.ensure_up()
-    before = StackOutputs.load(live_stack.stack).secret("db_app_password")
     folder = tmp_path / "evidence" / "old-run"
     folder.mkdir(parents=True)
     snapshot(live_stack.stack, folder)
     key, _ = init_key()
     build_report(folder, live_stack.stack, folder.name, "2026-11-25T00:00:00Z", signing_key=key)
-    down(live_stack.stack)
-    up(live_stack.stack)
-    assert StackOutputs.load(live_stack.stack).secret("db_app_password") != before, "up made a new stack"
+    report = down(live_stack.stack)
+    live_stack.brought_up = False
+    assert report.removed
+    applier = DockerApplier(engine.client, live_stack.stack)
+    assert not applier.existing_containers() and not applier.existing_networks() and not applier.existing_volumes()
+    assert not (STATE_ROOT / live_stack.stack).exists(), "down keeps no generated secret of the stack"
     code, result = _verify(folder, "--fingerprint", key.fingerprint)
     assert (code, result["status"]) == (0, "verified"), result

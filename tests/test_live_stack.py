@@ -181,18 +181,3 @@ def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
     assert report.created == [containers["app-2"]], report
     assert report.started == [containers["turn-2"]], report
     assert not report.replaced and not report.removed, report
-
-
-@pytest.mark.takes_stack_down
-def test_down_leaves_no_container_network_or_volume(live_stack, engine) -> None:
-    from harness.provisioning.docker_apply import DockerApplier
-    from harness.provisioning.stack_ops import down
-
-    live_stack.ensure_up()
-    report = down(live_stack.stack)
-    live_stack.brought_up = False
-    assert report.removed
-    applier = DockerApplier(engine.client, live_stack.stack)
-    assert not applier.existing_containers()
-    assert not applier.existing_networks()
-    assert not applier.existing_volumes()

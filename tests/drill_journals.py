@@ -1,0 +1,33 @@
+"""What every drill's journal must show, whichever test ran the drill (test_live_chaos, the quick evidence run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def assert_drill_ran_and_undid_its_faults(data: dict[str, Any], name: str) -> None:
+    """Completed, every step succeeded in order (or was not possible here, saying why), RPO 0; per drill, its point."""
+    assert data["status"] == "completed", data["reason"]
+    for activity in data["activities"]:
+        if activity["status"] == "not_possible_here":
+            assert "netem" in activity["error"]  # this kernel has no netem; the journal says so
+            continue
+        assert activity["status"] == "succeeded", activity
+        assert not activity["error"], activity["error"]
+        if activity["kind"] == "action":
+            assert activity["phases"]["injected"] <= activity["phases"]["rolled_back"] <= activity["phases"][
+                "verified"]
+    m = data["measurements"]
+    assert m["rpo_rows"] == 0
+    if name == "uplink-outage":
+        assert data["load"]["operations"] > 100 and m["failed_operations"] == 0
+    if name == "dcs-quorum-loss":  # failsafe_mode: the leader keeps writing while etcd has no quorum
+        assert data["verdict"] == "pass", data["reason"]
+        assert m["dual_writable_rounds"] == 0
+    if name.startswith("primary-partition-"):  # never two writable members; the isolated one rejoins
+        assert m["dual_writable_rounds"] == 0 and m["acknowledged_writes"] > 0, m
+        assert m["old_primary_writable_s"] is not None and m["whole_after_heal_s"] > 0, m
+        assert any("partitioned the primary" in n for a in data["activities"] for n in a["notes"])
+    if name == "database-primary-kill":
+        assert m["writes_back_s"] > 0
+        assert any("killed the primary" in n for a in data["activities"] for n in a["notes"])
