@@ -22,10 +22,12 @@ from harness.core.containers import LocalContainers
 from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
-from harness.core.pgbackrest import PgBackRest
+from harness.core.pgbackrest import PgBackRest, switch_wal
 from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
+from harness.core.waiting import wait_for
+from infra.database import MAX_LAG_ON_FAILOVER
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
 Args = dict[str, Any]
@@ -205,6 +207,36 @@ def _primary_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
     ctx.notes.append(f"partitioned the primary {leader} from {', '.join(h.name for h in peers)} ({action})")
     with partitioned(ctx.containers, ctx.outputs, ctx.outputs.host(leader), peers, action):
         yield
+
+
+def _lag_bytes(members: list[dict[str, Any]], name: str) -> int | None:
+    lag = next((m.get("lag") for m in members if m.get("name") == name), None)
+    return lag if isinstance(lag, int) else None
+
+
+@fault("lagging-standby-primary-kill", describe=lambda o, a: (
+    "REJECT the replication between the current Patroni leader and its standbys (resolved when injected) until "
+    f"a standby lags beyond maximum_lag_on_failover ({MAX_LAG_ON_FAILOVER} bytes; WAL switched on the leader "
+    "until it does), then SIGKILL the leader's container; start it, then heal, afterwards"))
+def _lagging_standby_primary_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
+    patroni = Patroni(ctx.outputs)
+    leader = patroni.leader()
+    standbys = [h for h in ctx.outputs.hosts(role="database") if h.name != leader]
+    with partitioned(ctx.containers, ctx.outputs, ctx.outputs.host(leader), standbys, "REJECT"), \
+            Sessions(ctx.outputs) as ssh:
+        def lagging() -> int | None:
+            lags = [_lag_bytes(patroni.members(), h.name) for h in standbys]
+            if all(lag is not None and lag > MAX_LAG_ON_FAILOVER for lag in lags):
+                return min(lag for lag in lags if lag is not None)
+            switch_wal(ssh, leader)  # a new segment moves the leader's position on; the standbys stay behind
+            return None
+
+        lag = wait_for(f"every standby lagging more than {MAX_LAG_ON_FAILOVER} bytes behind {leader}", lagging,
+                       timeout=float(args.get("lag_within_s", 90)), interval=2.0)
+        ctx.notes.append(f"standbys {', '.join(h.name for h in standbys)} at least {lag} bytes behind {leader}, "
+                         f"then killed the primary {leader}")
+        with _powered_off(ctx, [ctx.outputs.host(leader)]):
+            yield
 
 
 @fault("site-power-loss", describe=lambda o, a: (

@@ -296,7 +296,9 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     if split:  # measured only where the experiment watches it: the rounds in which two members took writes
         m["dual_writable_rounds"] = sum(1 for r in loop.rounds if split & set(r["failed"]))
         if actions:
-            m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, actions[0].phases["injected"])
+            injected = actions[0].phases["injected"]
+            m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, injected)
+            m["promoted_standby_rounds"] = promoted_standby_rounds(loop.rounds, split, injected)
             actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
     journal.measurements = m
@@ -339,6 +341,18 @@ def writable_changes(rounds: list[dict[str, Any]], probes: set[str]) -> list[dic
     return changes
 
 
+def _primary_before(rounds: list[dict[str, Any]], probes: set[str], injected: float) -> set[str]:
+    before = [r for r in rounds if r["t"] < injected]
+    return _writable(before[-1], probes) if before else set()
+
+
+def promoted_standby_rounds(rounds: list[dict[str, Any]], probes: set[str], injected: float) -> int:
+    """Rounds after the fault in which a member other than the primary of before it took writes: a failover,
+    wanted when the primary is lost, a data loss when the promoted standby lagged."""
+    primary = _primary_before(rounds, probes, injected)
+    return sum(1 for r in rounds if r["t"] >= injected and _writable(r, probes) - primary) if primary else 0
+
+
 def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injected: float) -> float:
     """How long after the fault the member that was primary when it struck still took writes: an upper
     bound, up to the first round that found it no longer writable (the probe rounds' resolution).
@@ -346,8 +360,7 @@ def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injec
     What an isolated primary must keep short (within ttl): while it takes writes, clients that still
     reach it write to a member the rest of the cluster may already have replaced.
     """
-    before = [r for r in rounds if r["t"] < injected]
-    primary = _writable(before[-1], probes) if before else set()
+    primary = _primary_before(rounds, probes, injected)
     after = [r for r in rounds if r["t"] >= injected]
     if len(primary) != 1 or not after:
         return 0.0

@@ -127,6 +127,7 @@ FAILURE_MODES = {
     "dcs-member-loss": 4.0,
     "dcs-quorum-loss": 1.0,
     "database-primary-partition": 1.0,
+    "lagging-standby-primary-failure": 0.5,
 }
 """Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
 

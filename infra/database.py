@@ -25,6 +25,8 @@ PATRONI_PORT = 8008
 PATRONI_REST_USER = "patroni"
 """Basic-auth user for Patroni's unsafe REST methods (POST, PUT, PATCH, DELETE); the password is generated."""
 POSTGRES_PORT = 5432
+MAX_LAG_ON_FAILOVER = 1048576
+"""Bytes of WAL a standby may lag behind and still be promoted (Patroni's maximum_lag_on_failover)."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
 FAILSAFE_MODE = True
@@ -128,7 +130,7 @@ def patroni_config(
                 "ttl": timing.ttl,
                 "loop_wait": timing.loop_wait,
                 "retry_timeout": timing.retry_timeout,
-                "maximum_lag_on_failover": 1048576,
+                "maximum_lag_on_failover": MAX_LAG_ON_FAILOVER,
                 "synchronous_mode": args.config.synchronous,
                 "failsafe_mode": FAILSAFE_MODE,
                 "postgresql": {

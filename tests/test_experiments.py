@@ -8,7 +8,12 @@ import pytest
 
 from chaos.experiment import ExperimentError, find_experiments, parse_experiment
 from chaos.faults import FAULTS
-from chaos.runner import old_primary_writable_s, phases_from_rounds, writable_changes
+from chaos.runner import (
+    old_primary_writable_s,
+    phases_from_rounds,
+    promoted_standby_rounds,
+    writable_changes,
+)
 from infra.config import FAILURE_MODES
 
 VALID: dict[str, Any] = {
@@ -81,6 +86,13 @@ def test_the_old_primary_is_writable_until_the_first_round_that_finds_it_not() -
     assert old_primary_writable_s(_rounds((8.0, "db-1"), (10.5, ""), (12.0, "db-2")), {"split"}, 10.0) == 0.5
     assert old_primary_writable_s(_rounds((8.0, ""), (10.5, "db-2")), {"split"}, 10.0) == 0.0  # none before
     assert [c["writable"] for c in writable_changes(rounds, {"split"})] == [["db-1"], [], ["db-2"]]
+
+
+def test_a_standby_taking_writes_after_the_fault_is_counted_per_round() -> None:
+    failover = _rounds((8.0, "db-1"), (10.5, ""), (12.0, "db-2"), (13.0, "db-2"))
+    assert promoted_standby_rounds(failover, {"split"}, injected=10.0) == 2
+    waited = _rounds((8.0, "db-1"), (10.5, ""), (12.0, ""), (30.0, "db-1"))  # the old primary back: no promotion
+    assert promoted_standby_rounds(waited, {"split"}, injected=10.0) == 0
 
 
 def test_a_partition_names_its_action_and_refuses_any_other() -> None:
