@@ -181,6 +181,7 @@ class RestoreDrill:
             faults.enter_context(patroni_paused(self.ssh, self.leader))
             started = time.monotonic()
             self.lose_and_restore()
+            self.clear_standbys()
         verified, recovered, clinical = self.service_back_and_verified(sentinel)
         rto = time.monotonic() - started
         result = self.result(label, sentinel, verified, recovered, clinical, rto, isolated)
@@ -246,6 +247,18 @@ class RestoreDrill:
                      lambda: self.ssh.run(self.leader, f"{AS_POSTGRES} psql -XAtc 'select pg_is_in_recovery()'",
                                           check=False).strip() == "f",
                      timeout=4 * 3600, interval=0.5)
+
+    def clear_standbys(self) -> None:
+        """Empty the other members' data directories again, just before Patroni resumes and rebuilds them.
+
+        `pause --wait` stops new actions, not one already running: a member that had just rejoined (after a
+        primary-kill drill) finished "changing primary_conninfo and restarting" after the wipe and left
+        standby.signal and patroni.dynamic.json behind, and Patroni then refused the directory for ever
+        ("system ID is invalid; consider doing reinitialize").
+        """
+        for member in self.members:
+            if member.name != self.leader:
+                self.ssh.run(member.name, f"find {DATA_DIR} -mindepth 1 -delete")
 
     def service_back_and_verified(self, sentinel: Sentinel) -> tuple[bool, int, str]:
         """(everything verified, last seq recovered, what the consultation check found)."""
