@@ -50,6 +50,10 @@ LOGS_ASTRAY = ("sed -i 's/target=\"log-1[.]/target=\"nowhere./' /etc/rsyslog.d/5
                "supervisorctl restart rsyslog",
                "sed -i 's/target=\"nowhere[.]/target=\"log-1./' /etc/rsyslog.d/50-ihh-forward.conf && "
                "supervisorctl restart rsyslog")
+PSQL = "runuser -u postgres -- psql -XAtq -c"
+WAL_UNBOUNDED = (f"{PSQL} \"alter system set max_wal_size = '1000TB'\" && {PSQL} 'select pg_reload_conf()'",
+                 f"{PSQL} 'alter system reset max_wal_size' && {PSQL} 'select pg_reload_conf()'")
+"""A max_wal_size no disk can hold: the WAL headroom check must see it (a full WAL disk stops PostgreSQL)."""
 COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.conf",
                   "sed -i 's/^no-auth$/use-auth-secret/' /etc/ihh/turnserver.conf")
 
@@ -61,10 +65,12 @@ COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.con
         ("db-1", PG_TRUST, "database::test_no_trust_or_plain_host_rule_for_remote_addresses",
          "remote connections must need TLS and a password"),
         ("turn-1", COTURN_NO_AUTH, "av::test_coturn_requires_authentication", "coturn must require authentication"),
+        ("db-1", WAL_UNBOUNDED, "database::test_wal_volume_has_headroom_and_no_archive_backlog",
+         "the WAL's filesystem must keep 2 x max_wal_size free"),
         ("app-2", LOGS_ASTRAY, "common::test_logs_reach_the_log_host_over_verified_tls",
          "logs must reach the log host over verified TLS"),
     ],
-    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth", "logs-astray"],
+    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth", "wal-unbounded", "logs-astray"],
 )
 def test_misconfiguration_fails_the_right_check(outputs, tmp_path: Path, host, change, check, rule) -> None:
     with misconfigured(outputs, host, *change):

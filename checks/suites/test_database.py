@@ -110,3 +110,26 @@ def test_patroni_rest_api_is_tls_only_and_refuses_unauthenticated_changes(host, 
     assert answers["change"] == 401, (
         f"{target.name}: Patroni must refuse an unauthenticated PATCH /config (it can set archive_command): "
         f"answered {answers['change']}")
+
+
+WAL_HEADROOM_FACTOR = 2
+"""Free space on the WAL's filesystem, in multiples of max_wal_size: WAL may outgrow max_wal_size between
+checkpoints, and a stalled archiver keeps every segment until it is pushed."""
+WAL_READY_LIMIT = 16
+"""Segments waiting for the archiver (256 MB): a backlog that grows is how a WAL disk fills up."""
+
+
+@pytest.mark.requirements("EH-2.2.1", "EH-1.1.2")
+@pytest.mark.impact("high")
+def test_wal_volume_has_headroom_and_no_archive_backlog(host, target) -> None:
+    """PostgreSQL stops (PANIC) when it cannot write WAL: caught here, before that, on every member."""
+    wal = f"{DATA_DIR}/pg_wal"
+    free = int(host.check_output(f"df --output=avail -B1 {wal} | tail -n 1").strip())
+    max_wal = int(sql(host, "select setting::bigint * 1048576 from pg_settings where name = 'max_wal_size'"))
+    assert free >= WAL_HEADROOM_FACTOR * max_wal, (
+        f"{target.name}: the WAL's filesystem must keep {WAL_HEADROOM_FACTOR} x max_wal_size free "
+        f"({WAL_HEADROOM_FACTOR * max_wal / 2**30:.1f} GiB): {free / 2**30:.1f} GiB free")
+    ready = int(host.check_output(f"find {wal}/archive_status -name '*.ready' | wc -l").strip())
+    assert ready <= WAL_READY_LIMIT, (
+        f"{target.name}: at most {WAL_READY_LIMIT} WAL segments may wait for the archiver: {ready} wait "
+        "(is a backup copy unreachable?)")
