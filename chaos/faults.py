@@ -225,7 +225,8 @@ def _lagging_standby_primary_kill(ctx: FaultContext, args: Args) -> Iterator[Non
     with partitioned(ctx.containers, ctx.outputs, ctx.outputs.host(leader), standbys, "REJECT"), \
             Sessions(ctx.outputs) as ssh:
         def lagging() -> int | None:
-            lags = [_lag_bytes(patroni.members(), h.name) for h in standbys]
+            members = patroni.members()
+            lags = [_lag_bytes(members, h.name) for h in standbys]
             if all(lag is not None and lag > MAX_LAG_ON_FAILOVER for lag in lags):
                 return min(lag for lag in lags if lag is not None)
             switch_wal(ssh, leader)  # a new segment moves the leader's position on; the standbys stay behind

@@ -114,9 +114,17 @@ def writable_members(ctx: ProbeContext, args: dict[str, Any]) -> Result:
                          members)
         answers = dict(zip(members, asked, strict=True))
     writable = [name for name, ok in answers.items() if ok]
-    detail = ", ".join(f"{n} {'writable' if ok else 'standby' if ok is False else 'unreachable'}"
+    detail = ", ".join(f"{n} {WRITABLE if ok else 'standby' if ok is False else 'unreachable'}"
                        for n, ok in answers.items())
     return len(writable) <= int(args.get("at_most", 1)), detail
+
+
+WRITABLE = "writable"
+
+
+def writable_in(detail: str) -> set[str]:
+    """The members a writable-members detail ("db-1 writable, db-2 standby") names as taking writes."""
+    return {part.split()[0] for part in detail.split(", ") if part.endswith(f" {WRITABLE}")}
 
 
 @PROBES.register("leader-unchanged")

@@ -19,7 +19,7 @@ from chaos.cleanup import cleanup
 from chaos.experiment import Experiment, Probe, Step, find_experiments
 from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
 from chaos.journal import Activity, Journal
-from chaos.probes import PROBES, ProbeContext, committed_writes_present
+from chaos.probes import PROBES, ProbeContext, committed_writes_present, writable_in
 from chaos.rollbacks import ROLLBACKS
 from chaos.rollbacks import service_ready as wait_service_ready
 from harness.core.containers import LocalContainers
@@ -326,9 +326,8 @@ def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict
 
 
 def _writable(round_: dict[str, Any], probes: set[str]) -> set[str]:
-    """The members a writable-members probe found taking writes in this round ("db-1 writable, db-2 standby")."""
-    return {part.split()[0] for name in probes for part in str(round_["detail"].get(name, "")).split(", ")
-            if part.endswith(" writable")}
+    """The members the round's writable-members probes found taking writes."""
+    return {member for name in probes for member in writable_in(str(round_["detail"].get(name, "")))}
 
 
 def writable_changes(rounds: list[dict[str, Any]], probes: set[str]) -> list[dict[str, Any]]:
@@ -365,9 +364,10 @@ def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injec
     if len(primary) != 1 or not after:
         return 0.0
     writable = [i for i, r in enumerate(after) if primary & _writable(r, probes)]
-    ended = after[writable[-1] + 1]["t"] if writable and writable[-1] + 1 < len(after) else (
-        after[-1]["t"] if writable else after[0]["t"])
-    return round(ended - injected, 3)
+    if not writable:  # already gone in the first round after the fault
+        return round(after[0]["t"] - injected, 3)
+    following = writable[-1] + 1  # the first round that no longer found it writable (the last round, if none)
+    return round(after[min(following, len(after) - 1)]["t"] - injected, 3)
 
 
 def _load_measurements(journal: Journal, load_result: list[LoadRun], probe_outage_s: float) -> dict[str, Any]:
