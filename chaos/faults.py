@@ -13,7 +13,7 @@ experiment validator, the dry run and the runner all read that one table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,22 @@ def _dcs_quorum_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     ctx.notes.append(f"killed {', '.join(h.name for h in majority)} of {len(ctx.outputs.hosts(role='dcs'))} "
                      "etcd members: no quorum")
     with _powered_off(ctx, majority):
+        yield
+
+
+@fault("dcs-quorum-partition", describe=lambda o, a: (
+    f"DROP every packet between each of a majority of the etcd members "
+    f"({', '.join(h.name for h in _dcs_majority(o))}) and every other etcd member and database host, both ways; "
+    "the members keep running, cut off"))
+def _dcs_quorum_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
+    majority = _dcs_majority(ctx.outputs)
+    others = [*ctx.outputs.hosts(role="dcs"), *ctx.outputs.hosts(role="database")]
+    ctx.notes.append(f"partitioned {', '.join(h.name for h in majority)} of {len(ctx.outputs.hosts(role='dcs'))} "
+                     "etcd members from the cluster (DROP): no quorum, and every call to them hangs to its timeout")
+    with ExitStack() as cuts:
+        for member in majority:
+            cuts.enter_context(partitioned(ctx.containers, ctx.outputs, member,
+                                           [h for h in others if h.name != member.name], "DROP"))
         yield
 
 

@@ -73,6 +73,7 @@ class AlicloudPlatform(pulumi.ComponentResource):
         if not config.prod.zones:
             raise ValueError("config ihh:prod.zones: the prod stack needs at least one zone of the primary region")
         self.stack = config.stack
+        self.host_watchdog = {"driver": "default", "device": "/dev/watchdog"}
         self.config = config
         self._providers: dict[str, alicloud.Provider] = {}
         self._vpcs: dict[str, vpc.Network] = {}
@@ -313,8 +314,16 @@ class AlicloudPlatform(pulumi.ComponentResource):
         return None, lines
 
 
-ROLE_TIMERS = {"backup": [["systemctl", "enable", "--now", "ihh-backup-scheduler.timer"]]}
-"""Timers a role's hosts run (units from images/<role>/rootfs, baked into prod.imageId): the backup schedule."""
+ROLE_TIMERS = {
+    "backup": [["systemctl", "enable", "--now", "ihh-backup-scheduler.timer"]],
+    # Patroni fences an isolated primary with the kernel's watchdog (mode "required"): softdog, writable
+    # by Patroni's user only, loaded at every boot.
+    "database": [["sh", "-c", "echo softdog > /etc/modules-load.d/softdog.conf && modprobe softdog"],
+                 ["sh", "-c", "echo 'KERNEL==\"watchdog\", OWNER=\"postgres\", GROUP=\"postgres\", MODE=\"0600\"'"
+                              " > /etc/udev/rules.d/61-watchdog.rules && udevadm trigger --name-match=watchdog"]],
+}
+"""Boot steps a role's hosts take (units from images/<role>/rootfs, baked into prod.imageId): the backup
+schedule, the database hosts' watchdog."""
 
 
 OWNER_ONLY = ("0600", "0400")

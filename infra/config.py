@@ -51,6 +51,12 @@ class Uplink:
     bandwidth_mbps: int
 
 
+WATCHDOG_SAFETY_MARGIN_S = 2
+"""Seconds between the watchdog resetting an isolated primary and its leader key expiring (Patroni's
+safety_margin): the watchdog fires ttl - 2 s after the last ping, before any standby may promote (a
+standby also needs up to loopWait to see the key gone)."""
+
+
 @dataclass(frozen=True)
 class FailoverTiming:
     """Patroni's timing knobs; smaller values fail over faster and risk false failovers."""
@@ -262,6 +268,14 @@ def _database(value: Any) -> DatabaseConfig:
             "database.failover",
             "Patroni needs loopWait + 2 x retryTimeout <= ttl, "
             f"got {failover.loop_wait} + 2 x {failover.retry_timeout} > {failover.ttl}",
+        )
+    if failover.loop_wait + 2 * failover.retry_timeout >= failover.ttl - WATCHDOG_SAFETY_MARGIN_S:
+        raise ConfigError(
+            "database.failover",
+            f"the watchdog fires ttl - {WATCHDOG_SAFETY_MARGIN_S} s after the leader's last good loop, so "
+            "loopWait + 2 x retryTimeout must stay below it (or a DCS outage that failsafe mode rides through "
+            f"resets the primary): got {failover.loop_wait} + 2 x {failover.retry_timeout} >= "
+            f"{failover.ttl} - {WATCHDOG_SAFETY_MARGIN_S}",
         )
     members = _int("database.dcsMembers", raw.get("dcsMembers", 3), 1, 7)
     if members % 2 == 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from infra.config import DatabaseConfig, Site
+from infra.config import WATCHDOG_SAFETY_MARGIN_S, DatabaseConfig, Site
 from infra.model import File, Healthcheck, Host, HostSpec, Platform, Port
 from infra.secrets import StackSecrets
 
@@ -27,6 +27,10 @@ PATRONI_REST_USER = "patroni"
 POSTGRES_PORT = 5432
 MAX_LAG_ON_FAILOVER = 1048576
 """Bytes of WAL a standby may lag behind and still be promoted (Patroni's maximum_lag_on_failover)."""
+WAL_SIZING = {"max_wal_size": "256MB", "min_wal_size": "64MB", "wal_keep_size": "64MB", "wal_recycle": "off"}
+"""A rejoining primary's pg_rewind (PostgreSQL 15) copies the new primary's whole pg_wal: at the defaults (1 GB
+max_wal_size, recycled segments kept) and 256 MB wal_keep_size that was ~900 MB and 20-23 s of every rejoin.
+Standbys keep their place by replication slots (use_slots), not by wal_keep_size. Converged by ``up``."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
 FAILSAFE_MODE = True
@@ -125,6 +129,9 @@ def patroni_config(
                 "authentication": {"username": PATRONI_REST_USER, "password": passwords["patroni-rest"]}},
         "etcd3": {"hosts": [f"{h}:{ETCD_CLIENT_PORT}" for h in args.dcs_hosts], "protocol": "https",
                   "cacert": f"{TLS_DIR}/ca.crt", "cert": f"{TLS_DIR}/host.crt", "key": f"{TLS_DIR}/host.key"},
+        # Required: a member that cannot arm its watchdog never becomes leader, so an isolated leader always
+        # stops before its key expires, however long its DCS calls hang (the DROP partition drill).
+        "watchdog": {"mode": "required", **args.platform.host_watchdog, "safety_margin": WATCHDOG_SAFETY_MARGIN_S},
         "bootstrap": {
             "dcs": {
                 "ttl": timing.ttl,
@@ -142,7 +149,6 @@ def patroni_config(
                         "max_wal_senders": 10,
                         "max_replication_slots": 10,
                         "wal_log_hints": "on",
-                        "wal_keep_size": "256MB",
                         "archive_mode": "on",
                         "archive_command": f"pgbackrest --stanza={STANZA} archive-push %p",
                         "archive_timeout": 60,
@@ -150,6 +156,7 @@ def patroni_config(
                         "log_connections": "on",
                         "log_disconnections": "on",
                         "shared_buffers": "128MB",
+                        **WAL_SIZING,
                     },
                 },
             },

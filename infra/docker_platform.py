@@ -58,6 +58,9 @@ class DockerPlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ihh:local:DockerPlatform", name, None, opts)
         self.stack = stack
+        # Containers share this machine's kernel: /dev/watchdog would reset the machine. Patroni's
+        # named-pipe driver, read by the database image's container-watchdog, resets the service instead.
+        self.host_watchdog = {"driver": "testing", "device": "/run/ihh/watchdog"}
         self.ssh_public_key = ssh_public_key
         self.log_sink = log_sink
         self.prefix = f"ihh-{stack}"

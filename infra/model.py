@@ -120,6 +120,8 @@ class Platform(Protocol):
     """What a stack's platform provides to the components."""
 
     stack: str
+    host_watchdog: dict[str, str]
+    """Patroni's watchdog ``driver`` and ``device`` on this platform's hosts: what fences an isolated primary."""
 
     def host(self, spec: HostSpec, parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> Host:
         """Provision one host with its files, networks and published ports."""

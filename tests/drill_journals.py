@@ -21,17 +21,18 @@ def assert_drill_ran_and_undid_its_faults(data: dict[str, Any], name: str) -> No
     assert m["rpo_rows"] == 0
     if name == "uplink-outage":
         assert data["load"]["operations"] > 100 and m["failed_operations"] == 0
-    if name == "dcs-quorum-loss":  # failsafe_mode: the leader keeps writing while etcd has no quorum
+    if name in ("dcs-quorum-loss", "dcs-quorum-partition"):  # failsafe_mode: writes go on while etcd has no quorum
         assert data["verdict"] == "pass", data["reason"]
         assert m["dual_writable_rounds"] == 0
     if name.startswith("primary-partition-"):  # the isolated primary stops, is replaced, and rejoins
         assert m["acknowledged_writes"] > 0 and m["whole_after_heal_s"] > 0, m
         assert m["old_primary_writable_s"] > 0 and isinstance(m["dual_writable_rounds"], int), m
         assert any("partitioned the primary" in n for a in data["activities"] for n in a["notes"])
-        if name == "primary-partition-reject":  # refused packets: it demotes within seconds, never beside another
-            assert m["dual_writable_rounds"] == 0, m
-        # under DROP, Patroni 3.0.2 demotes 11-16 s after the cut (ttl 10): two writable members were seen in 1
-        # of 4 runs (issue 16); the journal's verdict says so, this test only that it was measured
+        # refused packets: Patroni demotes it within seconds; dropped ones: its watchdog resets it before its key
+        # expires (Patroni alone took 11-16 s, past ttl, and was once writable beside the new primary)
+        assert m["dual_writable_rounds"] == 0, m
+        # within ttl (the goal), give or take the probe rounds' resolution: the measure is an upper bound
+        assert m["old_primary_writable_s"] < data["goals"]["old_primary_writable_s"]["goal"] + 1, m
     if name == "lagging-standby-primary-kill":  # availability given up for the data: no lagging standby promoted
         assert data["verdict"] == "pass", data["reason"]
         assert m["promoted_standby_rounds"] == 0 and m["dual_writable_rounds"] == 0, m

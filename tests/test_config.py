@@ -40,6 +40,8 @@ def test_committed_stacks_parse() -> None:
         ({"database": {"dcsMembers": 2}}, "database.dcsMembers", "odd"),
         ({"database": {"failover": {"ttl": 6, "loopWait": 2, "retryTimeout": 5}}}, "database.failover",
          "loopWait + 2 x retryTimeout <= ttl"),
+        ({"database": {"failover": {"ttl": 10, "loopWait": 1, "retryTimeout": 4}}}, "database.failover",
+         "the watchdog fires ttl - 2 s after the leader's last good loop"),
         ({"uplinks": [{"name": "line-a", "provider": "x", "bandwidthMbps": 20},
                       {"name": "line-a", "provider": "y", "bandwidthMbps": 20}]}, "uplinks", "used twice"),
         ({"uplinks": "{not json"}, "uplinks", "not valid JSON"),

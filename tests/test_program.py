@@ -129,6 +129,9 @@ def test_patroni_and_pgbackrest_config(local) -> None:
     patroni = yaml.safe_load(files["/etc/patroni/patroni.yml"])
     assert patroni["bootstrap"]["dcs"]["synchronous_mode"] is True
     assert patroni["etcd3"]["hosts"] == ["dcs-1:2379", "dcs-2:2379", "dcs-3:2379"]
+    # containers share the kernel: the image's container-watchdog reads Patroni's named-pipe driver
+    assert patroni["watchdog"] == {"mode": "required", "driver": "testing", "device": "/run/ihh/watchdog",
+                                   "safety_margin": 2}
     assert all(line.startswith(("local", "hostssl", "hostnossl all all all reject"))
                for line in patroni["postgresql"]["pg_hba"])
     assert "repo1-host=backup-sh-backup" in files["/etc/pgbackrest/pgbackrest.conf"]
@@ -230,3 +233,17 @@ def test_prod_delivers_secrets_through_kms_not_user_data(prod) -> None:
     assert "ihh-prod-db-1-etc-ihh-tls-host-key" in stored and db1.inputs["roleName"] == "ihh-prod-db-1"
     fetch = "GetSecretValue --region cn-beijing --SecretName ihh-prod-db-1-etc-ihh-tls-host-key"
     assert fetch in db1.inputs["userData"]
+
+
+def test_prod_database_hosts_fence_with_the_kernels_watchdog(prod) -> None:
+    """Real hosts own their kernel: softdog at /dev/watchdog, loaded at boot, only Patroni's user may write it."""
+    import yaml
+
+    instances = {i.name: i for i in prod.graph.of_type("alicloud:ecs/instance:Instance")}
+    user_data = instances["db-1"].inputs["userData"]
+    assert "modprobe softdog" in user_data and "61-watchdog.rules" in user_data
+    assert "softdog" not in instances["app-1"].inputs["userData"], "only database hosts need a watchdog"
+    secrets = {r.inputs["secretName"]: r.inputs["secretData"] for r in prod.graph.of_type("alicloud:kms/secret:Secret")}
+    patroni = yaml.safe_load(secrets["ihh-prod-db-1-etc-patroni-patroni-yml"])  # it holds passwords: through KMS
+    assert patroni["watchdog"] == {"mode": "required", "driver": "default", "device": "/dev/watchdog",
+                                   "safety_margin": 2}

@@ -133,3 +133,28 @@ def test_wal_volume_has_headroom_and_no_archive_backlog(host, target) -> None:
     assert ready <= WAL_READY_LIMIT, (
         f"{target.name}: at most {WAL_READY_LIMIT} WAL segments may wait for the archiver: {ready} wait "
         "(is a backup copy unreachable?)")
+
+
+WATCHDOG_OF_PATRONI = (
+    "import yaml; w = yaml.safe_load(open('/etc/patroni/patroni.yml')).get('watchdog') or {}; "
+    "print(w.get('mode', 'automatic'), w.get('device', '/dev/watchdog'))"
+)
+
+
+@pytest.mark.requirements("EH-2.2.1")
+@pytest.mark.impact("critical")
+def test_primary_is_fenced_by_its_watchdog(host, target) -> None:
+    """An isolated primary stops before its leader key expires only while Patroni holds an armed watchdog.
+
+    Without it, a primary whose etcd calls hang (dropped packets) takes writes beside the new one.
+    """
+    mode, device = host.check_output(f"python3 -c {WATCHDOG_OF_PATRONI!r}").split()
+    assert mode == "required", (
+        f"{target.name}: Patroni's watchdog must be 'required', so a member that cannot arm it never leads: "
+        f"mode {mode!r}")
+    assert_owner_only(host, target, device, "postgres", "only Patroni may arm or disarm the watchdog")
+    if sql(host, "select pg_is_in_recovery()") == "t":
+        return
+    patroni = host.check_output("pgrep -o -u postgres -f bin/patroni").strip()
+    held = host.run(f"find /proc/{patroni}/fd -lname {device}").stdout.split()
+    assert held, f"{target.name}: the primary's Patroni (pid {patroni}) must hold its watchdog {device} open"

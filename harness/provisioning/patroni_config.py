@@ -14,13 +14,26 @@ from harness.core.patroni import Patroni
 from harness.core.progress import say
 from harness.core.waiting import wait_for
 from infra.config import DatabaseConfig
-from infra.database import FAILSAFE_MODE
+from infra.database import FAILSAFE_MODE, WAL_SIZING
 
 
 def wanted(config: DatabaseConfig) -> dict[str, Any]:
     timing = config.failover
     return {"ttl": timing.ttl, "loop_wait": timing.loop_wait, "retry_timeout": timing.retry_timeout,
-            "synchronous_mode": config.synchronous, "failsafe_mode": FAILSAFE_MODE}
+            "synchronous_mode": config.synchronous, "failsafe_mode": FAILSAFE_MODE,
+            "postgresql": {"parameters": dict(WAL_SIZING)}}
+
+
+def differences(current: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted key -> (current, wanted) for every wanted leaf the current config does not hold."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for key, value in wanted.items():
+        have = current.get(key) if isinstance(current, dict) else None
+        if isinstance(value, dict):
+            found |= differences(have if isinstance(have, dict) else {}, value, f"{prefix}{key}.")
+        elif have != value:
+            found[f"{prefix}{key}"] = (have, value)
+    return found
 
 
 def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
@@ -31,9 +44,9 @@ def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
     current = patroni.config(name)
     # A member's GET /config is its cached view of the DCS, up to loop_wait old: the wanted values are
     # always written (PATCH is idempotent), and what differed from that view is reported.
-    changes = {k: v for k, v in wanted(config).items() if current.get(k) != v}
+    changes = differences(current, wanted(config))
     patroni.patch_config(name, wanted(config))
     if changes:
-        say("Patroni dynamic config converged: " + ", ".join(f"{k} {current.get(k)} -> {v}"
-                                                              for k, v in changes.items()))
+        say("Patroni dynamic config converged: " + ", ".join(f"{k} {have} -> {want}"
+                                                              for k, (have, want) in changes.items()))
     return changes
