@@ -200,6 +200,37 @@ def _dcs_quorum_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
         yield
 
 
+def _clock_step_s(args: Args) -> int:
+    step = int(args.get("step_s", 300))
+    if not 1 <= abs(step) <= 86400:
+        raise ValueError(f"clock-step: arguments.step_s must be 1 to 86400 seconds either way, got {step}")
+    return step
+
+
+@fault("clock-step", describe=lambda o, a: (
+    f"step the clock of the current Patroni {a.get('member', 'leader')}'s host by {_clock_step_s(a):+d} s "
+    "(date over SSH), and back by as much afterwards; only where the host owns its clock"))
+def _clock_step(ctx: FaultContext, args: Args) -> Iterator[None]:
+    step = _clock_step_s(args)
+    patroni = Patroni(ctx.outputs)
+    leader = patroni.leader()
+    if args.get("member", "leader") == "leader":
+        name = leader
+    else:
+        name = next(h.name for h in ctx.outputs.hosts(role="database") if h.name != leader)
+    if ctx.outputs.host(name).container:
+        raise FaultUnavailableError(
+            f"{name} is a container: it shares this machine's kernel clock with every host and the harness, so "
+            "stepping it would step them all; the drill needs hosts that own their clock (real hosts over SSH)")
+    with Sessions(ctx.outputs) as ssh:
+        ssh.run(name, f"date -s @$(( $(date +%s) + {step} ))")
+        ctx.notes.append(f"stepped {name}'s clock by {step:+d} s")
+        try:
+            yield
+        finally:
+            ssh.run(name, f"date -s @$(( $(date +%s) - {step} ))")
+
+
 def _partition_action(args: Args) -> str:
     action = str(args.get("action", "DROP")).upper()
     if action not in ("DROP", "REJECT"):

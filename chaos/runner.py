@@ -392,13 +392,19 @@ def _judge(experiment: Experiment, journal: Journal) -> None:
         journal.goals[goal] = {"goal": limit, "measured": measured, "met": met}
         if not met:
             unmet.append(f"{goal} {measured} > {limit}")
-    not_possible = [a.name for a in journal.activities if a.status == "not_possible_here"]
+    not_possible = [f"{a.name}: {a.error}" for a in journal.activities if a.status == "not_possible_here"]
     if journal.status == "running":
         journal.status = "completed"
-    journal.deviated = journal.deviated or bool(unmet)
+    actions = [a for a in journal.activities if a.kind == "action"]
+    nothing_injected = bool(actions) and all(a.status == "not_possible_here" for a in actions)
+    journal.deviated = journal.deviated or (bool(unmet) and not nothing_injected)
     if journal.status == "failed":
         return
-    journal.verdict = "fail" if journal.deviated else "pass"
+    if nothing_injected and not journal.deviated:
+        journal.verdict = "not_tested"  # no fault went in: the goals and a held hypothesis show nothing
+        unmet = []
+    else:
+        journal.verdict = "fail" if journal.deviated else "pass"
     reasons = unmet + [f"{a.name}: {a.error}" for a in journal.activities
                        if a.error and a.status != "not_possible_here"]
     reasons += [n for a in journal.activities for n in a.notes if n.startswith("hypothesis failed")]

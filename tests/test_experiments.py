@@ -100,3 +100,19 @@ def test_a_partition_names_its_action_and_refuses_any_other() -> None:
     with pytest.raises(ValueError, match=r"arguments.action must be DROP or REJECT, got 'BLACKHOLE'"):
         describe(None, {"action": "BLACKHOLE"})  # type: ignore[arg-type]
     assert describe(None, {"action": "reject"}).startswith("REJECT every packet")  # type: ignore[arg-type]
+
+
+def test_a_drill_whose_every_fault_was_not_possible_is_not_tested_not_passed(tmp_path) -> None:
+    from chaos.journal import Journal
+    from chaos.runner import _judge
+
+    experiment = parse_experiment({**VALID, "goals": {"user_visible_outage_s": 0, "writes_back_s": 15}}, "t", "t.yaml")
+    journal = Journal(tmp_path / "journal.json", {"name": "t"}, "uplink-outage")
+    journal.finish(journal.begin("cut", "action"), "not_possible_here", "no such line here")
+    journal.measurements = {"user_visible_outage_s": 0}  # writes_back_s unmeasured: nothing failed over
+    _judge(experiment, journal)
+    assert journal.verdict == "not_tested" and not journal.deviated
+    assert journal.reason == "not possible here: cut: no such line here"
+    journal.finish(journal.begin("heal", "action"), "succeeded")
+    _judge(experiment, journal)
+    assert journal.verdict == "fail" and "writes_back_s None > 15.0" in journal.reason, "one fault went in: judged"

@@ -54,6 +54,9 @@ PSQL = "runuser -u postgres -- psql -XAtq -c"
 WAL_UNBOUNDED = (f"{PSQL} \"alter system set max_wal_size = '1000TB'\" && {PSQL} 'select pg_reload_conf()'",
                  f"{PSQL} 'alter system reset max_wal_size' && {PSQL} 'select pg_reload_conf()'")
 """A max_wal_size no disk can hold: the WAL headroom check must see it (a full WAL disk stops PostgreSQL)."""
+WATCHDOG_OPTIONAL = ("sed -i 's/^  mode: required$/  mode: automatic/' /etc/patroni/patroni.yml",
+                     "sed -i 's/^  mode: automatic$/  mode: required/' /etc/patroni/patroni.yml")
+"""Patroni may then lead without a watchdog: nothing stops a primary whose etcd calls hang (DROP partition)."""
 COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.conf",
                   "sed -i 's/^no-auth$/use-auth-secret/' /etc/ihh/turnserver.conf")
 
@@ -67,10 +70,12 @@ COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.con
         ("turn-1", COTURN_NO_AUTH, "av::test_coturn_requires_authentication", "coturn must require authentication"),
         ("db-1", WAL_UNBOUNDED, "database::test_wal_volume_has_headroom_and_no_archive_backlog",
          "the WAL's filesystem must keep 2 x max_wal_size free"),
+        ("db-1", WATCHDOG_OPTIONAL, "database::test_primary_is_fenced_by_its_watchdog",
+         "Patroni's watchdog must be 'required'"),
         ("app-2", LOGS_ASTRAY, "common::test_logs_reach_the_log_host_over_verified_tls",
          "logs must reach the log host over verified TLS"),
     ],
-    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth", "wal-unbounded", "logs-astray"],
+    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth", "wal-unbounded", "watchdog-optional", "logs-astray"],
 )
 def test_misconfiguration_fails_the_right_check(outputs, tmp_path: Path, host, change, check, rule) -> None:
     with misconfigured(outputs, host, *change):

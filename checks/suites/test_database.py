@@ -156,5 +156,6 @@ def test_primary_is_fenced_by_its_watchdog(host, target) -> None:
     if sql(host, "select pg_is_in_recovery()") == "t":
         return
     patroni = host.check_output("pgrep -o -u postgres -f bin/patroni").strip()
-    held = host.run(f"find /proc/{patroni}/fd -lname {device}").stdout.split()
+    # as Patroni's user: reading another user's descriptors needs CAP_SYS_PTRACE, which containers drop
+    held = host.run(f"runuser -u postgres -- find /proc/{patroni}/fd -lname {device}").stdout.split()
     assert held, f"{target.name}: the primary's Patroni (pid {patroni}) must hold its watchdog {device} open"
