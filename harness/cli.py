@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.metadata
 import json
 import signal
 import sys
@@ -293,11 +294,12 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
-    parser.add_argument("--stack", default=DEFAULT_STACK,
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('ihh-harness')}")
+    parser.add_argument("-s", "--stack", default=DEFAULT_STACK,
                         help=f"stack name (stacks/Pulumi.<stack>.yaml); default: $IHH_STACK or {DEFAULT_STACK}")
     # --stack is also taken after the command (`harness up --stack local`); there it wins
     stack_option = argparse.ArgumentParser(add_help=False)
-    stack_option.add_argument("--stack", default=argparse.SUPPRESS, help="stack name (as before the command)")
+    stack_option.add_argument("-s", "--stack", default=argparse.SUPPRESS, help="stack name (as before the command)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser = functools.partial(sub.add_parser, parents=[stack_option])  # type: ignore[method-assign]
     sub.add_parser("setup", help="install-time preparation: engine, base image, Toxiproxy").set_defaults(

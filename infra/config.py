@@ -137,6 +137,23 @@ FAILURE_MODES = {
 }
 """Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
 
+FAILURE_MODE_REPORTS = {
+    "dcs-quorum-loss": (
+        "Cloudflare, 2020-11-02: a half-failed switch left etcd unable to elect a leader (read-only), "
+        "PostgreSQL clusters under it failed over, 6 h 33 min of API degradation",
+        "https://blog.cloudflare.com/a-byzantine-failure-in-the-real-world/"),
+    "database-primary-partition": (
+        "GitHub, 2018-10-21: 43 s of lost connectivity, a replica promoted while the old primary still took "
+        "writes, 24 h 11 min of degraded service to reconcile them",
+        "https://github.blog/2018-10-30-oct21-post-incident-analysis/"),
+    "lagging-standby-primary-failure": (
+        "GitLab, 2017-01-31: the standby fell behind until replication broke; rebuilding it under load "
+        "ended in the primary's data deleted, 18 h of outage and 6 h of data lost",
+        "https://about.gitlab.com/blog/2017/02/10/postmortem-of-database-outage-of-january-31/"),
+}
+"""Published incident reports of the failure modes issue 16 added: each shows the mode happens in production
+and what it cost. None states a frequency, so the default rates above stay assumptions (README, Availability)."""
+
 
 @dataclass(frozen=True)
 class StackConfig:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from scipy.stats import beta
 
+from infra.config import FAILURE_MODE_REPORTS
+
 TARGET = 0.999
 CONFIDENCE = 0.95
 HOURS_A_YEAR = 24 * 365
@@ -74,6 +76,8 @@ class ModeDowntime:
     outage_seconds: float | None
     """The user-visible outage one incident caused in its drill; None when no drill measured it."""
     source: str = ""
+    incident_report: str = ""
+    """A published report of one such incident (infra.config.FAILURE_MODE_REPORTS): what it cost elsewhere."""
 
     @property
     def hours_a_year(self) -> float | None:
@@ -98,7 +102,8 @@ class DowntimeModel:
 def downtime_model(rates: dict[str, float], outages: dict[str, tuple[float, str]],
                    target: float = TARGET) -> DowntimeModel:
     """Sum over modes of incidents a year x measured outage, against what ``target`` allows."""
-    modes = [ModeDowntime(m, r, *(outages[m] if m in outages else (None, ""))) for m, r in sorted(rates.items())]
+    modes = [ModeDowntime(m, r, *(outages[m] if m in outages else (None, "")),
+                          incident_report=FAILURE_MODE_REPORTS.get(m, ("", ""))[1]) for m, r in sorted(rates.items())]
     allowed = HOURS_A_YEAR * (1 - target)
     expected = sum(m.hours_a_year or 0.0 for m in modes)
     unmeasured = [m.mode for m in modes if m.outage_seconds is None and m.incidents_per_year > 0]

@@ -64,6 +64,9 @@ def test_downtime_model_sums_incidents_times_outage() -> None:
     assert model.budget_minutes_30d == pytest.approx(43.2)
     assert model.projected_minutes_30d == pytest.approx(model.expected_hours * 60 * 30 / 365)
     assert model.verdict == "pass"
+    assert all(m.incident_report == "" for m in model.modes), "no published report is claimed for these modes"
+    partition = downtime_model({"database-primary-partition": 1.0}, {"database-primary-partition": (0.0, "j")})
+    assert partition.modes[0].incident_report.startswith("https://github.blog/")
 
 
 def test_downtime_model_fails_beyond_the_allowance_and_names_unmeasured_modes() -> None:

@@ -1,0 +1,23 @@
+"""The command line as a pipeline step: the stack named before or after the command, and its version."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from harness.cli import build_parser
+
+
+def test_the_stack_is_taken_before_or_after_the_command_and_after_wins() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["-s", "prod", "outputs"]).stack == "prod"
+    assert parser.parse_args(["outputs", "--stack", "prod"]).stack == "prod"
+    assert parser.parse_args(["--stack", "local", "chaos", "-s", "prod"]).stack == "prod"
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ended:
+        build_parser().parse_args(["--version"])
+    assert ended.value.code == 0
+    assert capsys.readouterr().out.strip() == f"harness {importlib.metadata.version('ihh-harness')}"
