@@ -207,14 +207,20 @@ def _clock_step_s(args: Args) -> int:
     return step
 
 
+def _clock_step_member(args: Args) -> str:
+    member = str(args.get("member", "leader"))
+    if member not in ("leader", "standby"):
+        raise ValueError(f"clock-step: arguments.member must be leader or standby, got {member!r}")
+    return member
+
+
 @fault("clock-step", describe=lambda o, a: (
-    f"step the clock of the current Patroni {a.get('member', 'leader')}'s host by {_clock_step_s(a):+d} s "
+    f"step the clock of the current Patroni {_clock_step_member(a)}'s host by {_clock_step_s(a):+d} s "
     "(date over SSH), and back by as much afterwards; only where the host owns its clock"))
 def _clock_step(ctx: FaultContext, args: Args) -> Iterator[None]:
-    step = _clock_step_s(args)
-    patroni = Patroni(ctx.outputs)
-    leader = patroni.leader()
-    if args.get("member", "leader") == "leader":
+    step, member = _clock_step_s(args), _clock_step_member(args)
+    leader = Patroni(ctx.outputs).leader()
+    if member == "leader":
         name = leader
     else:
         name = next(h.name for h in ctx.outputs.hosts(role="database") if h.name != leader)

@@ -102,6 +102,15 @@ def test_a_partition_names_its_action_and_refuses_any_other() -> None:
     assert describe(None, {"action": "reject"}).startswith("REJECT every packet")  # type: ignore[arg-type]
 
 
+def test_a_clock_step_names_its_member_and_size_and_refuses_others() -> None:
+    describe = FAULTS.get("clock-step").describe
+    assert "standby's host by -60 s" in describe(None, {"member": "standby", "step_s": -60})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"arguments.member must be leader or standby, got 'primary'"):
+        describe(None, {"member": "primary"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"arguments.step_s must be 1 to 86400 seconds either way, got 0"):
+        describe(None, {"step_s": 0})  # type: ignore[arg-type]
+
+
 def test_a_drill_whose_every_fault_was_not_possible_is_not_tested_not_passed(tmp_path) -> None:
     from chaos.journal import Journal
     from chaos.runner import _judge
