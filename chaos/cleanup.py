@@ -7,9 +7,13 @@ run had no chance to undo.
 
 from __future__ import annotations
 
+import time
+
+from chaos.faults import CLOCK_STEP_MARK
 from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni
+from harness.core.ssh import Sessions
 from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
 
@@ -45,6 +49,29 @@ def remove_netns_faults(containers: LocalContainers, outputs: StackOutputs) -> l
     return undone
 
 
+CLOCK_TOLERANCE_S = 30
+"""How far a marked host's clock may be from the step (plus the harness's clock) to be stepped back."""
+
+
+def undo_clock_steps(ssh: Sessions, hosts: list[str]) -> list[str]:
+    """Hosts that own their clock and carry the clock-step mark: stepped back when still off by the step."""
+    undone = []
+    for name in hosts:
+        mark = ssh.result(name, f"cat {CLOCK_STEP_MARK}")
+        if mark.exit_code != 0:
+            continue
+        step = int(mark.stdout.strip())
+        offset = int(ssh.run(name, "date +%s").strip()) - time.time()
+        if abs(offset - step) <= CLOCK_TOLERANCE_S:
+            ssh.run(name, f"date -s @$(( $(date +%s) - {step} ))")
+            undone.append(f"clock of {name} stepped back by {-step:+d} s (was {offset:+.0f} s off)")
+        else:
+            undone.append(f"clock-step mark removed on {name}: its clock is {offset:+.0f} s off, not the "
+                          f"marked {step:+d} s, so it was left alone")
+        ssh.run(name, f"rm -f {CLOCK_STEP_MARK}")
+    return undone
+
+
 def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
     """Every leftover fault removed; returns what was undone (empty when the stack was clean)."""
     undone = containers.restart_stopped()
@@ -54,6 +81,10 @@ def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
         undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
         undone += restore_contract(api, outputs)
     undone += remove_netns_faults(containers, outputs)
+    own_clock = [h.name for h in outputs.hosts(role="database") if not h.container]
+    if own_clock:
+        with Sessions(outputs) as ssh:
+            undone += undo_clock_steps(ssh, own_clock)
     if Patroni(outputs).resume_if_paused():
         undone.append("Patroni resumed (was paused)")
     return undone

@@ -200,6 +200,10 @@ def _dcs_quorum_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
         yield
 
 
+CLOCK_STEP_MARK = "/var/lib/ihh-harness/clock-step"
+"""On a host whose clock a drill stepped: the step in seconds, until it is undone."""
+
+
 def _clock_step_s(args: Args) -> int:
     step = int(args.get("step_s", 300))
     if not 1 <= abs(step) <= 86400:
@@ -229,12 +233,16 @@ def _clock_step(ctx: FaultContext, args: Args) -> Iterator[None]:
             f"{name} is a container: it shares this machine's kernel clock with every host and the harness, so "
             "stepping it would step them all; the drill needs hosts that own their clock (real hosts over SSH)")
     with Sessions(ctx.outputs) as ssh:
+        # the mark goes first, so `--cleanup` after a SIGKILL finds the step (it undoes it only when the
+        # host's clock is indeed off by it: a kill between mark and step leaves a clock to keep)
+        ssh.run(name, f"sh -c 'mkdir -p {CLOCK_STEP_MARK.rsplit('/', 1)[0]} && echo {step} > {CLOCK_STEP_MARK}'")
         ssh.run(name, f"date -s @$(( $(date +%s) + {step} ))")
         ctx.notes.append(f"stepped {name}'s clock by {step:+d} s")
         try:
             yield
         finally:
             ssh.run(name, f"date -s @$(( $(date +%s) - {step} ))")
+            ssh.run(name, f"rm -f {CLOCK_STEP_MARK}")
 
 
 def _partition_action(args: Args) -> str:

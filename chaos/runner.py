@@ -383,32 +383,33 @@ def _load_measurements(journal: Journal, load_result: list[LoadRun], probe_outag
 
 
 def _judge(experiment: Experiment, journal: Journal) -> None:
-    """Goals against measurements, and the verdict with every reason that made it."""
+    """Goals against measurements, and the verdict with every reason that made it.
+
+    A drill none of whose faults went in is ``not_tested``: its goals are recorded unjudged (``met``
+    null), since a hypothesis that held without a fault shows nothing.
+    """
+    actions = [a for a in journal.activities if a.kind == "action"]
+    nothing_injected = bool(actions) and all(a.status == "not_possible_here" for a in actions)
     m = journal.measurements
     unmet = []
     for goal, limit in experiment.goals.items():
         measured = m.get(goal)
-        met = measured is not None and measured <= limit
+        met = None if nothing_injected else (measured is not None and measured <= limit)
         journal.goals[goal] = {"goal": limit, "measured": measured, "met": met}
-        if not met:
+        if met is False:
             unmet.append(f"{goal} {measured} > {limit}")
-    not_possible = [f"{a.name}: {a.error}" for a in journal.activities if a.status == "not_possible_here"]
     if journal.status == "running":
         journal.status = "completed"
-    actions = [a for a in journal.activities if a.kind == "action"]
-    nothing_injected = bool(actions) and all(a.status == "not_possible_here" for a in actions)
-    journal.deviated = journal.deviated or (bool(unmet) and not nothing_injected)
+    journal.deviated = journal.deviated or bool(unmet)
     if journal.status == "failed":
         return
-    if nothing_injected and not journal.deviated:
-        journal.verdict = "not_tested"  # no fault went in: the goals and a held hypothesis show nothing
-        unmet = []
-    else:
-        journal.verdict = "fail" if journal.deviated else "pass"
+    journal.verdict = "not_tested" if nothing_injected and not journal.deviated else (
+        "fail" if journal.deviated else "pass")
     reasons = unmet + [f"{a.name}: {a.error}" for a in journal.activities
                        if a.error and a.status != "not_possible_here"]
     reasons += [n for a in journal.activities for n in a.notes if n.startswith("hypothesis failed")]
-    reasons += [f"not possible here: {n}" for n in not_possible]
+    reasons += [f"not possible here: {a.name}: {a.error}" for a in journal.activities
+                if a.status == "not_possible_here"]
     journal.reason = "; ".join(reasons) or "the hypothesis held before, during and after every fault; goals met"
 
 

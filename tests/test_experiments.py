@@ -122,6 +122,7 @@ def test_a_drill_whose_every_fault_was_not_possible_is_not_tested_not_passed(tmp
     _judge(experiment, journal)
     assert journal.verdict == "not_tested" and not journal.deviated
     assert journal.reason == "not possible here: cut: no such line here"
+    assert {g["met"] for g in journal.goals.values()} == {None}, "goals of a drill with no fault are unjudged"
     journal.finish(journal.begin("heal", "action"), "succeeded")
     _judge(experiment, journal)
     assert journal.verdict == "fail" and "writes_back_s None > 15.0" in journal.reason, "one fault went in: judged"

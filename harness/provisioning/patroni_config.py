@@ -44,8 +44,9 @@ def converge(outputs: StackOutputs, config: DatabaseConfig) -> dict[str, Any]:
     current = patroni.config(name)
     # A member's GET /config is its cached view of the DCS, up to loop_wait old: the wanted values are
     # always written (PATCH is idempotent), and what differed from that view is reported.
-    changes = differences(current, wanted(config))
-    patroni.patch_config(name, wanted(config))
+    target = wanted(config)
+    changes = differences(current, target)
+    patroni.patch_config(name, target)
     if changes:
         say("Patroni dynamic config converged: " + ", ".join(f"{k} {have} -> {want}"
                                                               for k, (have, want) in changes.items()))
