@@ -16,6 +16,7 @@ from harness.core.patroni import Patroni
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
+from harness.core.wal_disk import FILLER
 
 
 def restore_contract(api: Toxiproxy, outputs: StackOutputs) -> list[str]:
@@ -72,6 +73,17 @@ def undo_clock_steps(ssh: Sessions, hosts: list[str]) -> list[str]:
     return undone
 
 
+def remove_wal_fillers(ssh: Sessions, hosts: list[str]) -> list[str]:
+    """The wal-disk-full drill's filler files: the file is its own mark."""
+    undone = []
+    for name in hosts:
+        found = ssh.run(name, f"sh -c 'ls {FILLER}* 2>/dev/null || true'").split()
+        if found:
+            ssh.run(name, f"rm -f {' '.join(found)}")
+            undone.append(f"WAL disk filler removed on {name}: {', '.join(found)}")
+    return undone
+
+
 def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
     """Every leftover fault removed; returns what was undone (empty when the stack was clean)."""
     undone = containers.restart_stopped()
@@ -81,10 +93,10 @@ def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
         undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
         undone += restore_contract(api, outputs)
     undone += remove_netns_faults(containers, outputs)
-    own_clock = [h.name for h in outputs.hosts(role="database") if not h.container]
-    if own_clock:
-        with Sessions(outputs) as ssh:
-            undone += undo_clock_steps(ssh, own_clock)
+    databases = outputs.hosts(role="database")
+    with Sessions(outputs) as ssh:
+        undone += remove_wal_fillers(ssh, [h.name for h in databases])
+        undone += undo_clock_steps(ssh, [h.name for h in databases if not h.container])
     if Patroni(outputs).resume_if_paused():
         undone.append("Patroni resumed (was paused)")
     return undone

@@ -40,7 +40,7 @@ from infra.config import FAILURE_MODES
 EXPERIMENTS_DIR = Path(__file__).with_name("experiments")
 GOALS = {"user_visible_outage_s", "raw_error_window_s", "writes_back_s", "recovered_s", "rpo_rows",
          "false_failovers", "dual_writable_rounds", "whole_after_heal_s",
-         "old_primary_writable_s", "promoted_standby_rounds"}
+         "old_primary_writable_s", "promoted_standby_rounds", "wal_alarm_missed"}
 PHASES = ("before", "during", "after")
 
 

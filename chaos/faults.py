@@ -12,6 +12,8 @@ experiment validator, the dry run and the runner all read that one table.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any
 
 from chaos.isolation import partitioned, unreachable
 from harness.core.containers import LocalContainers
+from harness.core.database import member_writable
 from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
@@ -27,7 +30,8 @@ from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
-from infra.database import MAX_LAG_ON_FAILOVER
+from harness.core.wal_disk import FILLER, STATFS_COMMAND, DiskUsage, parse_statfs
+from infra.database import MAX_LAG_ON_FAILOVER, WAL_HEADROOM_MIN_PCT
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
 Args = dict[str, Any]
@@ -243,6 +247,51 @@ def _clock_step(ctx: FaultContext, args: Args) -> Iterator[None]:
         finally:
             ssh.run(name, f"date -s @$(( $(date +%s) - {step} ))")
             ssh.run(name, f"rm -f {CLOCK_STEP_MARK}")
+
+
+def _alarm_stage_s(args: Args) -> float:
+    stage = float(args.get("alarm_stage_s", 5))
+    if not 0 <= stage <= 600:
+        raise ValueError(f"wal-disk-full: arguments.alarm_stage_s must be 0 to 600 seconds, got {stage:g}")
+    return stage
+
+
+@fault("wal-disk-full", describe=lambda o, a: (
+    f"fill the current Patroni leader's WAL disk (a file beside pg_wal, over SSH) to below its alarm level "
+    f"({WAL_HEADROOM_MIN_PCT} % free) for {_alarm_stage_s(a):g} s, then to full and switch WAL, so PostgreSQL "
+    "needs a segment it cannot write; delete the file afterwards"))
+def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
+    stage = _alarm_stage_s(args)
+    leader = Patroni(ctx.outputs).leader()
+    with Sessions(ctx.outputs) as ssh:
+        def usage() -> DiskUsage:
+            return parse_statfs(ssh.run(leader, STATFS_COMMAND))[0]
+
+        try:
+            before = usage()
+            alarm_free = before.total_bytes * (WAL_HEADROOM_MIN_PCT - 5) // 100
+            ssh.run(leader, f"fallocate -l {max(4096, before.free_bytes - alarm_free)} {FILLER}")
+            ctx.notes.append(f"{leader}'s WAL disk filled from {before} to {usage()}: below the alarm level")
+            threading.Event().wait(stage)  # the alarm stage is a span of the fault, not a wait for anything
+            writable = member_writable(ctx.outputs, leader, timeout_s=2)
+            ctx.notes.append(f"after {stage:g} s below the alarm level {leader} "
+                             f"{'still took writes' if writable else 'took no writes'}")
+            # all but 64 KiB: less than a WAL segment, so the next segment PostgreSQL needs cannot be made
+            rest = usage().free_bytes - 65536
+            if rest > 0:
+                ssh.run(leader, f"fallocate -l {rest} {FILLER}-2")
+            filled = time.monotonic()
+            ssh.run(leader, "runuser -u postgres -- psql -XAtc 'select pg_switch_wal()'", check=False)
+            ctx.notes.append(f"{leader}'s WAL disk full ({usage()}); WAL switched")
+            stopped = wait_for(f"{leader}'s PostgreSQL to stop taking writes on a full WAL disk",
+                               lambda: member_writable(ctx.outputs, leader, timeout_s=1) is not True,
+                               timeout=120, interval=0.5)
+            if stopped:
+                ctx.notes.append(f"{leader}'s PostgreSQL stopped taking writes {time.monotonic() - filled:.1f} s "
+                                 "after its WAL disk was full")
+            yield
+        finally:
+            ssh.run(leader, f"rm -f {FILLER} {FILLER}-2")
 
 
 def _partition_action(args: Args) -> str:

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import paramiko
+
 from harness.core.database import connect, member_writable
 from harness.core.http_json import post_json, ready
 from harness.core.outputs import StackOutputs
@@ -24,6 +26,7 @@ from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.turn import TurnError, allocate
 from harness.core.waiting import WaitTimeoutError
+from harness.core.wal_disk import STATFS_COMMAND, parse_statfs
 from loadtests.identities import mobile, resident_id
 
 Result = tuple[bool, str]
@@ -40,10 +43,23 @@ class ProbeContext:
     committed: list[int] = field(default_factory=list)
     """Patient ids whose registration the service acknowledged: RPO is counted on them."""
     rng: random.Random = field(default_factory=random.Random)
+    _ssh: Sessions | None = None
 
     @property
     def patroni(self) -> Patroni:
         return Patroni(self.outputs)
+
+    @property
+    def ssh(self) -> Sessions:
+        """SSH sessions kept for the experiment: a probe asked twice a second must not reconnect each time."""
+        if self._ssh is None:
+            self._ssh = Sessions(self.outputs)
+        return self._ssh
+
+    def close(self) -> None:
+        if self._ssh is not None:
+            self._ssh.close()
+            self._ssh = None
 
 
 def _select(items: list[Any], need: str, ok: list[bool], what: str) -> Result:
@@ -117,6 +133,20 @@ def writable_members(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     detail = ", ".join(f"{n} {WRITABLE if ok else 'standby' if ok is False else 'unreachable'}"
                        for n, ok in answers.items())
     return len(writable) <= int(args.get("at_most", 1)), detail
+
+
+@PROBES.register("wal-headroom")
+def wal_headroom(ctx: ProbeContext, args: dict[str, Any]) -> Result:
+    """Every member's WAL disk above its alarm level (``WAL_HEADROOM_MIN_PCT`` free): the warning before a PANIC."""
+    answers = []
+    for member in ctx.outputs.database.members:
+        try:
+            wal, _ = parse_statfs(ctx.ssh.run(member.name, STATFS_COMMAND, timeout_s=5))
+            answers.append((member.name, not wal.low, f"{member.name} {wal}"))
+        except (OSError, RuntimeError, ValueError, paramiko.SSHException) as exc:
+            ctx.ssh.forget(member.name)
+            answers.append((member.name, False, f"{member.name} unreadable: {exc}"))
+    return all(ok for _, ok, _ in answers), ", ".join(detail for _, _, detail in answers)
 
 
 WRITABLE = "writable"

@@ -26,7 +26,7 @@ from harness.core.phases import Phases
 from harness.core.progress import say
 from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
-from infra.database import DATA_DIR
+from infra.database import DATA_DIR, WAL_DIR
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
@@ -235,8 +235,8 @@ class RestoreDrill:
             for member in self.members:
                 self.ssh.run(member.name, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} stop -m immediate",
                              check=False)
-                self.ssh.run(member.name, f"sh -c 'rm -rf {DATA_DIR} && install -d -o postgres -g postgres "
-                             f"-m 0700 {DATA_DIR}'")
+                self.ssh.run(member.name, f"sh -c 'rm -rf {DATA_DIR} {WAL_DIR}/pg_wal && "
+                             f"install -d -o postgres -g postgres -m 0700 {DATA_DIR}'")
         with self.phases.timed("fetch_and_restore"):
             self.pgbackrest.restore(self.leader, self.site)
         with self.phases.timed("start"):
@@ -258,7 +258,7 @@ class RestoreDrill:
         """
         for member in self.members:
             if member.name != self.leader:
-                self.ssh.run(member.name, f"find {DATA_DIR} -mindepth 1 -delete")
+                self.ssh.run(member.name, f"sh -c 'find {DATA_DIR} -mindepth 1 -delete && rm -rf {WAL_DIR}/pg_wal'")
 
     def service_back_and_verified(self, sentinel: Sentinel) -> tuple[bool, int, str]:
         """(everything verified, last seq recovered, what the consultation check found)."""

@@ -120,6 +120,7 @@ def run_experiment(experiment: Experiment, outputs: StackOutputs, containers: Lo
         journal.reason = f"the drill could not run: {type(exc).__name__}: {exc}"
         say(f"chaos {experiment.name}: {journal.reason}")
     finally:
+        ctx.close()
         journal.ended = time.time()
         journal.save()
     return journal
@@ -318,11 +319,30 @@ def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict
     writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
               for p in [*experiment.probes, *experiment.monitors] if p.probe == "service-write"]
     m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)
+    m.update(_wal_alarm(experiment, actions))
     healed = [a.phases["verified"] - a.phases["rolled_back"] for a in actions
               if a.phases.get("verified") and a.phases.get("rolled_back")]
     if healed:  # from the fault undone to the "after" hypothesis holding (a rejoined standby streaming, say)
         m["whole_after_heal_s"] = round(max(healed), 3)
     return m
+
+
+def _first_detected(experiment: Experiment, actions: list[Activity], probe: str) -> float | None:
+    """Seconds from injection to the first failed round of any ``probe`` watcher, over the actions."""
+    seen = [a.output["per_probe"].get(p.name, {}).get("detected_s") for a in actions if a.output
+            for p in [*experiment.probes, *experiment.monitors] if p.probe == probe]
+    return min((s for s in seen if s is not None), default=None)
+
+
+def _wal_alarm(experiment: Experiment, actions: list[Activity]) -> dict[str, Any]:
+    """Where the WAL disk is watched: whether its alarm came before the first lost write, and by how much."""
+    if not any(p.probe == "wal-headroom" for p in [*experiment.probes, *experiment.monitors]) or not actions:
+        return {}
+    alarm, lost = _first_detected(experiment, actions, "wal-headroom"), _first_detected(experiment, actions,
+                                                                                         "service-write")
+    missed = alarm is None or (lost is not None and lost <= alarm)
+    return {"wal_alarm_s": alarm, "wal_alarm_missed": int(missed),
+            "wal_alarm_lead_s": None if alarm is None or lost is None else round(lost - alarm, 3)}
 
 
 def _writable(round_: dict[str, Any], probes: set[str]) -> set[str]:

@@ -31,7 +31,7 @@ from infra.config import Site, StackConfig, Uplink
 from infra.database import ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_PORT, PGBACKREST_TLS_PORT, POSTGRES_PORT
 from infra.images import ROLE_PACKAGES
 from infra.log_host import LOG_PORT, LogSink, shipping_files
-from infra.model import AUTHORIZED_KEYS, LABEL_PREFIX, Host, HostSpec, NetworkName, labels_for
+from infra.model import AUTHORIZED_KEYS, DISK_MARK, LABEL_PREFIX, Host, HostSpec, NetworkName, labels_for
 
 ISP_BY_PROVIDER = {
     "china telecom": "ChinaTelecom",
@@ -55,6 +55,8 @@ ADMITTED: dict[str, list[tuple[str, int]]] = {
 """Role -> (source role, TCP port) it admits: what must talk, and nothing else. Sources in another region
 (backup copies) are admitted by that region's CIDR, since a security group reference stays in its VPC."""
 INTERNAL_ZONE = "ihh.internal"
+DATA_DISK_MIN_GB = 20
+"""The smallest ESSD data disk Alibaba Cloud sells."""
 
 
 class AlicloudPlatform(pulumi.ComponentResource):
@@ -265,6 +267,13 @@ class AlicloudPlatform(pulumi.ComponentResource):
             system_disk_category="cloud_essd",
             system_disk_encrypted=True,
             system_disk_kms_key_id=self._kms_key(region).id,
+            # A disk of its own per declared disk (the WAL), encrypted like the system disk; cloud-init makes
+            # its filesystem and mounts it by label before any service starts.
+            data_disks=[ecs.InstanceDataDiskArgs(
+                name=f"ihh-{self.stack}-{spec.name}-{disk.name}", size=max(DATA_DISK_MIN_GB, -(-disk.size_mb // 1024)),
+                category="cloud_essd", encrypted=True, kms_key_id=self._kms_key(region).id,
+                delete_with_instance=True,
+            ) for disk in spec.disks] or None,
             role_name=role.role_name if role is not None else None,
             user_data=user_data,
             tags=labels_for(spec, self.stack),
@@ -354,8 +363,14 @@ def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_publi
     The role's service wiring (images/<role>/rootfs) is expected in the custom image
     named by ``prod.imageId``; see README, "prod stack".
     """
+    # Data disks appear as vdb, vdc, ... in the order declared; each gets an ext4 labelled with its name.
+    disks = [(disk, f"/dev/vd{chr(ord('b') + i)}") for i, disk in enumerate(spec.disks)]
     document = {
         "manage_etc_hosts": False,
+        **({"fs_setup": [{"label": disk.name, "filesystem": "ext4", "device": device, "partition": "none",
+                          "extra_opts": ["-m", "0"]} for disk, device in disks],
+            "mounts": [[f"LABEL={disk.name}", disk.mount, "ext4", "defaults,nofail", "0", "2"]
+                       for disk, _ in disks]} if disks else {}),
         "write_files": [
             {"path": f.path, "content": content, "owner": f"{f.owner}:{f.owner}", "permissions": f.mode,
              "defer": True}
@@ -364,6 +379,8 @@ def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_publi
         "package_update": True,
         "packages": list(ROLE_PACKAGES[spec.image]),
         "runcmd": [["sh", "-c", f"echo 'search {INTERNAL_ZONE}' >> /etc/resolv.conf"],
+                   *[["sh", "-c", f"mountpoint -q {disk.mount} && echo {disk.size_mb} > {disk.mount}/{DISK_MARK}"]
+                     for disk, _ in disks],
                    *[s.fetch(region) for s in secrets],
                    *ROLE_TIMERS.get(spec.image, [])],
         "final_message": json.dumps({"ihh.host": spec.name, "roles": list(spec.roles)}),

@@ -134,6 +134,7 @@ FAILURE_MODES = {
     "dcs-quorum-loss": 1.0,
     "database-primary-partition": 1.0,
     "lagging-standby-primary-failure": 0.5,
+    "wal-disk-full": 0.5,
 }
 """Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
 
@@ -150,6 +151,11 @@ FAILURE_MODE_REPORTS = {
         "GitLab, 2017-01-31: the standby fell behind until replication broke; rebuilding it under load "
         "ended in the primary's data deleted, 18 h of outage and 6 h of data lost",
         "https://about.gitlab.com/blog/2017/02/10/postmortem-of-database-outage-of-january-31/"),
+    "wal-disk-full": (
+        "Crunchy Data (a PostgreSQL support vendor), 'Postgres is Out of Disk and How to Recover': a failing "
+        "archive_command or a disconnected standby's replication slot piles WAL up until PostgreSQL stops; a "
+        "vendor's account of the cases it is called to, not one incident's report",
+        "https://blog.crunchydata.com/blog/postgres-is-out-of-disk-and-how-to-recover-the-dos-and-donts"),
 }
 """Published incident reports of the failure modes issue 16 added: each shows the mode happens in production
 and what it cost. None states a frequency, so the default rates above stay assumptions (README, Availability)."""

@@ -15,7 +15,7 @@ import pulumi
 import yaml
 
 from infra.config import WATCHDOG_SAFETY_MARGIN_S, DatabaseConfig, Site
-from infra.model import File, Healthcheck, Host, HostSpec, Platform, Port
+from infra.model import Disk, File, Healthcheck, Host, HostSpec, Platform, Port
 from infra.secrets import StackSecrets
 
 DATA_DIR = "/var/lib/postgresql/data/pgdata"
@@ -27,12 +27,27 @@ PATRONI_REST_USER = "patroni"
 POSTGRES_PORT = 5432
 MAX_LAG_ON_FAILOVER = 1048576
 """Bytes of WAL a standby may lag behind and still be promoted (Patroni's maximum_lag_on_failover)."""
-WAL_SIZING = {"max_wal_size": "256MB", "min_wal_size": "64MB", "wal_keep_size": "64MB", "wal_recycle": "off"}
+WAL_DIR = "/var/lib/postgresql/wal"
+"""The mount point of the WAL disk; PGDATA/pg_wal links to ``WAL_DIR``/pg_wal (initdb and basebackup --waldir)."""
+WAL_DISK_MB = 1024
+"""The WAL disk: a filesystem of its own, so WAL that piles up stops PostgreSQL and nothing else, and a drill
+can fill it. In prod the cloud's smallest data disk (20 GiB) is used, which is larger."""
+WAL_SIZING = {"max_wal_size": "256MB", "min_wal_size": "64MB", "wal_keep_size": "64MB", "wal_recycle": "off",
+              "max_slot_wal_keep_size": "384MB"}
 """A rejoining primary's pg_rewind (PostgreSQL 15) copies the new primary's whole pg_wal: at the defaults (1 GB
 max_wal_size, recycled segments kept) and 256 MB wal_keep_size that was ~900 MB and 20-23 s of every rejoin.
-Standbys keep their place by replication slots (use_slots), not by wal_keep_size. Converged by ``up``."""
+Standbys keep their place by replication slots (use_slots), not by wal_keep_size; a slot of a standby that is
+down holds WAL only up to ``max_slot_wal_keep_size``, so it cannot fill the WAL disk (the standby then needs
+a rebuild instead). max_wal_size + max_slot_wal_keep_size stays well inside ``WAL_DISK_MB``. Converged by ``up``."""
+WAL_HEADROOM_MIN_PCT = 25
+"""The WAL disk's free share below which the host check fails and the drill's probe raises the alarm: still
+above a checkpoint's worth (max_wal_size is 25 % of the local disk), so there is time to act."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
+PRIMARY_START_TIMEOUT_S = 0
+"""A primary whose PostgreSQL crashed is failed over at once, if a synchronous standby can take over, instead of
+being restarted for up to 300 s (Patroni's default): a crash from a full WAL disk recurs at every restart (the
+wal-disk-full drill). Synchronous replication makes the failover lose no acknowledged write."""
 FAILSAFE_MODE = True
 """Patroni keeps its leader through a DCS outage while every member answers its POST /failsafe (the
 dcs-quorum-loss drill): without it, losing etcd's quorum stops every write though PostgreSQL is healthy."""
@@ -140,6 +155,7 @@ def patroni_config(
                 "maximum_lag_on_failover": MAX_LAG_ON_FAILOVER,
                 "synchronous_mode": args.config.synchronous,
                 "failsafe_mode": FAILSAFE_MODE,
+                "primary_start_timeout": PRIMARY_START_TIMEOUT_S,
                 "postgresql": {
                     "use_pg_rewind": True,
                     "use_slots": True,
@@ -160,7 +176,7 @@ def patroni_config(
                     },
                 },
             },
-            "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"],
+            "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums", {"waldir": f"{WAL_DIR}/pg_wal"}],
             "post_bootstrap": "/usr/local/lib/ihh/post-bootstrap",
         },
         "postgresql": {
@@ -171,7 +187,7 @@ def patroni_config(
             "bin_dir": "/usr/lib/postgresql/15/bin",
             "pgpass": "/var/lib/postgresql/.pgpass-patroni",
             # A standby clones without waiting for a spread checkpoint on the primary.
-            "basebackup": [{"checkpoint": "fast"}],
+            "basebackup": [{"checkpoint": "fast"}, {"waldir": f"{WAL_DIR}/pg_wal"}],
             "authentication": {
                 "superuser": {"username": "postgres", "password": passwords["db-superuser"], **ssl},
                 "replication": {"username": "replicator", "password": passwords["db-replication"], **ssl},
@@ -324,6 +340,7 @@ class Database(pulumi.ComponentResource):
                             File("/etc/ihh/schema.sql", SERVICE_SCHEMA.read_text()),
                         ),
                         volumes=(("pgdata", "/var/lib/postgresql/data"),),
+                        disks=(Disk("wal", WAL_DIR, WAL_DISK_MB),),
                         healthcheck=Healthcheck(
                             ("ihh-probe", "http", f"https://127.0.0.1:{PATRONI_PORT}/health", "200",
                              f"{TLS_DIR}/ca.crt"), retries=90,

@@ -20,6 +20,7 @@ from infra.log_host import LogSink, shipping_files
 from infra.model import (
     ADMIT_ONLY_FILE,
     AUTHORIZED_KEYS,
+    DISK_SIZE_LABEL,
     LABEL_PREFIX,
     NETWORKS,
     SSH_HOST_KEY,
@@ -41,6 +42,8 @@ PORTS_PER_HOST: dict[Role, int] = {"wan": 40, "ingress": 4, "app": 4, "database"
                                    "log": 4}
 """Consecutive ports each host of a role gets: the WAN simulator needs one per uplink."""
 TOXIPROXY_API_PORT = 8474
+DISKS_DIR = "/var/lib/ihh/disks"
+"""Where the local stack's disks (loop-mounted ext4 images) are mounted on this machine, one per host and disk."""
 UPLINK_LISTEN_BASE = 20000
 
 
@@ -157,6 +160,20 @@ class DockerPlatform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=parent),
             )
             volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=mount))
+        for disk in spec.disks:
+            # The engine's local driver binds a directory; the executor (or `harness disks`, before a
+            # `pulumi up`) mounts a loop-backed ext4 of the labelled size there first.
+            volume = docker.Volume(
+                f"disk-{spec.name}-{disk.name}",
+                name=f"{container_name}-{disk.name}",
+                driver="local",
+                driver_opts={"type": "none", "o": "bind", "device": f"{DISKS_DIR}/{container_name}-{disk.name}"},
+                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(
+                    {f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh",
+                     f"{LABEL_PREFIX}host": spec.name, DISK_SIZE_LABEL: str(disk.size_mb)}.items())],
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+            volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=disk.mount))
         container = docker.Container(
             spec.name,
             name=container_name,

@@ -16,6 +16,11 @@ import pulumi
 from infra.config import Site, Uplink
 
 LABEL_PREFIX = "ihh."
+DISK_SIZE_LABEL = f"{LABEL_PREFIX}disk-size-mb"
+"""On a local volume that stands for a disk of its own: the size of the filesystem mounted behind it."""
+DISK_MARK = ".ihh-disk"
+"""A file on the root of every disk's filesystem, written when it is made and mounted: a host's start-up
+tells by it that it got the disk, not the bare directory under the mount point."""
 OPS_USER = "ihh-ops"
 AUTHORIZED_KEYS = f"/etc/ssh/authorized_keys/{OPS_USER}"
 SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"
@@ -55,6 +60,19 @@ class File:
 
 
 @dataclass(frozen=True)
+class Disk:
+    """A filesystem of its own, of a fixed size, mounted at ``mount``: what must fill up alone (the WAL).
+
+    A data disk of the instance in prod; locally a loop-mounted ext4 image bound into the container, so a
+    drill can fill it without filling the machine.
+    """
+
+    name: str
+    mount: str
+    size_mb: int
+
+
+@dataclass(frozen=True)
 class Healthcheck:
     """A command the platform runs to decide that the host's service is healthy."""
 
@@ -78,6 +96,7 @@ class HostSpec:
     ports: tuple[Port, ...] = ()
     files: tuple[File, ...] = ()
     volumes: tuple[tuple[str, str], ...] = ()
+    disks: tuple[Disk, ...] = ()
     healthcheck: Healthcheck | None = None
     labels: dict[str, str] = field(default_factory=dict)
     replacement_image: str | None = None

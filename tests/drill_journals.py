@@ -41,3 +41,9 @@ def assert_drill_ran_and_undid_its_faults(data: dict[str, Any], name: str) -> No
     if name == "database-primary-kill":
         assert m["writes_back_s"] > 0
         assert any("killed the primary" in n for a in data["activities"] for n in a["notes"])
+    if name == "wal-disk-full":  # the alarm before the PANIC, then a failover that loses no acknowledged write
+        assert data["verdict"] == "pass", data["reason"]
+        assert m["wal_alarm_missed"] == 0 and m["wal_alarm_lead_s"] > 0, m
+        assert m["writes_back_s"] > 0 and m["dual_writable_rounds"] == 0, m
+        notes = [n for a in data["activities"] for n in a["notes"]]
+        assert any("below the alarm level" in n for n in notes) and any("stopped taking writes" in n for n in notes)

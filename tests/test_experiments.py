@@ -111,6 +111,13 @@ def test_a_clock_step_names_its_member_and_size_and_refuses_others() -> None:
         describe(None, {"step_s": 0})  # type: ignore[arg-type]
 
 
+def test_a_wal_disk_fill_names_its_alarm_stage_and_refuses_a_bad_one() -> None:
+    describe = FAULTS.get("wal-disk-full").describe
+    assert "below its alarm level (25 % free) for 5 s" in describe(None, {})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"arguments.alarm_stage_s must be 0 to 600 seconds, got 900"):
+        describe(None, {"alarm_stage_s": 900})  # type: ignore[arg-type]
+
+
 def test_a_drill_whose_every_fault_was_not_possible_is_not_tested_not_passed(tmp_path) -> None:
     from chaos.journal import Journal
     from chaos.runner import _judge

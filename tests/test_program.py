@@ -247,3 +247,39 @@ def test_prod_database_hosts_fence_with_the_kernels_watchdog(prod) -> None:
     patroni = yaml.safe_load(secrets["ihh-prod-db-1-etc-patroni-patroni-yml"])  # it holds passwords: through KMS
     assert patroni["watchdog"] == {"mode": "required", "driver": "default", "device": "/dev/watchdog",
                                    "safety_margin": 2}
+
+
+def test_local_database_hosts_keep_their_wal_on_a_disk_of_its_own(local) -> None:
+    """A loop-mounted filesystem per database host (sized by label), bound at WAL_DIR; Patroni puts pg_wal there."""
+    import yaml
+
+    from infra.database import WAL_DIR, WAL_DISK_MB, WAL_SIZING
+
+    disks = {v.name: v for v in local.graph.of_type("docker:index/volume:Volume") if v.name.startswith("disk-")}
+    assert set(disks) == {"disk-db-1-wal", "disk-db-2-wal"}, "only the database hosts have a WAL disk"
+    volume = disks["disk-db-1-wal"]
+    assert volume.inputs["driverOpts"] == {"type": "none", "o": "bind",
+                                           "device": "/var/lib/ihh/disks/ihh-local-db-1-wal"}
+    assert {"label": "ihh.disk-size-mb", "value": str(WAL_DISK_MB)} in volume.inputs["labels"]
+    db1 = next(c for c in local.graph.of_type("docker:index/container:Container") if c.name == "db-1")
+    assert {"volumeName": "ihh-local-db-1-wal", "containerPath": WAL_DIR} in db1.inputs["volumes"]
+    patroni = yaml.safe_load({u["file"]: u["content"] for u in db1.inputs["uploads"]}["/etc/patroni/patroni.yml"])
+    assert {"waldir": f"{WAL_DIR}/pg_wal"} in patroni["bootstrap"]["initdb"]
+    assert {"waldir": f"{WAL_DIR}/pg_wal"} in patroni["postgresql"]["basebackup"]
+    # a dead standby's slot may not fill the disk: WAL kept for slots and checkpoints fits with room to spare
+    megabytes = {k: int(v.removesuffix("MB")) for k, v in WAL_SIZING.items() if str(v).endswith("MB")}
+    assert megabytes["max_wal_size"] + megabytes["max_slot_wal_keep_size"] <= WAL_DISK_MB * 0.75
+
+
+def test_prod_database_hosts_keep_their_wal_on_an_encrypted_data_disk(prod) -> None:
+    import yaml
+
+    instances = {i.name: i for i in prod.graph.of_type("alicloud:ecs/instance:Instance")}
+    disks = instances["db-1"].inputs["dataDisks"]
+    assert len(disks) == 1 and disks[0]["size"] == 20 and disks[0]["encrypted"] is True and disks[0]["kmsKeyId"]
+    assert not instances["app-1"].inputs.get("dataDisks"), "only database hosts have a WAL disk"
+    cloud = yaml.safe_load(instances["db-1"].inputs["userData"])
+    assert cloud["fs_setup"] == [{"label": "wal", "filesystem": "ext4", "device": "/dev/vdb", "partition": "none",
+                                  "extra_opts": ["-m", "0"]}]
+    assert cloud["mounts"] == [["LABEL=wal", "/var/lib/postgresql/wal", "ext4", "defaults,nofail", "0", "2"]]
+    assert any("/var/lib/postgresql/wal/.ihh-disk" in " ".join(step) for step in cloud["runcmd"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from checks.suites.facts import assert_owner_only, http_answers
-from infra.database import DATA_DIR
+from harness.core.wal_disk import STATFS_COMMAND, parse_statfs
+from infra.database import DATA_DIR, WAL_HEADROOM_MIN_PCT
 
 ROLE = "database"
 
@@ -159,3 +160,22 @@ def test_primary_is_fenced_by_its_watchdog(host, target) -> None:
     # as Patroni's user: reading another user's descriptors needs CAP_SYS_PTRACE, which containers drop
     held = host.run(f"runuser -u postgres -- find /proc/{patroni}/fd -lname {device}").stdout.split()
     assert held, f"{target.name}: the primary's Patroni (pid {patroni}) must hold its watchdog {device} open"
+
+
+@pytest.mark.requirements("EH-2.2.1")
+@pytest.mark.impact("high")
+def test_wal_has_a_disk_of_its_own_with_headroom(host, target) -> None:
+    """WAL that piles up (a dead standby's slot, stuck archiving, a burst) stops PostgreSQL when its disk is full.
+
+    On a disk of its own it stops nothing else, the alarm comes at ``WAL_HEADROOM_MIN_PCT`` free, before the
+    PANIC, and a slot may hold only ``max_slot_wal_keep_size`` of it.
+    """
+    wal_device, data_device = host.check_output(f"stat -L -c %d {DATA_DIR}/pg_wal {DATA_DIR}").split()
+    assert wal_device != data_device, (
+        f"{target.name}: pg_wal must live on a disk of its own, not on the data volume ({DATA_DIR}/pg_wal)")
+    wal, _ = parse_statfs(host.check_output(STATFS_COMMAND))
+    assert not wal.low, (f"{target.name}: the WAL disk has {wal}; below {WAL_HEADROOM_MIN_PCT} % free, and "
+                         "PostgreSQL stops when it is full")
+    keep = sql(host, "show max_slot_wal_keep_size")
+    assert keep != "-1", f"{target.name}: max_slot_wal_keep_size is unlimited: a dead standby's slot fills the disk"
+

@@ -185,8 +185,12 @@ class PgBackRest:
             return False
 
     def restore(self, member: str, site: BackupSite) -> None:
-        """Restore the latest backup of the site's copy into ``member``'s empty data directory."""
-        self._on_database_host(member, site.repository, "restore", timeout_s=LONG_S)
+        """Restore the latest backup of the site's copy into ``member``'s empty data directory.
+
+        ``--link-all``: PGDATA/pg_wal is a link to the WAL disk, and by default pgBackRest restores links as
+        plain directories, which would put the WAL back on the data volume.
+        """
+        self._on_database_host(member, site.repository, "restore --link-all", timeout_s=LONG_S)
 
 
 def verify_site(outputs: StackOutputs, site: BackupSite) -> Verification:

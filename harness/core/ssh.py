@@ -104,6 +104,12 @@ class Sessions:
             self._open[host] = connect(self.outputs, host)
         return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check)
 
+    def forget(self, host: str) -> None:
+        """Close ``host``'s session (it broke, say); the next command opens a new one."""
+        client = self._open.pop(host, None)
+        if client is not None:
+            client.close()
+
     def close(self) -> None:
         for client in self._open.values():
             client.close()

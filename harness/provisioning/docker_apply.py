@@ -19,6 +19,7 @@ import tarfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -27,6 +28,8 @@ from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 from harness.core.graph import GraphResource, ResourceGraph
 from harness.core.progress import say, step
 from harness.core.waiting import WaitTimeoutError, wait_for
+from harness.provisioning import local_disks
+from infra.model import DISK_SIZE_LABEL
 
 STACK_LABEL = "ihh.stack"
 MANAGED_LABEL = "ihh.managed-by"
@@ -50,7 +53,7 @@ APPLIED_INPUTS: dict[str, dict[str, frozenset[str] | None]] = {
     IMAGE: {"imageName": None, "build": frozenset({"context", "dockerfile", "args"}),
             "buildOnPreview": None, "skipPush": None},
     NETWORK: {"name": None, "labels": None, "internal": None, "options": None},
-    VOLUME: {"name": None, "labels": None},
+    VOLUME: {"name": None, "labels": None, "driver": None, "driverOpts": None},
     CONTAINER: {"name": None, "image": None, "hostname": None, "command": None, "envs": None, "labels": None,
                 "init": None, "restart": None, "capabilities": frozenset({"adds"}),
                 "ports": frozenset({"internal", "external", "ip", "protocol"}),
@@ -167,6 +170,7 @@ class DockerApplier:
         self.client = client
         self.stack = stack
         self._containers: dict[str, Any] = {}
+        self._remounted: set[str] = set()
 
     # ----- what exists -------------------------------------------------------------------------
     def _filters(self) -> dict[str, list[str]]:
@@ -233,7 +237,7 @@ class DockerApplier:
                 (report.replaced if want else report.removed).append(name)
         for name, (kind, obj, declared) in stale.items():
             say(f"remove {kind.split(':')[-1].lower()} {name} ({'changed' if declared else 'no longer declared'})")
-            obj.remove()
+            _remove_volume(obj) if kind == VOLUME else obj.remove()
             (report.replaced if declared else report.removed).append(name)
 
     def _labels(self, resource: GraphResource, spec_hash: str) -> dict[str, str]:
@@ -282,17 +286,28 @@ class DockerApplier:
 
     def _ensure_volume(self, resource: GraphResource, spec_hash: str, report: ApplyReport) -> None:
         name = object_name(resource)
+        labels = self._labels(resource, spec_hash)
+        options = dict(resource.inputs.get("driverOpts") or {})
+        if DISK_SIZE_LABEL in labels:
+            if local_disks.ensure(Path(options["device"]), int(labels[DISK_SIZE_LABEL])):
+                self._remounted.add(name)  # a container already bound to the bare directory must restart
         if name in self.existing_volumes():
             report.unchanged.append(name)
             return
-        self.client.volumes.create(name=name, labels=self._labels(resource, spec_hash))
+        self.client.volumes.create(name=name, driver=resource.inputs.get("driver", "local"), driver_opts=options,
+                                   labels=labels)
         report.created.append(name)
 
     def _ensure_container(self, resource: GraphResource, spec_hash: str, report: ApplyReport) -> None:
         name = object_name(resource)
         container = self._containers.get(name)
         if container is not None:
-            if container.status != "running":
+            bound = {m.get("Name") for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"}
+            if container.status == "running" and bound & self._remounted:
+                with step(f"restart container {name} (its disk was mounted only now)"):
+                    container.restart()
+                report.started.append(name)
+            elif container.status != "running":
                 container.start()
                 report.started.append(name)
             else:
@@ -390,10 +405,11 @@ class DockerApplier:
         for name, container in self.existing_containers().items():
             container.remove(force=True, v=False)
             report.removed.append(name)
-        for existing in (self.existing_networks(), self.existing_volumes()):
+        volumes = self.existing_volumes()
+        for existing in (self.existing_networks(), volumes):
             for name, obj in existing.items():
                 try:
-                    obj.remove()
+                    _remove_volume(obj) if existing is volumes else obj.remove()
                 except (APIError, NotFound) as exc:
                     raise ApplyError(f"cannot remove {name}: {exc}") from exc
                 report.removed.append(name)
@@ -430,3 +446,11 @@ def _tar(uploads: list[dict[str, Any]]) -> bytes:
             info.mtime = int(time.time())
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _remove_volume(volume: Any) -> None:
+    """The volume, and the disk behind it when it stood for one."""
+    device = (volume.attrs.get("Options") or {}).get("device")
+    volume.remove()
+    if DISK_SIZE_LABEL in (volume.attrs.get("Labels") or {}) and device:
+        local_disks.release(Path(device))

@@ -14,13 +14,14 @@ from harness.core.patroni import Patroni
 from harness.core.progress import say
 from harness.core.waiting import wait_for
 from infra.config import DatabaseConfig
-from infra.database import FAILSAFE_MODE, WAL_SIZING
+from infra.database import FAILSAFE_MODE, PRIMARY_START_TIMEOUT_S, WAL_SIZING
 
 
 def wanted(config: DatabaseConfig) -> dict[str, Any]:
     timing = config.failover
     return {"ttl": timing.ttl, "loop_wait": timing.loop_wait, "retry_timeout": timing.retry_timeout,
             "synchronous_mode": config.synchronous, "failsafe_mode": FAILSAFE_MODE,
+            "primary_start_timeout": PRIMARY_START_TIMEOUT_S,
             "postgresql": {"parameters": dict(WAL_SIZING)}}
 
 

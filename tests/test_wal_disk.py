@@ -1,0 +1,42 @@
+"""The WAL disk's measure (shared by the probe and the host check), and the drill's alarm judgement."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.experiment import parse_experiment
+from chaos.journal import Activity
+from chaos.runner import _wal_alarm
+from harness.core.wal_disk import DiskUsage, parse_statfs
+from tests.test_experiments import VALID
+
+
+def test_statfs_lines_become_the_wal_and_data_filesystems() -> None:
+    wal, data = parse_statfs("258048 64512 4096\n1000000 900000 4096\n")
+    assert wal == DiskUsage(258048 * 4096, 64512 * 4096) and wal.free_pct == 25.0 and not wal.low
+    assert DiskUsage(100, 24).low and str(DiskUsage(2**30, 2**28)) == "256 of 1024 MB free (25 %)"
+    assert data.total_bytes == 1000000 * 4096
+
+
+def test_unexpected_statfs_output_says_what_it_got() -> None:
+    with pytest.raises(ValueError, match="unexpected output of `stat -f"):
+        parse_statfs("stat: cannot read file system information for '/var/lib/postgresql/wal/pg_wal'")
+
+
+def _action(per_probe: dict[str, dict[str, float | None]]) -> Activity:
+    activity = Activity(name="fill", kind="action")
+    activity.output = {"per_probe": per_probe}
+    return activity
+
+
+def test_the_alarm_counts_only_when_it_came_before_the_first_lost_write() -> None:
+    experiment = parse_experiment({**VALID, "monitors": [{"name": "writes", "probe": "service-write"},
+                                                         {"name": "wal", "probe": "wal-headroom"}]}, "t", "t.yaml")
+    early = _wal_alarm(experiment, [_action({"wal": {"detected_s": 0.4}, "writes": {"detected_s": 6.1}})])
+    assert early == {"wal_alarm_s": 0.4, "wal_alarm_missed": 0, "wal_alarm_lead_s": 5.7}
+    late = _wal_alarm(experiment, [_action({"wal": {"detected_s": 6.5}, "writes": {"detected_s": 6.1}})])
+    assert late["wal_alarm_missed"] == 1
+    never = _wal_alarm(experiment, [_action({"wal": {"detected_s": None}, "writes": {"detected_s": 6.1}})])
+    assert never["wal_alarm_missed"] == 1 and never["wal_alarm_lead_s"] is None
+    unwatched = parse_experiment(VALID, "t", "t.yaml")
+    assert _wal_alarm(unwatched, [_action({})]) == {}
