@@ -17,6 +17,7 @@ drill without Python::
         - {name: writes, probe: service-write}
     method:
       - {name: cut the first uplink, fault: uplink-cut, arguments: {uplink: 0}, hold_s: 8}
+    #   until_recovered: writes           # optional: end the hold 3 s after that probe failed and came back
     goals: {user_visible_outage_s: 0, raw_error_window_s: 1.0}
 
 Each method step is injected, held while the probes run, then rolled back before the
@@ -69,6 +70,9 @@ class Step:
     arguments: dict[str, Any]
     hold_s: float
     verify_within_s: float
+    until_recovered: str | None = None
+    """A monitor or probe name: the hold ends ``SETTLE_S`` after it failed and came back (at most ``hold_s``),
+    as the drill has then shown what it is for; a fixed hold past that point measures nothing."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ def _probe(raw: Any, source: str, where: str) -> Probe:
 def _step(raw: Any, source: str, where: str) -> Step:
     if not isinstance(raw, dict):
         raise ExperimentError(source, where, "must be a mapping with name and fault")
-    _unknown(raw, {"name", "fault", "arguments", "hold_s", "verify_within_s"}, source, f"{where}.")
+    _unknown(raw, {"name", "fault", "arguments", "hold_s", "verify_within_s", "until_recovered"}, source, f"{where}.")
     kind = _get(raw, "fault", str, source)
     if kind not in FAULTS:
         raise ExperimentError(source, f"{where}.fault", f"unknown fault {kind!r}; known: {', '.join(FAULTS.names())}")
@@ -139,8 +143,9 @@ def _step(raw: Any, source: str, where: str) -> Step:
     verify = float(_get(raw, "verify_within_s", (int, float), source, False, 60))
     if not 1 <= verify <= 600:
         raise ExperimentError(source, f"{where}.verify_within_s", f"must be between 1 and 600 seconds, got {verify}")
+    until = _get(raw, "until_recovered", str, source, False, None)
     return Step(_get(raw, "name", str, source), kind, dict(_get(raw, "arguments", dict, source, False, {})),
-                hold, verify)
+                hold, verify, until)
 
 
 def parse_experiment(raw: Any, name: str, source: str) -> Experiment:
@@ -156,7 +161,7 @@ def parse_experiment(raw: Any, name: str, source: str) -> Experiment:
     method = _get(raw, "method", list, source)
     if not method:
         raise ExperimentError(source, "method", "needs at least one step")
-    return Experiment(
+    experiment = Experiment(
         name=name, title=_get(raw, "title", str, source), failure_mode=_failure_mode(raw, source),
         requirements=tuple(_get(raw, "requirements", list, source, False, [])),
         description=str(raw.get("description", "")).strip(),
@@ -167,6 +172,12 @@ def parse_experiment(raw: Any, name: str, source: str) -> Experiment:
         rollbacks=_rollbacks(raw, source), load_users=_load_users(raw, source), goals=_goals(raw, source),
         probe_interval_s=_probe_interval(raw, source), source=source,
     )
+    watched = {p.name for p in (*experiment.probes, *experiment.monitors)}
+    for i, step in enumerate(experiment.method):
+        if step.until_recovered is not None and step.until_recovered not in watched:
+            raise ExperimentError(source, f"method[{i}].until_recovered", f"must name a probe or monitor of this "
+                                  f"experiment, got {step.until_recovered!r}; known: {', '.join(sorted(watched))}")
+    return experiment
 
 
 def _failure_mode(raw: dict[str, Any], source: str) -> str:

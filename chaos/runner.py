@@ -196,7 +196,7 @@ def _run_step(experiment: Experiment, step: Step, journal: Journal, ctx: ProbeCo
                     journal.deviated = True
                     activity.notes.append("hypothesis failed during the fault: " + "; ".join(
                         f"{r['name']}: {r['detail']}" for r in results if not r["ok"]))
-            loop.stop.wait(step.hold_s)  # the fault's declared duration: the hold itself is the drill
+            _hold(step, activity, loop)
             say(f"  roll back: {step.name}")
         activity.phases["rolled_back"] = time.time()
     except FaultUnavailableError as exc:
@@ -210,6 +210,29 @@ def _run_step(experiment: Experiment, step: Step, journal: Journal, ctx: ProbeCo
     _verify(experiment, step, activity, journal, ctx, loop)
     journal.finish(activity, "succeeded")
     return True
+
+
+SETTLE_S = 3.0
+"""How long a recovered probe must have been green before an ``until_recovered`` hold ends."""
+
+
+def _hold(step: Step, activity: Activity, loop: ProbeLoop) -> None:
+    """The fault held for ``hold_s``, or until its ``until_recovered`` probe failed and has been back SETTLE_S."""
+    if step.until_recovered is None:
+        loop.stop.wait(step.hold_s)  # the fault's declared duration: the hold itself is the drill
+        return
+    injected = activity.phases["injected"] or time.time()
+
+    def settled() -> bool:
+        _, recovered = phases_from_rounds(loop.rounds, injected, time.time(), step.until_recovered)
+        return recovered is not None and time.time() - recovered >= SETTLE_S
+
+    try:
+        wait_for(f"{step.until_recovered} back for {SETTLE_S:g} s", settled, timeout=step.hold_s, interval=0.25)
+        activity.notes.append(f"held until {step.until_recovered} had been back {SETTLE_S:g} s: "
+                              f"{time.time() - injected:.1f} s of at most {step.hold_s:g}")
+    except WaitTimeoutError:
+        pass  # the full hold: what the probe showed (never back, say) is judged from its rounds
 
 
 def _verify(experiment: Experiment, step: Step, activity: Activity, journal: Journal, ctx: ProbeContext,
@@ -301,6 +324,7 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
             m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, injected)
             m["promoted_standby_rounds"] = promoted_standby_rounds(loop.rounds, split, injected)
             actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
+    m.update(_wal_alarm(experiment, actions, loop.rounds))
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
     journal.measurements = m
     _judge(experiment, journal)
@@ -319,7 +343,6 @@ def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict
     writes = [a.output["per_probe"].get(p.name, {}).get("recovered_s") for a in actions if a.output
               for p in [*experiment.probes, *experiment.monitors] if p.probe == "service-write"]
     m["writes_back_s"] = round(max((w for w in writes if w is not None), default=0.0), 3)
-    m.update(_wal_alarm(experiment, actions))
     healed = [a.phases["verified"] - a.phases["rolled_back"] for a in actions
               if a.phases.get("verified") and a.phases.get("rolled_back")]
     if healed:  # from the fault undone to the "after" hypothesis holding (a rejoined standby streaming, say)
@@ -327,21 +350,24 @@ def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict
     return m
 
 
-def _first_detected(experiment: Experiment, actions: list[Activity], probe: str) -> float | None:
-    """Seconds from injection to the first failed round of any ``probe`` watcher, over the actions."""
-    seen = [a.output["per_probe"].get(p.name, {}).get("detected_s") for a in actions if a.output
-            for p in [*experiment.probes, *experiment.monitors] if p.probe == probe]
-    return min((s for s in seen if s is not None), default=None)
+def _first_failed(experiment: Experiment, rounds: list[dict[str, Any]], since: float, probe: str) -> float | None:
+    """The time of the first round since ``since`` in which any watcher of kind ``probe`` failed."""
+    names = {p.name for p in (*experiment.probes, *experiment.monitors) if p.probe == probe}
+    return next((r["t"] for r in rounds if r["t"] >= since and names & set(r["failed"])), None)
 
 
-def _wal_alarm(experiment: Experiment, actions: list[Activity]) -> dict[str, Any]:
-    """Where the WAL disk is watched: whether its alarm came before the first lost write, and by how much."""
-    if not any(p.probe == "wal-headroom" for p in [*experiment.probes, *experiment.monitors]) or not actions:
+def _wal_alarm(experiment: Experiment, actions: list[Activity], rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the WAL disk is watched: whether its alarm came before the first lost write, and by how much.
+
+    From the fault's start, not its injection: the disk crosses its alarm level while the fault goes in.
+    """
+    if not any(p.probe == "wal-headroom" for p in (*experiment.probes, *experiment.monitors)) or not actions:
         return {}
-    alarm, lost = _first_detected(experiment, actions, "wal-headroom"), _first_detected(experiment, actions,
-                                                                                         "service-write")
+    since = min(a.start or a.phases["injected"] or 0.0 for a in actions)
+    alarm = _first_failed(experiment, rounds, since, "wal-headroom")
+    lost = _first_failed(experiment, rounds, since, "service-write")
     missed = alarm is None or (lost is not None and lost <= alarm)
-    return {"wal_alarm_s": alarm, "wal_alarm_missed": int(missed),
+    return {"wal_alarm_s": None if alarm is None else round(alarm - since, 3), "wal_alarm_missed": int(missed),
             "wal_alarm_lead_s": None if alarm is None or lost is None else round(lost - alarm, 3)}
 
 

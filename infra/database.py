@@ -29,7 +29,7 @@ MAX_LAG_ON_FAILOVER = 1048576
 """Bytes of WAL a standby may lag behind and still be promoted (Patroni's maximum_lag_on_failover)."""
 WAL_DIR = "/var/lib/postgresql/wal"
 """The mount point of the WAL disk; PGDATA/pg_wal links to ``WAL_DIR``/pg_wal (initdb and basebackup --waldir)."""
-WAL_DISK_MB = 1024
+WAL_DISK_MB = 2048
 """The WAL disk: a filesystem of its own, so WAL that piles up stops PostgreSQL and nothing else, and a drill
 can fill it. In prod the cloud's smallest data disk (20 GiB) is used, which is larger."""
 WAL_SIZING = {"max_wal_size": "256MB", "min_wal_size": "64MB", "wal_keep_size": "64MB", "wal_recycle": "off",
@@ -41,7 +41,7 @@ down holds WAL only up to ``max_slot_wal_keep_size``, so it cannot fill the WAL 
 a rebuild instead). max_wal_size + max_slot_wal_keep_size stays well inside ``WAL_DISK_MB``. Converged by ``up``."""
 WAL_HEADROOM_MIN_PCT = 25
 """The WAL disk's free share below which the host check fails and the drill's probe raises the alarm: still
-above a checkpoint's worth (max_wal_size is 25 % of the local disk), so there is time to act."""
+above a checkpoint's worth (max_wal_size is an eighth of the local disk), so there is time to act."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
 PRIMARY_START_TIMEOUT_S = 0

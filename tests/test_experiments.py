@@ -111,6 +111,16 @@ def test_a_clock_step_names_its_member_and_size_and_refuses_others() -> None:
         describe(None, {"step_s": 0})  # type: ignore[arg-type]
 
 
+def test_a_hold_until_recovered_must_name_a_probe_of_the_experiment() -> None:
+    step = {**VALID["method"][0], "until_recovered": "writes"}
+    with pytest.raises(ExperimentError, match=r"method\[0\].until_recovered: must name a probe or monitor of this "
+                                              r"experiment, got 'writes'; known: r"):
+        parse_experiment({**VALID, "method": [step]}, "t", "t.yaml")
+    monitored = parse_experiment({**VALID, "method": [step], "monitors": [{"name": "writes",
+                                                                         "probe": "service-write"}]}, "t", "t.yaml")
+    assert monitored.method[0].until_recovered == "writes"
+
+
 def test_a_wal_disk_fill_names_its_alarm_stage_and_refuses_a_bad_one() -> None:
     describe = FAULTS.get("wal-disk-full").describe
     assert "below its alarm level (25 % free) for 5 s" in describe(None, {})  # type: ignore[arg-type]

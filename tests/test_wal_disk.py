@@ -23,20 +23,19 @@ def test_unexpected_statfs_output_says_what_it_got() -> None:
         parse_statfs("stat: cannot read file system information for '/var/lib/postgresql/wal/pg_wal'")
 
 
-def _action(per_probe: dict[str, dict[str, float | None]]) -> Activity:
-    activity = Activity(name="fill", kind="action")
-    activity.output = {"per_probe": per_probe}
-    return activity
+def _rounds(*failed: tuple[float, set[str]]) -> list[dict[str, object]]:
+    return [{"t": t, "failed": {name: "x" for name in names}} for t, names in failed]
 
 
 def test_the_alarm_counts_only_when_it_came_before_the_first_lost_write() -> None:
     experiment = parse_experiment({**VALID, "monitors": [{"name": "writes", "probe": "service-write"},
                                                          {"name": "wal", "probe": "wal-headroom"}]}, "t", "t.yaml")
-    early = _wal_alarm(experiment, [_action({"wal": {"detected_s": 0.4}, "writes": {"detected_s": 6.1}})])
-    assert early == {"wal_alarm_s": 0.4, "wal_alarm_missed": 0, "wal_alarm_lead_s": 5.7}
-    late = _wal_alarm(experiment, [_action({"wal": {"detected_s": 6.5}, "writes": {"detected_s": 6.1}})])
-    assert late["wal_alarm_missed"] == 1
-    never = _wal_alarm(experiment, [_action({"wal": {"detected_s": None}, "writes": {"detected_s": 6.1}})])
+    fill = Activity(name="fill", kind="action", start=100.0, phases={"injected": 106.0})
+    early = _wal_alarm(experiment, [fill], _rounds((99.5, set()), (100.5, {"wal"}), (106.5, {"wal", "writes"})))
+    assert early == {"wal_alarm_s": 0.5, "wal_alarm_missed": 0, "wal_alarm_lead_s": 6.0}
+    late = _wal_alarm(experiment, [fill], _rounds((100.5, {"writes"}), (101.0, {"wal", "writes"})))
+    assert late["wal_alarm_missed"] == 1 and late["wal_alarm_lead_s"] == -0.5
+    never = _wal_alarm(experiment, [fill], _rounds((106.5, {"writes"})))
     assert never["wal_alarm_missed"] == 1 and never["wal_alarm_lead_s"] is None
     unwatched = parse_experiment(VALID, "t", "t.yaml")
-    assert _wal_alarm(unwatched, [_action({})]) == {}
+    assert _wal_alarm(unwatched, [fill], []) == {}
