@@ -34,6 +34,8 @@ SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by 
 """One checksum, computed the same way when the sentinel is written and when it is verified."""
 WAL_SEGMENT_BYTES = 16 * 2**20
 PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/patroni.yml"
+ARCHIVE_SPOOL = "/var/spool/pgbackrest/archive"
+"""pgBackRest's asynchronous archive queue of the instance: lost with it."""
 AS_POSTGRES = "runuser -u postgres --"
 TAIL_ROWS = 20
 """Rows committed one by one after the sentinel is archived: the tail a real loss would take with it."""
@@ -235,7 +237,11 @@ class RestoreDrill:
             for member in self.members:
                 self.ssh.run(member.name, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} stop -m immediate",
                              check=False)
-                self.ssh.run(member.name, f"sh -c 'rm -rf {DATA_DIR} {WAL_DIR}/pg_wal && "
+                # The lost instance's asynchronous archiver goes with it: left running (stuck on a cut-off
+                # copy, say) it holds pgBackRest's archive lock, and every archive-get of the restore then
+                # waits 60 s for an async process that cannot start (seen: replay stuck at the first segment).
+                self.ssh.run(member.name, "pkill -KILL -u postgres -f 'pgbackrest .*archive-(push|get)'", check=False)
+                self.ssh.run(member.name, f"sh -c 'rm -rf {DATA_DIR} {WAL_DIR}/pg_wal {ARCHIVE_SPOOL} && "
                              f"install -d -o postgres -g postgres -m 0700 {DATA_DIR}'")
         with self.phases.timed("fetch_and_restore"):
             self.pgbackrest.restore(self.leader, self.site)

@@ -320,9 +320,9 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
     if split:  # measured only where the experiment watches it: the rounds in which two members took writes
         m["dual_writable_rounds"] = sum(1 for r in loop.rounds if split & set(r["failed"]))
         if actions:
-            injected = actions[0].phases["injected"]
-            m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, injected)
-            m["promoted_standby_rounds"] = promoted_standby_rounds(loop.rounds, split, injected)
+            injected, started = actions[0].phases["injected"], actions[0].start
+            m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, injected, started)
+            m["promoted_standby_rounds"] = promoted_standby_rounds(loop.rounds, split, injected, started)
             actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
     m.update(_wal_alarm(experiment, actions, loop.rounds))
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
@@ -391,21 +391,26 @@ def _primary_before(rounds: list[dict[str, Any]], probes: set[str], injected: fl
     return _writable(before[-1], probes) if before else set()
 
 
-def promoted_standby_rounds(rounds: list[dict[str, Any]], probes: set[str], injected: float) -> int:
+def promoted_standby_rounds(rounds: list[dict[str, Any]], probes: set[str], injected: float,
+                            started: float | None = None) -> int:
     """Rounds after the fault in which a member other than the primary of before it took writes: a failover,
-    wanted when the primary is lost, a data loss when the promoted standby lagged."""
-    primary = _primary_before(rounds, probes, injected)
+    wanted when the primary is lost, a data loss when the promoted standby lagged.
+
+    The primary is the one of before the fault's start (``started``): a fault that goes in by stages (the
+    WAL disk filled) may stop it before the injection is complete."""
+    primary = _primary_before(rounds, probes, started or injected)
     return sum(1 for r in rounds if r["t"] >= injected and _writable(r, probes) - primary) if primary else 0
 
 
-def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injected: float) -> float:
+def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injected: float,
+                           started: float | None = None) -> float:
     """How long after the fault the member that was primary when it struck still took writes: an upper
     bound, up to the first round that found it no longer writable (the probe rounds' resolution).
 
     What an isolated primary must keep short (within ttl): while it takes writes, clients that still
     reach it write to a member the rest of the cluster may already have replaced.
     """
-    primary = _primary_before(rounds, probes, injected)
+    primary = _primary_before(rounds, probes, started or injected)
     after = [r for r in rounds if r["t"] >= injected]
     if len(primary) != 1 or not after:
         return 0.0

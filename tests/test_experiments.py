@@ -93,6 +93,10 @@ def test_a_standby_taking_writes_after_the_fault_is_counted_per_round() -> None:
     assert promoted_standby_rounds(failover, {"split"}, injected=10.0) == 2
     waited = _rounds((8.0, "db-1"), (10.5, ""), (12.0, ""), (30.0, "db-1"))  # the old primary back: no promotion
     assert promoted_standby_rounds(waited, {"split"}, injected=10.0) == 0
+    staged = _rounds((8.0, "db-1"), (9.0, ""), (10.5, ""), (12.0, "db-2"))  # the primary stopped before injection
+    assert promoted_standby_rounds(staged, {"split"}, injected=10.0) == 0, "no primary right before: not judged"
+    assert promoted_standby_rounds(staged, {"split"}, injected=10.0, started=8.5) == 1
+    assert old_primary_writable_s(staged, {"split"}, injected=10.0, started=8.5) == 0.5
 
 
 def test_a_partition_names_its_action_and_refuses_any_other() -> None:
