@@ -29,8 +29,16 @@ from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
-from harness.core.wal_disk import FILLER, STATFS_COMMAND, DiskUsage, parse_statfs
-from infra.database import MAX_LAG_ON_FAILOVER, WAL_HEADROOM_MIN_PCT
+from harness.core.wal_disk import (
+    FILLER,
+    MAX_WAL_QUERY,
+    STATFS_COMMAND,
+    WAL_HEADROOM_FACTOR,
+    DiskUsage,
+    alarm_free_bytes,
+    parse_statfs,
+)
+from infra.database import MAX_LAG_ON_FAILOVER
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
 Args = dict[str, Any]
@@ -257,8 +265,8 @@ def _alarm_stage_s(args: Args) -> float:
 
 @fault("wal-disk-full", describe=lambda o, a: (
     f"fill the current Patroni leader's WAL disk (a file beside pg_wal, over SSH) to below its alarm level "
-    f"({WAL_HEADROOM_MIN_PCT} % free) for {_alarm_stage_s(a):g} s, then to full and switch WAL, so PostgreSQL "
-    "needs a segment it cannot write; delete the file afterwards"))
+    f"({WAL_HEADROOM_FACTOR} x max_wal_size free) for {_alarm_stage_s(a):g} s, then to full and switch WAL, so "
+    "PostgreSQL needs a segment it cannot write; delete the file afterwards"))
 def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
     stage = _alarm_stage_s(args)
     leader = Patroni(ctx.outputs).leader()
@@ -268,7 +276,8 @@ def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
 
         try:
             before = usage()
-            alarm_free = before.total_bytes * (WAL_HEADROOM_MIN_PCT - 5) // 100
+            max_wal = int(ssh.run(leader, f"runuser -u postgres -- psql -XAtc \"{MAX_WAL_QUERY}\""))
+            alarm_free = alarm_free_bytes(max_wal) * 4 // 5  # well inside the alarm, still room for WAL
             ssh.run(leader, f"fallocate -l {max(4096, before.free_bytes - alarm_free)} {FILLER}")
             ctx.notes.append(f"{leader}'s WAL disk filled from {before} to {usage()}: below the alarm level")
             threading.Event().wait(stage)  # the alarm stage is a span of the fault, not a wait for anything

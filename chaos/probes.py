@@ -26,10 +26,11 @@ from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.turn import TurnError, allocate
 from harness.core.waiting import WaitTimeoutError
-from harness.core.wal_disk import STATFS_COMMAND, parse_statfs
+from harness.core.wal_disk import MAX_WAL_QUERY, STATFS_COMMAND, alarm_free_bytes, parse_statfs
 from loadtests.identities import mobile, resident_id
 
 Result = tuple[bool, str]
+AS_POSTGRES = "runuser -u postgres --"
 Probe = Callable[["ProbeContext", dict[str, Any]], Result]
 PROBES: Registry[Probe] = Registry("probe")
 
@@ -43,6 +44,8 @@ class ProbeContext:
     committed: list[int] = field(default_factory=list)
     """Patient ids whose registration the service acknowledged: RPO is counted on them."""
     rng: random.Random = field(default_factory=random.Random)
+    max_wal: dict[str, int] = field(default_factory=dict)
+    """Each member's max_wal_size in bytes, read once: the WAL disk's alarm level is twice it."""
     _ssh: Sessions | None = None
 
     @property
@@ -137,16 +140,20 @@ def writable_members(ctx: ProbeContext, args: dict[str, Any]) -> Result:
 
 @PROBES.register("wal-headroom")
 def wal_headroom(ctx: ProbeContext, args: dict[str, Any]) -> Result:
-    """Every member's WAL disk above its alarm level (``WAL_HEADROOM_MIN_PCT`` free): the warning before a PANIC."""
+    """Every member's WAL disk above its alarm level (the host check's rule): the warning before a PANIC."""
     answers = []
     for member in ctx.outputs.database.members:
         try:
+            if member.name not in ctx.max_wal:  # read while PostgreSQL answers (the hypothesis before the fault)
+                ctx.max_wal[member.name] = int(ctx.ssh.run(member.name, f"{AS_POSTGRES} psql -XAtc "
+                                                                        f"\"{MAX_WAL_QUERY}\"", timeout_s=5))
             wal, _ = parse_statfs(ctx.ssh.run(member.name, STATFS_COMMAND, timeout_s=5))
-            answers.append((member.name, not wal.low, f"{member.name} {wal}"))
+            ok = wal.free_bytes >= alarm_free_bytes(ctx.max_wal[member.name])
+            answers.append((ok, f"{member.name} {wal}" + ("" if ok else " (alarm)")))
         except (OSError, RuntimeError, ValueError, paramiko.SSHException) as exc:
             ctx.ssh.forget(member.name)
-            answers.append((member.name, False, f"{member.name} unreadable: {exc}"))
-    return all(ok for _, ok, _ in answers), ", ".join(detail for _, _, detail in answers)
+            answers.append((False, f"{member.name} unreadable: {exc}"))
+    return all(ok for ok, _ in answers), ", ".join(detail for _, detail in answers)
 
 
 WRITABLE = "writable"

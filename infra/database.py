@@ -39,9 +39,6 @@ max_wal_size, recycled segments kept) and 256 MB wal_keep_size that was ~900 MB 
 Standbys keep their place by replication slots (use_slots), not by wal_keep_size; a slot of a standby that is
 down holds WAL only up to ``max_slot_wal_keep_size``, so it cannot fill the WAL disk (the standby then needs
 a rebuild instead). max_wal_size + max_slot_wal_keep_size stays well inside ``WAL_DISK_MB``. Converged by ``up``."""
-WAL_HEADROOM_MIN_PCT = 25
-"""The WAL disk's free share below which the host check fails and the drill's probe raises the alarm: still
-above a checkpoint's worth (max_wal_size is an eighth of the local disk), so there is time to act."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
 PRIMARY_START_TIMEOUT_S = 0

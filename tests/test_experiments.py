@@ -127,7 +127,7 @@ def test_a_hold_until_recovered_must_name_a_probe_of_the_experiment() -> None:
 
 def test_a_wal_disk_fill_names_its_alarm_stage_and_refuses_a_bad_one() -> None:
     describe = FAULTS.get("wal-disk-full").describe
-    assert "below its alarm level (25 % free) for 5 s" in describe(None, {})  # type: ignore[arg-type]
+    assert "below its alarm level (2 x max_wal_size free) for 5 s" in describe(None, {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"arguments.alarm_stage_s must be 0 to 600 seconds, got 900"):
         describe(None, {"alarm_stage_s": 900})  # type: ignore[arg-type]
 

@@ -17,7 +17,7 @@ from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
 from chaos.runner import RunOptions, run_experiment
 from harness.core.http_json import ready_on_every_uplink
 from harness.core.netns import QDISC_HANDLE
-from harness.core.patroni import wait_cluster_whole
+from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
 from harness.pipeline import QUICK_EXPERIMENTS
@@ -141,3 +141,17 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_p
                              RunOptions(with_load=False))
     assert journal.status == "completed"
     assert not any(_leftovers(steady, containers).values())
+
+
+def test_cleanup_removes_a_wal_disk_filler_a_killed_drill_left(steady, containers) -> None:
+    """The wal-disk-full drill's filler is its own mark: after a SIGKILL, --cleanup finds and deletes it."""
+    from harness.core.ssh import Sessions
+    from harness.core.wal_disk import FILLER
+
+    standby = next(h.name for h in steady.hosts(role="database")
+                   if h.name != wait_for("a leader", lambda: Patroni(steady).leader(timeout_s=2), timeout=60))
+    with Sessions(steady) as ssh:
+        ssh.run(standby, f"fallocate -l 1048576 {FILLER}")
+        undone = cleanup(containers, steady)
+        assert any(f"WAL disk filler removed on {standby}" in line for line in undone), undone
+        assert ssh.result(standby, f"test -e {FILLER}").exit_code == 1, "the filler is still there"

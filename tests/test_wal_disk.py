@@ -7,15 +7,16 @@ import pytest
 from chaos.experiment import parse_experiment
 from chaos.journal import Activity
 from chaos.runner import _wal_alarm
-from harness.core.wal_disk import DiskUsage, parse_statfs
+from harness.core.wal_disk import DiskUsage, alarm_free_bytes, parse_statfs
 from tests.test_experiments import VALID
 
 
 def test_statfs_lines_become_the_wal_and_data_filesystems() -> None:
     wal, data = parse_statfs("258048 64512 4096\n1000000 900000 4096\n")
-    assert wal == DiskUsage(258048 * 4096, 64512 * 4096) and wal.free_pct == 25.0 and not wal.low
-    assert DiskUsage(100, 24).low and str(DiskUsage(2**30, 2**28)) == "256 of 1024 MB free (25 %)"
+    assert wal == DiskUsage(258048 * 4096, 64512 * 4096) and wal.free_pct == 25.0
+    assert str(DiskUsage(2**30, 2**28)) == "256 of 1024 MB free (25 %)"
     assert data.total_bytes == 1000000 * 4096
+    assert alarm_free_bytes(256 * 2**20) == 512 * 2**20, "twice max_wal_size, the host check's rule"
 
 
 def test_unexpected_statfs_output_says_what_it_got() -> None:

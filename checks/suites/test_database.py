@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from checks.suites.facts import assert_owner_only, http_answers
-from harness.core.wal_disk import STATFS_COMMAND, parse_statfs
-from infra.database import DATA_DIR, WAL_HEADROOM_MIN_PCT
+from harness.core.wal_disk import MAX_WAL_QUERY, STATFS_COMMAND, WAL_HEADROOM_FACTOR, alarm_free_bytes, parse_statfs
+from infra.database import DATA_DIR
 
 ROLE = "database"
 
@@ -113,9 +113,6 @@ def test_patroni_rest_api_is_tls_only_and_refuses_unauthenticated_changes(host, 
         f"answered {answers['change']}")
 
 
-WAL_HEADROOM_FACTOR = 2
-"""Free space on the WAL's filesystem, in multiples of max_wal_size: WAL may outgrow max_wal_size between
-checkpoints, and a stalled archiver keeps every segment until it is pushed."""
 WAL_READY_LIMIT = 16
 """Segments waiting for the archiver (256 MB): a backlog that grows is how a WAL disk fills up."""
 
@@ -123,17 +120,25 @@ WAL_READY_LIMIT = 16
 @pytest.mark.requirements("EH-2.2.1", "EH-1.1.2")
 @pytest.mark.impact("high")
 def test_wal_volume_has_headroom_and_no_archive_backlog(host, target) -> None:
-    """PostgreSQL stops (PANIC) when it cannot write WAL: caught here, before that, on every member."""
-    wal = f"{DATA_DIR}/pg_wal"
-    free = int(host.check_output(f"df --output=avail -B1 {wal} | tail -n 1").strip())
-    max_wal = int(sql(host, "select setting::bigint * 1048576 from pg_settings where name = 'max_wal_size'"))
-    assert free >= WAL_HEADROOM_FACTOR * max_wal, (
+    """PostgreSQL stops (PANIC) when it cannot write WAL: caught here, before that, on every member.
+
+    On a disk of its own a full pg_wal stops PostgreSQL and nothing else (the wal-disk-full drill), and a
+    dead standby's slot may hold only max_slot_wal_keep_size of it.
+    """
+    wal_device, data_device = host.check_output(f"stat -L -c %d {DATA_DIR}/pg_wal {DATA_DIR}").split()
+    assert wal_device != data_device, (
+        f"{target.name}: pg_wal must live on a disk of its own, not on the data volume ({DATA_DIR}/pg_wal)")
+    wal, _ = parse_statfs(host.check_output(STATFS_COMMAND))
+    max_wal = int(sql(host, MAX_WAL_QUERY))
+    assert wal.free_bytes >= alarm_free_bytes(max_wal), (
         f"{target.name}: the WAL's filesystem must keep {WAL_HEADROOM_FACTOR} x max_wal_size free "
-        f"({WAL_HEADROOM_FACTOR * max_wal / 2**30:.1f} GiB): {free / 2**30:.1f} GiB free")
-    ready = int(host.check_output(f"find {wal}/archive_status -name '*.ready' | wc -l").strip())
+        f"({alarm_free_bytes(max_wal) / 2**30:.1f} GiB): {wal}")
+    ready = int(host.check_output(f"find {DATA_DIR}/pg_wal/archive_status -name '*.ready' | wc -l").strip())
     assert ready <= WAL_READY_LIMIT, (
         f"{target.name}: at most {WAL_READY_LIMIT} WAL segments may wait for the archiver: {ready} wait "
         "(is a backup copy unreachable?)")
+    keep = sql(host, "show max_slot_wal_keep_size")
+    assert keep != "-1", f"{target.name}: max_slot_wal_keep_size is unlimited: a dead standby's slot fills the disk"
 
 
 WATCHDOG_OF_PATRONI = (
@@ -160,22 +165,3 @@ def test_primary_is_fenced_by_its_watchdog(host, target) -> None:
     # as Patroni's user: reading another user's descriptors needs CAP_SYS_PTRACE, which containers drop
     held = host.run(f"runuser -u postgres -- find /proc/{patroni}/fd -lname {device}").stdout.split()
     assert held, f"{target.name}: the primary's Patroni (pid {patroni}) must hold its watchdog {device} open"
-
-
-@pytest.mark.requirements("EH-2.2.1")
-@pytest.mark.impact("high")
-def test_wal_has_a_disk_of_its_own_with_headroom(host, target) -> None:
-    """WAL that piles up (a dead standby's slot, stuck archiving, a burst) stops PostgreSQL when its disk is full.
-
-    On a disk of its own it stops nothing else, the alarm comes at ``WAL_HEADROOM_MIN_PCT`` free, before the
-    PANIC, and a slot may hold only ``max_slot_wal_keep_size`` of it.
-    """
-    wal_device, data_device = host.check_output(f"stat -L -c %d {DATA_DIR}/pg_wal {DATA_DIR}").split()
-    assert wal_device != data_device, (
-        f"{target.name}: pg_wal must live on a disk of its own, not on the data volume ({DATA_DIR}/pg_wal)")
-    wal, _ = parse_statfs(host.check_output(STATFS_COMMAND))
-    assert not wal.low, (f"{target.name}: the WAL disk has {wal}; below {WAL_HEADROOM_MIN_PCT} % free, and "
-                         "PostgreSQL stops when it is full")
-    keep = sql(host, "show max_slot_wal_keep_size")
-    assert keep != "-1", f"{target.name}: max_slot_wal_keep_size is unlimited: a dead standby's slot fills the disk"
-

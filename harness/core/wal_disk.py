@@ -1,20 +1,26 @@
-"""The WAL disk of a database host: how full it is, read the same way by the drill's probe and the host check.
+"""The WAL disk of a database host: how full it is, judged the same way by the host check, the drill's probe
+and the fault that fills it.
 
-PostgreSQL stops (PANIC) when it cannot write WAL; the disk's free share is the warning that comes
-before. ``statfs`` of the pg_wal directory answers for whatever filesystem it really lives on.
+PostgreSQL stops (PANIC) when it cannot write WAL; free space below ``WAL_HEADROOM_FACTOR`` x max_wal_size
+is the alarm that comes before. ``statfs`` of the pg_wal directory answers for the filesystem it really
+lives on (the WAL disk, through PGDATA's link).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.database import DATA_DIR, WAL_DIR, WAL_HEADROOM_MIN_PCT
+from infra.database import DATA_DIR, WAL_DIR
 
 WAL_PATH = f"{WAL_DIR}/pg_wal"
-STATFS_COMMAND = f"stat -f -c '%b %a %S' {WAL_PATH} {DATA_DIR}"
+STATFS_COMMAND = f"stat -f -c '%b %a %S' {DATA_DIR}/pg_wal/ {DATA_DIR}"
 """Blocks, blocks available to non-root users, block size: of pg_wal's filesystem, then of PGDATA's."""
+MAX_WAL_QUERY = "select setting::bigint * 1048576 from pg_settings where name = 'max_wal_size'"
 FILLER = f"{WAL_DIR}/ihh-drill-filler"
 """The file the wal-disk-full drill fills the disk with (beside pg_wal, on the same filesystem)."""
+WAL_HEADROOM_FACTOR = 2
+"""Free space on the WAL disk, in multiples of max_wal_size, below which the alarm is raised: WAL may
+outgrow max_wal_size between checkpoints, and a stalled archiver keeps every segment until it is pushed."""
 
 
 @dataclass(frozen=True)
@@ -26,20 +32,19 @@ class DiskUsage:
     def free_pct(self) -> float:
         return 100.0 * self.free_bytes / self.total_bytes if self.total_bytes else 0.0
 
-    @property
-    def low(self) -> bool:
-        return self.free_pct < WAL_HEADROOM_MIN_PCT
-
     def __str__(self) -> str:
         return f"{self.free_bytes / 2**20:.0f} of {self.total_bytes / 2**20:.0f} MB free ({self.free_pct:.0f} %)"
 
 
+def alarm_free_bytes(max_wal_bytes: int) -> int:
+    """The free space under which the WAL disk raises its alarm."""
+    return WAL_HEADROOM_FACTOR * max_wal_bytes
+
+
 def parse_statfs(output: str) -> tuple[DiskUsage, DiskUsage]:
     """(pg_wal's filesystem, PGDATA's filesystem) from ``STATFS_COMMAND``'s two lines."""
-    lines = output.split()
-    if len(lines) != 6:
+    fields = output.split()
+    if len(fields) != 6:
         raise ValueError(f"unexpected output of `{STATFS_COMMAND}`: {output.strip()!r}")
-    usages = []
-    for blocks, available, size in (lines[0:3], lines[3:6]):
-        usages.append(DiskUsage(int(blocks) * int(size), int(available) * int(size)))
-    return usages[0], usages[1]
+    wal, data = (DiskUsage(int(b) * int(s), int(a) * int(s)) for b, a, s in (fields[0:3], fields[3:6]))
+    return wal, data
