@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
-    from harness.provisioning.stack_ops import setup
+    from harness.provisioning.stack_ops import prepare_disks, setup
 
     setup()
     say("setup complete: engine answers, base image and Toxiproxy are cached")
+    if args.disks:
+        mounted = prepare_disks(args.stack)
+        say(f"disks of stack {args.stack} mounted: {', '.join(mounted) or 'none declared'}")
     return 0
 
 
@@ -302,8 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     stack_option.add_argument("-s", "--stack", default=argparse.SUPPRESS, help="stack name (as before the command)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser = functools.partial(sub.add_parser, parents=[stack_option])  # type: ignore[method-assign]
-    sub.add_parser("setup", help="install-time preparation: engine, base image, Toxiproxy").set_defaults(
-        func=_cmd_setup)
+    setup = sub.add_parser("setup", help="install-time preparation: engine, base image, Toxiproxy")
+    setup.add_argument("--disks", action="store_true",
+                       help="also make and mount the stack's WAL disks: before `pulumi up` of a local stack")
+    setup.set_defaults(func=_cmd_setup)
     sub.add_parser("preview", help="run the program offline and check every policy rule").set_defaults(
         func=_cmd_preview)
     sub.add_parser("up", help="create or converge the stack").set_defaults(func=_cmd_up)

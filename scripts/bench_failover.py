@@ -17,7 +17,7 @@ from chaos.runner import run_experiments
 
 DEFAULT = ["database-primary-kill", "primary-partition-drop", "primary-partition-reject", "dcs-quorum-loss"]
 FIGURES = ["writes_back_s", "user_visible_outage_s", "old_primary_writable_s", "dual_writable_rounds",
-           "whole_after_heal_s", "rpo_rows"]
+           "whole_after_heal_s", "rpo_rows", "wal_alarm_lead_s"]
 """What each run is judged on, where the experiment measures it."""
 
 

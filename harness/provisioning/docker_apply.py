@@ -288,9 +288,9 @@ class DockerApplier:
         name = object_name(resource)
         labels = self._labels(resource, spec_hash)
         options = dict(resource.inputs.get("driverOpts") or {})
-        if DISK_SIZE_LABEL in labels:
-            if local_disks.ensure(Path(options["device"]), int(labels[DISK_SIZE_LABEL])):
-                self._remounted.add(name)  # a container already bound to the bare directory must restart
+        disk = disk_of(resource)
+        if disk is not None and local_disks.ensure(*disk):
+            self._remounted.add(name)  # a container already bound to the bare directory must restart
         if name in self.existing_volumes():
             report.unchanged.append(name)
             return
@@ -446,6 +446,14 @@ def _tar(uploads: list[dict[str, Any]]) -> bytes:
             info.mtime = int(time.time())
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def disk_of(resource: GraphResource) -> tuple[Path, int] | None:
+    """(mount point, size in MB) of a volume that stands for a disk of its own; None for a plain volume."""
+    size = resource.labels().get(DISK_SIZE_LABEL)
+    if resource.type != VOLUME or size is None:
+        return None
+    return Path((resource.inputs.get("driverOpts") or {})["device"]), int(size)
 
 
 def _remove_volume(volume: Any) -> None:

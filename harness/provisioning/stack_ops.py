@@ -10,8 +10,9 @@ from harness.core.pgbackrest import PgBackRest
 from harness.core.progress import say, step
 from harness.core.ssh import Sessions
 from harness.core.state import forget, generated_state, save_generated_state, stack_dir
+from harness.provisioning import local_disks
 from harness.provisioning.base_image import ensure_base_image
-from harness.provisioning.docker_apply import ApplyReport, DockerApplier
+from harness.provisioning.docker_apply import ApplyReport, DockerApplier, disk_of
 from harness.provisioning.engine import check_free_space, ensure_engine
 from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
 from harness.provisioning.patroni_config import converge
@@ -60,6 +61,16 @@ def setup() -> None:
         ensure_toxiproxy()
     finally:
         engine.stop_if_ours()
+
+
+def prepare_disks(stack: str) -> list[str]:
+    """The disks a local stack declares, made and mounted: what `pulumi up` of the local stack needs first
+    (the engine binds a directory; the loop-mounted filesystem behind it is this machine's business)."""
+    run = preview(stack)
+    disks = [disk for r in run.graph.resources if (disk := disk_of(r)) is not None]
+    for mountpoint, size_mb in disks:
+        local_disks.ensure(mountpoint, size_mb)
+    return [f"{mountpoint} ({size_mb} MB)" for mountpoint, size_mb in disks]
 
 
 def up(stack: str) -> UpResult:
