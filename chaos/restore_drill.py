@@ -182,8 +182,12 @@ class RestoreDrill:
             sentinel = Sentinel(count, checksum, consultation, tail_writes(self.outputs, TAIL_ROWS, count + 1))
             faults.enter_context(patroni_paused(self.ssh, self.leader))
             started = time.monotonic()
-            self.lose_and_restore()
-            self.clear_standbys()
+            try:
+                self.lose_and_restore()
+                self.clear_standbys()
+            except (KeyboardInterrupt, SystemExit):
+                self.restore_before_exit()
+                raise
         verified, recovered, clinical = self.service_back_and_verified(sentinel)
         rto = time.monotonic() - started
         result = self.result(label, sentinel, verified, recovered, clinical, rto, isolated)
@@ -253,6 +257,14 @@ class RestoreDrill:
                      lambda: self.ssh.run(self.leader, f"{AS_POSTGRES} psql -XAtc 'select pg_is_in_recovery()'",
                                           check=False).strip() == "f",
                      timeout=4 * 3600, interval=0.5)
+
+    def restore_before_exit(self) -> None:
+        """Interrupted once the data is wiped: the loss is the fault and a restore its only undo, so the
+        restore runs again from the start, unmeasured, before the copies are reconnected and Patroni resumed."""
+        say(f"interrupted during the restore drill: restoring {self.leader} from {self.site.name} before exiting, "
+            "so the stack is left whole (further signals are ignored until then)")
+        self.lose_and_restore()
+        self.clear_standbys()
 
     def clear_standbys(self) -> None:
         """Empty the other members' data directories again, just before Patroni resumes and rebuilds them.

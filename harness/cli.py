@@ -179,8 +179,19 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     return 0 if all(j.verdict in ("pass", "not_tested") for j in journals) else 1  # not_tested: could not inject
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds every fault's finally before the process ends
+def _interrupted(signum: int, frame: object) -> None:
+    """The first SIGTERM or SIGINT unwinds every fault's ``finally``; later ones must not cut that undo short."""
+    for kind in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(kind, _while_undoing)
+    say(f"{signal.Signals(signum).name}: undoing whatever is in effect, then exiting")
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+def _while_undoing(signum: int, frame: object) -> None:
+    say(f"{signal.Signals(signum).name} ignored: still undoing what is in effect (SIGKILL stops at once; "
+        "`harness chaos --cleanup` then finds what was left)")
 
 
 def _cmd_all(args: argparse.Namespace) -> int:
@@ -390,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # every command that injects a fault (chaos, restore, all) undoes it in `finally`: SIGTERM must unwind too
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = {kind: signal.signal(kind, _interrupted) for kind in (signal.SIGTERM, signal.SIGINT)}
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -410,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         kind = kinds.get(type(exc), type(exc).__name__)
         print(f"harness {args.command}: {kind}: {exc}", file=sys.stderr)
         return 2 if bad_input else 1
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,44 @@ def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, containe
     assert f"at {cut.name} does not answer" in message and "wiped nothing" in message
     assert f"copies that answer: {other.name}" in message
     assert ready(outputs.uplinks[0].url, ca=outputs.ca_cert_path), "the service must still be up: nothing was wiped"
+
+
+def test_sigterm_after_the_wipe_restores_before_exiting_and_a_second_one_does_not_cut_it_short(
+        outputs, containers) -> None:
+    """The loss is the drill's fault and a restore its only undo: an interrupted drill restores, then exits."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from chaos.cleanup import cleanup
+    from harness.core.http_json import ready_on_every_uplink
+    from harness.core.patroni import wait_cluster_whole
+    from harness.core.waiting import wait_for
+
+    harness = Path(sys.executable).with_name("harness")
+    process = subprocess.Popen([str(harness), "restore", "--site", outputs.backup_sites[0].name],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 240
+        for line in process.stdout:  # bounded: the drill prints its loss within minutes, or the deadline ends it
+            seen.append(line)
+            if "loss declared" in line or time.monotonic() > deadline:
+                break
+        assert any("loss declared" in line for line in seen), "".join(seen)
+        process.send_signal(signal.SIGTERM)
+        seen.append(process.stdout.readline())  # the first signal's message: the undo has begun
+        process.send_signal(signal.SIGTERM)  # a second one, during the undo
+        out, _ = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = "".join(seen) + out
+    assert process.returncode == 128 + signal.SIGTERM, text
+    assert "restoring" in text and "SIGTERM ignored: still undoing" in text, text
+    assert not cleanup(containers, outputs), "the interrupted drill left a fault (rules, a pause) for --cleanup"
+    wait_cluster_whole(outputs, "the cluster whole after the interrupted drill", timeout=600)
+    wait_for("the service ready on every uplink", lambda: ready_on_every_uplink(outputs), timeout=120)
