@@ -1,6 +1,10 @@
-"""``harness``: bring the topology up and down, and show its outputs.
+"""``harness``: bring the topology up and down, drill it, check it, and seal the evidence.
 
-Later drills (check, chaos, load, restore, report, all) hang off the same command.
+Exit codes, the same for every command (a pipeline step tells outcomes apart by them):
+0 success; 1 a verdict failed (a drill, a check, a stale copy, a tampered bundle); 2 bad input (an
+argument, the stack config, an experiment file, a key or fingerprint named); 3 could not run (the
+engine, the stack or a host did not answer; any other error); ``verify-evidence`` adds 4, intact but
+signed by nobody named; 130 interrupted (SIGINT), 143 terminated (SIGTERM), after the undo.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from harness.core.progress import say
 
 if TYPE_CHECKING:
     from harness.evidence.bundle import Trust
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_COULD_NOT_RUN = 3
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
@@ -158,8 +166,8 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     from harness.core.paths import timestamped
     from harness.provisioning.engine import ensure_engine
 
-    outputs = StackOutputs.load(args.stack)
     experiments = find_experiments(args.experiment)  # every file validated before anything is injected
+    outputs = StackOutputs.load(args.stack)
     containers = LocalContainers(ensure_engine().client, args.stack)
     if args.cleanup:
         undone = cleanup(containers, outputs)
@@ -275,7 +283,7 @@ def _trust(args: argparse.Namespace) -> Trust:
 
 
 def _cmd_verify_evidence(args: argparse.Namespace) -> int:
-    """0 verified; 1 tampered (or signed by another key than the one named); 2 could not run; 3 signer unknown."""
+    """0 verified; 1 tampered (or signed by another key than the one named); 2 bad input; 4 signer unknown."""
     from pathlib import Path
 
     from harness.evidence.bundle import EXIT_CODES, verify
@@ -285,12 +293,13 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
         if not bundle.is_dir():
             raise FileNotFoundError(f"{args.dir}: no such bundle folder")
         result = verify(bundle, _trust(args))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # the folder, a key, a fingerprint or a trust file named
         if args.json:
-            print(json.dumps({"bundle": args.dir, "status": "could_not_run", "exit_code": 2, "problems": [str(exc)]}))
+            print(json.dumps({"bundle": args.dir, "status": "bad_input", "exit_code": EXIT_CODES["bad_input"],
+                              "problems": [str(exc)]}))
         else:
-            print(f"COULD NOT RUN: {exc}", file=sys.stderr)
-        return EXIT_CODES["could_not_run"]
+            print(f"BAD INPUT: {exc}", file=sys.stderr)
+        return EXIT_CODES["bad_input"]
     if args.json:
         print(json.dumps(result.to_json(bundle), indent=2))
         return EXIT_CODES[result.status]
@@ -420,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         bad_input = isinstance(exc, tuple(kinds))
         kind = kinds.get(type(exc), type(exc).__name__)
         print(f"harness {args.command}: {kind}: {exc}", file=sys.stderr)
-        return 2 if bad_input else 1
+        return EXIT_BAD_INPUT if bad_input else EXIT_COULD_NOT_RUN
     finally:
         for kind, handler in previous.items():
             signal.signal(kind, handler)

@@ -71,7 +71,7 @@ def test_verified_only_against_a_key_the_reader_names(bundle: Path, operator: Si
 
 def test_without_a_named_key_the_bundle_is_intact_but_its_signer_unknown(bundle: Path) -> None:
     code, result = cli(str(bundle))
-    assert (code, result["status"]) == (3, "signer_unknown")
+    assert (code, result["status"]) == (4, "signer_unknown")
     assert not result["problems"] and "anyone who re-signed it" in result["notes"][0]
 
 
@@ -116,9 +116,9 @@ def test_a_re_signed_bundle_fools_only_a_reader_who_names_no_key(bundle: Path, o
     assert code == 1 and f"signed by {fp(forger)}" in result["problems"][0]
 
 
-def test_could_not_run_is_its_own_exit_code(tmp_path: Path, bundle: Path) -> None:
+def test_bad_input_is_its_own_exit_code(tmp_path: Path, bundle: Path) -> None:
     code, result = cli(str(tmp_path / "missing"))
-    assert (code, result["status"]) == (2, "could_not_run")
+    assert (code, result["status"]) == (2, "bad_input")
     code, result = cli(str(bundle), "--fingerprint", "sha256:xyz")
     assert code == 2 and "--fingerprint" in result["problems"][0] and "64 hex digits" in result["problems"][0]
 

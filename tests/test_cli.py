@@ -21,3 +21,18 @@ def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str])
         build_parser().parse_args(["--version"])
     assert ended.value.code == 0
     assert capsys.readouterr().out.strip() == f"harness {importlib.metadata.version('ihh-harness')}"
+
+
+def test_exit_codes_tell_bad_input_from_could_not_run(capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from harness.cli import EXIT_BAD_INPUT, EXIT_COULD_NOT_RUN, main
+
+    assert main(["chaos", "--dry-run", "no-such-drill"]) == EXIT_BAD_INPUT
+    assert "no-such-drill" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ended:  # argparse's own refusal is bad input too
+        main(["chaos", "--no-such-flag"])
+    assert ended.value.code == EXIT_BAD_INPUT
+    if shutil.which("pulumi") is None:  # the CLI cannot be run here: nothing the user typed was wrong
+        assert main(["outputs", "--pulumi"]) == EXIT_COULD_NOT_RUN
+        assert "pulumi" in capsys.readouterr().err.lower()

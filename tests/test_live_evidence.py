@@ -88,7 +88,7 @@ def test_the_bundle_is_verified_under_the_operators_key_only(quick_run: Path, tm
     assert evidence["run"]["signer"]["fingerprint"] == signer and signer in (quick_run / "index.html").read_text()
     assert _verify(quick_run, "--fingerprint", signer)[0] == 0
     code, unnamed = _verify(quick_run)
-    assert (code, unnamed["status"]) == (3, "signer_unknown"), unnamed
+    assert (code, unnamed["status"]) == (4, "signer_unknown"), unnamed
     copy = tmp_path / "bundle"
     shutil.copytree(quick_run, copy)
     summary = json.loads((copy / "load" / "summary.json").read_text())

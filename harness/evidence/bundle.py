@@ -62,8 +62,10 @@ def unsign(bundle: Path) -> None:
         (bundle / name).unlink(missing_ok=True)
 
 
-Status = Literal["verified", "tampered", "signer_unknown", "could_not_run"]
-EXIT_CODES: dict[str, int] = {"verified": 0, "tampered": 1, "could_not_run": 2, "signer_unknown": 3}
+Status = Literal["verified", "tampered", "signer_unknown", "bad_input"]
+EXIT_CODES: dict[str, int] = {"verified": 0, "tampered": 1, "bad_input": 2, "signer_unknown": 4}
+"""The harness's exit codes (0 success, 1 a failed verdict, 2 bad input, 3 could not run), and 4 for a bundle
+that is intact but whose signer nothing named vouches for."""
 
 
 @dataclass(frozen=True)
