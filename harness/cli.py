@@ -28,6 +28,12 @@ EXIT_BAD_INPUT = 2
 EXIT_COULD_NOT_RUN = 3
 
 
+def _print_json(document: object) -> None:
+    """``--json``: one document on standard output, for a pipeline to read (progress stays on standard error)."""
+    json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    print()
+
+
 def _cmd_setup(args: argparse.Namespace) -> int:
     from harness.provisioning.stack_ops import prepare_disks, setup
 
@@ -66,6 +72,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     by_type: dict[str, int] = {}
     for resource in run.graph.resources:
         by_type[resource.type] = by_type.get(resource.type, 0) + 1
+    if args.json:
+        _print_json({"stack": args.stack, "resources": len(run.graph.resources), "by_type": by_type,
+                     "violations": []})
+        return 0
     for kind, count in sorted(by_type.items()):
         print(f"{count:4d}  {kind}")
     say(f"stack {args.stack}: {len(run.graph.resources)} resources, every policy rule holds")
@@ -97,8 +107,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     out = timestamped("checks", args.out)
     run = run_checks(args.stack, out, tuple(args.host), Path(args.waivers or DEFAULT_WAIVERS), args.workers)
-    print(summary(run))
-    return 0 if run.ok else 1
+    if args.json:
+        _print_json({"ok": run.ok, "counts": run.by_status(), "seconds": round(run.seconds, 1),
+                     "failed": run.failed, "records": str(run.results_path), "junit": str(run.junit_path)})
+    else:
+        print(summary(run))
+    return 0 if run.ok else EXIT_FAILED
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
@@ -152,8 +166,11 @@ def _cmd_load(args: argparse.Namespace) -> int:
     plan = LoadPlan(users=args.users, spawn_rate=args.spawn_rate, run_time_s=args.run_time,
                     max_requests=args.max_requests, workers=args.workers)
     run = run_load(args.stack, plan, out, Path(args.chaos) if args.chaos else None)
-    print(describe(run))
-    return 0 if run.summary["availability"]["steady"]["verdict"] != "fail" else 1
+    if args.json:
+        _print_json({**run.summary, "out_dir": str(run.out_dir)})
+    else:
+        print(describe(run))
+    return 0 if run.summary["availability"]["steady"]["verdict"] != "fail" else EXIT_FAILED
 
 
 def _cmd_chaos(args: argparse.Namespace) -> int:
@@ -182,9 +199,14 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
         return 0
     out = timestamped("chaos", args.out)
     journals = run_experiments(args.stack, args.experiment, out, with_load=args.load)
-    print(describe_journals(journals))
-    print(f"journals: {out}")
-    return 0 if all(j.verdict in ("pass", "not_tested") for j in journals) else 1  # not_tested: could not inject
+    if args.json:
+        _print_json([{"experiment": j.experiment["name"], "verdict": j.verdict, "status": j.status,
+                      "reason": j.reason, "measurements": j.measurements, "goals": j.goals, "journal": str(j.path)}
+                     for j in journals])
+    else:
+        print(describe_journals(journals))
+        print(f"journals: {out}")
+    return 0 if all(j.verdict in ("pass", "not_tested") for j in journals) else EXIT_FAILED  # not_tested: not injected
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -329,12 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--disks", action="store_true",
                        help="also make and mount the stack's WAL disks: before `pulumi up` of a local stack")
     setup.set_defaults(func=_cmd_setup)
-    sub.add_parser("preview", help="run the program offline and check every policy rule").set_defaults(
-        func=_cmd_preview)
+    preview = sub.add_parser("preview", help="run the program offline and check every policy rule")
+    preview.add_argument("--json", action="store_true", help="the resource counts as JSON")
+    preview.set_defaults(func=_cmd_preview)
     sub.add_parser("up", help="create or converge the stack").set_defaults(func=_cmd_up)
     sub.add_parser("down", help="remove every container, network and volume of the stack").set_defaults(
         func=_cmd_down)
     check = sub.add_parser("check", help="run the host-check suites over SSH against every host")
+    check.add_argument("--json", action="store_true", help="the outcome as one JSON document on standard output")
     check.add_argument("--out", help="folder for checks.jsonl and checks-junit.xml (default evidence/checks/<time>)")
     check.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
     check.add_argument("--waivers", help="waiver file (default checks/waivers.yaml)")
@@ -356,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="grow the database to this size first (for throughput at realistic sizes)")
     restore.set_defaults(func=_cmd_restore)
     load = sub.add_parser("load", help="patient and doctor load through both uplinks; availability verdict")
+    load.add_argument("--json", action="store_true", help="the outcome as one JSON document on standard output")
     load.add_argument("--users", type=int, default=20, help="concurrent simulated users (default 20)")
     load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second (default 10)")
     load.add_argument("--run-time", type=int, default=60, help="seconds of load at most (default 60)")
@@ -365,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--out", help="folder for the artefacts (default evidence/load/<time>)")
     load.set_defaults(func=_cmd_load)
     chaos = sub.add_parser("chaos", help="failover drills: chaos/experiments/*.yaml, or those named")
+    chaos.add_argument("--json", action="store_true", help="the outcome as one JSON document on standard output")
     chaos.add_argument("experiment", nargs="*", help="experiment names or YAML paths (default: all)")
     chaos.add_argument("--dry-run", action="store_true", help="print what would be injected where, inject nothing")
     chaos.add_argument("--cleanup", action="store_true", help="remove every leftover fault the harness made")

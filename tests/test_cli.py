@@ -36,3 +36,14 @@ def test_exit_codes_tell_bad_input_from_could_not_run(capsys: pytest.CaptureFixt
     if shutil.which("pulumi") is None:  # the CLI cannot be run here: nothing the user typed was wrong
         assert main(["outputs", "--pulumi"]) == EXIT_COULD_NOT_RUN
         assert "pulumi" in capsys.readouterr().err.lower()
+
+
+def test_preview_json_is_one_document_on_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from harness.cli import main
+
+    assert main(["preview", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)  # progress went to standard error
+    assert document["violations"] == [] and document["resources"] == sum(document["by_type"].values())
+    assert document["by_type"]["docker:index/container:Container"] >= 10
