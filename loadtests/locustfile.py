@@ -1,10 +1,12 @@
 """Patient and doctor personas of the reference service, through both uplinks.
 
-Run it with ``harness load`` (which reads the uplinks from the stack outputs), or by
-hand: ``locust -f loadtests/locustfile.py --headless --ihh-uplinks unicom=https://...,telecom=https://...
---ihh-ca-cert .harness/stacks/local/ca.crt --ihh-admin-session-file FILE``. HTTPS is verified against
-that CA, as a patient's app would. Patients and doctors act with the session their registration opened;
-doctors are registered by the hospital administrator, whose session the harness mints into a 0600 file.
+Run it with ``harness load`` (which reads the uplinks from the stack outputs), or as Locust users start
+it: ``locust -f loadtests/locustfile.py`` reads the current stack's outputs (``IHH_STACK``, default
+``local``) for the uplinks, the CA and the administrator's session, when ``--ihh-uplinks`` is not given;
+``--ihh-uplinks unicom=https://...,telecom=https://... --ihh-ca-cert CA --ihh-admin-session-file FILE``
+name them instead. HTTPS is verified against that CA, as a patient's app would. Patients and doctors act
+with the session their registration opened; doctors are registered by the hospital administrator, whose
+session the harness mints (into a 0600 file when it starts Locust, in memory when Locust reads the stack).
 """
 
 from __future__ import annotations
@@ -49,10 +51,28 @@ def _arguments(parser: Any) -> None:
 @events.init.add_listener
 def _trust(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
+    if options is not None and not options.ihh_uplinks:
+        _from_current_stack(options)
+        environment.host = environment.host or uplinks(environment)[0][1]
     ca = options.ihh_ca_cert if options else ""
     _trusted_ca[:] = [ca] if ca else []
     session_file = options.ihh_admin_session_file if options else ""
-    _admin_session[:] = [Path(session_file).read_text().strip()] if session_file else []
+    if session_file:
+        _admin_session[:] = [Path(session_file).read_text().strip()]
+
+
+def _from_current_stack(options: Any) -> None:
+    """``locust -f`` alone: the uplinks, CA and administrator of the stack the harness brought up last."""
+    from harness.core.outputs import StackOutputs
+    from harness.core.paths import DEFAULT_STACK
+    from harness.core.service_sessions import ADMIN, session_for
+    from loadtests.runner import uplink_arg
+
+    outputs = StackOutputs.load(DEFAULT_STACK)  # a stack never brought up says so, naming it
+    options.ihh_uplinks = uplink_arg(outputs)
+    options.ihh_ca_cert = options.ihh_ca_cert or str(outputs.ca_cert_path)
+    if not options.ihh_admin_session_file:
+        _admin_session[:] = [session_for(outputs, ADMIN, ttl_s=12 * 3600)]
 
 
 def verified_tls() -> Any:
