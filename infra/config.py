@@ -51,10 +51,12 @@ class Uplink:
     bandwidth_mbps: int
 
 
-WATCHDOG_SAFETY_MARGIN_S = 2
+WATCHDOG_SAFETY_MARGIN_S = 1
 """Seconds between the watchdog resetting an isolated primary and its leader key expiring (Patroni's
-safety_margin): the watchdog fires ttl - 2 s after the last ping, before any standby may promote (a
-standby also needs up to loopWait to see the key gone)."""
+safety_margin): the watchdog fires ttl - 1 s after the last ping, before any standby may promote (a
+standby also needs up to loopWait to see the key gone, and under dropped packets 2 s more for its REST
+check of the old primary). Not 2: with ttl 10 a leader riding out an etcd outage in failsafe mode once
+pinged 8 s apart (two loops of etcd timeouts and failsafe calls) and was reset though healthy."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class FailoverTiming:
 
     ttl: int = 20
     loop_wait: int = 2
-    retry_timeout: int = 3
+    retry_timeout: int = 5
 
 
 @dataclass(frozen=True)
@@ -292,13 +294,12 @@ def _database(value: Any) -> DatabaseConfig:
             "Patroni needs loopWait + 2 x retryTimeout <= ttl, "
             f"got {failover.loop_wait} + 2 x {failover.retry_timeout} > {failover.ttl}",
         )
-    if failover.loop_wait + 4 * failover.retry_timeout >= failover.ttl - WATCHDOG_SAFETY_MARGIN_S:
+    if failover.loop_wait + 2 * failover.retry_timeout >= failover.ttl - WATCHDOG_SAFETY_MARGIN_S:
         raise ConfigError(
             "database.failover",
-            f"the watchdog fires ttl - {WATCHDOG_SAFETY_MARGIN_S} s after the leader's last keepalive; while the "
-            "DCS fails, a keepalive early in one loop and late in the next can be loopWait + 4 x retryTimeout "
-            "apart, which must stay below it (or a DCS outage that failsafe mode rides through resets the "
-            f"primary): got {failover.loop_wait} + 4 x {failover.retry_timeout} >= "
+            f"the watchdog fires ttl - {WATCHDOG_SAFETY_MARGIN_S} s after the leader's last good loop, so "
+            "loopWait + 2 x retryTimeout must stay below it (or a DCS outage that failsafe mode rides through "
+            f"resets the primary): got {failover.loop_wait} + 2 x {failover.retry_timeout} >= "
             f"{failover.ttl} - {WATCHDOG_SAFETY_MARGIN_S}",
         )
     members = _int("database.dcsMembers", raw.get("dcsMembers", 3), 1, 7)

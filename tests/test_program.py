@@ -131,7 +131,7 @@ def test_patroni_and_pgbackrest_config(local) -> None:
     assert patroni["etcd3"]["hosts"] == ["dcs-1:2379", "dcs-2:2379", "dcs-3:2379"]
     # containers share the kernel: the image's container-watchdog reads Patroni's named-pipe driver
     assert patroni["watchdog"] == {"mode": "required", "driver": "testing", "device": "/run/ihh/watchdog",
-                                   "safety_margin": 2}
+                                   "safety_margin": 1}
     assert all(line.startswith(("local", "hostssl", "hostnossl all all all reject"))
                for line in patroni["postgresql"]["pg_hba"])
     assert "repo1-host=backup-sh-backup" in files["/etc/pgbackrest/pgbackrest.conf"]
@@ -246,7 +246,7 @@ def test_prod_database_hosts_fence_with_the_kernels_watchdog(prod) -> None:
     secrets = {r.inputs["secretName"]: r.inputs["secretData"] for r in prod.graph.of_type("alicloud:kms/secret:Secret")}
     patroni = yaml.safe_load(secrets["ihh-prod-db-1-etc-patroni-patroni-yml"])  # it holds passwords: through KMS
     assert patroni["watchdog"] == {"mode": "required", "driver": "default", "device": "/dev/watchdog",
-                                   "safety_margin": 2}
+                                   "safety_margin": 1}
 
 
 def test_local_database_hosts_keep_their_wal_on_a_disk_of_its_own(local) -> None:

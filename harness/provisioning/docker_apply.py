@@ -55,7 +55,7 @@ APPLIED_INPUTS: dict[str, dict[str, frozenset[str] | None]] = {
     NETWORK: {"name": None, "labels": None, "internal": None, "options": None},
     VOLUME: {"name": None, "labels": None, "driver": None, "driverOpts": None},
     CONTAINER: {"name": None, "image": None, "hostname": None, "command": None, "envs": None, "labels": None,
-                "init": None, "restart": None, "capabilities": frozenset({"adds"}),
+                "init": None, "restart": None, "capabilities": frozenset({"adds"}), "dnsOpts": None,
                 "ports": frozenset({"internal", "external", "ip", "protocol"}),
                 "volumes": frozenset({"volumeName", "containerPath", "readOnly"}),
                 "networksAdvanced": frozenset({"name", "aliases"}),
@@ -337,6 +337,7 @@ class DockerApplier:
             restart_policy={"Name": restart} if restart != "no" else None,
             init=bool(inputs.get("init", False)),
             cap_add=(inputs.get("capabilities") or {}).get("adds") or None,
+            dns_opt=inputs.get("dnsOpts") or None,
         )
         networks = inputs.get("networksAdvanced") or []
         first = networks[0] if networks else None
