@@ -84,7 +84,7 @@ def test_sigterm_after_the_wipe_restores_before_exiting_and_a_second_one_does_no
     from harness.core.waiting import wait_for
 
     harness = Path(sys.executable).with_name("harness")
-    process = subprocess.Popen([str(harness), "restore", "--site", outputs.backup_sites[0].name],
+    process = subprocess.Popen([str(harness), "restore", "--from", outputs.backup_sites[0].name],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen: list[str] = []
     try:
