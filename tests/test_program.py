@@ -283,3 +283,13 @@ def test_prod_database_hosts_keep_their_wal_on_an_encrypted_data_disk(prod) -> N
                                   "extra_opts": ["-m", "0"]}]
     assert cloud["mounts"] == [["LABEL=wal", "/var/lib/postgresql/wal", "ext4", "defaults,nofail", "0", "2"]]
     assert any("/var/lib/postgresql/wal/.ihh-disk" in " ".join(step) for step in cloud["runcmd"])
+
+
+def test_the_executor_finds_exactly_the_disks_the_program_declares(local) -> None:
+    """What `up` and `harness setup --disks` mount: the disk volumes, each with its mount point and size."""
+    from harness.provisioning.docker_apply import disk_of
+    from infra.database import WAL_DISK_MB
+
+    disks = sorted(d for r in local.graph.resources if (d := disk_of(r)) is not None)
+    assert [(str(path), size) for path, size in disks] == [
+        ("/var/lib/ihh/disks/ihh-local-db-1-wal", WAL_DISK_MB), ("/var/lib/ihh/disks/ihh-local-db-2-wal", WAL_DISK_MB)]
