@@ -28,6 +28,10 @@ EXIT_BAD_INPUT = 2
 EXIT_COULD_NOT_RUN = 3
 
 
+class UsageError(ValueError):
+    """Options that do not go together: bad input, named in the message."""
+
+
 def _print_json(document: object) -> None:
     """``--json``: one document on standard output, for a pipeline to read (progress stays on standard error)."""
     json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
@@ -83,13 +87,18 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
 
 def _cmd_outputs(args: argparse.Namespace) -> int:
-    from harness.core.outputs import StackOutputs, outputs_from_pulumi_cli
+    from harness.core.outputs import StackOutputs, outputs_from_pulumi_cli, save_outputs
 
+    if args.save and not args.pulumi:
+        raise UsageError("outputs --save: only with --pulumi (`harness up` saves its own outputs)")
     if args.pulumi:
-        view = outputs_from_pulumi_cli(args.stack)
+        raw = outputs_from_pulumi_cli(args.stack)
+        if args.save:  # a stack `pulumi up` made: every drill, check and restore reads what is saved here
+            say(f"saved the outputs of stack {args.stack} as `pulumi up` left them: {save_outputs(args.stack, raw)}")
+        outputs = StackOutputs.parse(args.stack, raw)
     else:
         outputs = StackOutputs.load(args.stack)
-        view = outputs.raw if args.show_secrets else outputs.public()
+    view = outputs.raw if args.show_secrets else outputs.public()
     if args.json:
         json.dump(view, sys.stdout, indent=2, sort_keys=True)
         print()
@@ -429,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")
     outputs.add_argument("--pulumi", action="store_true", help="read outputs from the Pulumi CLI's stack")
+    outputs.add_argument("--save", action="store_true",
+                         help="with --pulumi: save them, so check, chaos, load and restore run on that stack")
     outputs.set_defaults(func=_cmd_outputs)
     return parser
 
@@ -449,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         from harness.evidence.signing_key import SigningKeyError
         from infra.config import ConfigError
 
-        kinds = {ConfigError: "config error", ExperimentError: "experiment error", OutputsError: "outputs error",
+        kinds = {UsageError: "usage", ConfigError: "config error", ExperimentError: "experiment error",
+                 OutputsError: "outputs error",
                  UnknownNameError: "unknown name", SigningKeyError: "signing key",
                  AttestationError: "attestation error"}
         bad_input = isinstance(exc, tuple(kinds))

@@ -47,3 +47,36 @@ def test_preview_json_is_one_document_on_standard_output(capsys: pytest.CaptureF
     document = json.loads(capsys.readouterr().out)  # progress went to standard error
     assert document["violations"] == [] and document["resources"] == sum(document["by_type"].values())
     assert document["by_type"]["docker:index/container:Container"] >= 10
+
+
+def test_a_stack_pulumi_up_made_is_saved_for_the_drills_and_its_secrets_stay_hidden(tmp_path) -> None:
+    """`outputs --pulumi --save` with the outputs `pulumi stack output` prints (the CLI cannot run here: a
+    stand-in prints what the program's own mock run resolved)."""
+    import json
+    import os
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import program
+
+    resolved = tmp_path / "stack-output.json"
+    resolved.write_text(json.dumps(program("local").outputs))
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ncat {resolved}\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "IHH_STATE_DIR": str(tmp_path / "state")}
+    harness = [str(Path(sys.executable).with_name("harness"))]
+    saved = subprocess.run([*harness, "outputs", "--pulumi", "--save", "-s", "local"], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert saved.returncode == 0, saved.stderr
+    assert "PRIVATE KEY" not in saved.stdout, "secrets printed without --show-secrets"
+    path = tmp_path / "state" / "local" / "outputs.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    read = subprocess.run([*harness, "outputs", "--json", "-s", "local"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert read.returncode == 0 and json.loads(read.stdout)["ssh_user"], read.stderr
+    refused = subprocess.run([*harness, "outputs", "--save"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "only with --pulumi" in refused.stderr
