@@ -38,7 +38,7 @@ from harness.core.wal_disk import (
     alarm_free_bytes,
     parse_statfs,
 )
-from infra.database import MAX_LAG_ON_FAILOVER
+from infra.database import DATA_DIR, MAX_LAG_ON_FAILOVER
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
 Args = dict[str, Any]
@@ -274,6 +274,11 @@ def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
         def usage() -> DiskUsage:
             return parse_statfs(ssh.run(leader, STATFS_COMMAND))[0]
 
+        wal_device, data_device = ssh.run(leader, f"stat -L -c %d {DATA_DIR}/pg_wal/ {DATA_DIR}").split()
+        if wal_device == data_device:
+            raise FaultUnavailableError(
+                f"{leader}'s pg_wal shares the filesystem of its data: filling it would fill the data volume (and "
+                "whatever else is on it); the drill needs a WAL disk of its own, as the reference topology has")
         try:
             before = usage()
             max_wal = int(ssh.run(leader, f"runuser -u postgres -- psql -XAtc \"{MAX_WAL_QUERY}\""))
