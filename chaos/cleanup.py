@@ -50,6 +50,8 @@ def remove_netns_faults(containers: LocalContainers, outputs: StackOutputs) -> l
     return undone
 
 
+SSH_BACK_WITHIN_S = 120
+"""How long a database host cleanup has (re)started may take to answer SSH before cleanup gives up on it."""
 CLOCK_TOLERANCE_S = 30
 """How far a marked host's clock may be from the step (plus the harness's clock) to be stepped back."""
 
@@ -95,6 +97,9 @@ def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
     undone += remove_netns_faults(containers, outputs)
     databases = outputs.hosts(role="database")
     with Sessions(outputs) as ssh:
+        for host in databases:  # a host started just above answers SSH some seconds later
+            wait_for(f"SSH on {host.name}", lambda name=host.name: ssh.result(name, "true").exit_code == 0,
+                     timeout=SSH_BACK_WITHIN_S)
         undone += remove_wal_fillers(ssh, [h.name for h in databases])
         undone += undo_clock_steps(ssh, [h.name for h in databases if not h.container])
     if Patroni(outputs).resume_if_paused():
