@@ -163,7 +163,7 @@ class DockerPlatform(pulumi.ComponentResource):
             )
             volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=mount))
         for disk in spec.disks:
-            # The engine's local driver binds a directory; the executor (or `harness disks`, before a
+            # The engine's local driver binds a directory; the executor (or `harness setup --disks`, before a
             # `pulumi up`) mounts a loop-backed ext4 of the labelled size there first.
             volume = docker.Volume(
                 f"disk-{spec.name}-{disk.name}",
