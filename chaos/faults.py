@@ -25,20 +25,23 @@ from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.pgbackrest import PgBackRest, switch_wal
+from harness.core.postgres_shell import psql
 from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
 from harness.core.wal_disk import (
+    DEVICES_COMMAND,
     FILLER,
-    MAX_WAL_QUERY,
+    MAX_WAL_COMMAND,
     STATFS_COMMAND,
     WAL_HEADROOM_FACTOR,
     DiskUsage,
     alarm_free_bytes,
+    on_own_disk,
     parse_statfs,
 )
-from infra.database import DATA_DIR, MAX_LAG_ON_FAILOVER
+from infra.database import MAX_LAG_ON_FAILOVER
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
 Args = dict[str, Any]
@@ -274,14 +277,13 @@ def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
         def usage() -> DiskUsage:
             return parse_statfs(ssh.run(leader, STATFS_COMMAND))[0]
 
-        wal_device, data_device = ssh.run(leader, f"stat -L -c %d {DATA_DIR}/pg_wal/ {DATA_DIR}").split()
-        if wal_device == data_device:
+        if not on_own_disk(ssh.run(leader, DEVICES_COMMAND)):
             raise FaultUnavailableError(
                 f"{leader}'s pg_wal shares the filesystem of its data: filling it would fill the data volume (and "
                 "whatever else is on it); the drill needs a WAL disk of its own, as the reference topology has")
         try:
             before = usage()
-            max_wal = int(ssh.run(leader, f"runuser -u postgres -- psql -XAtc \"{MAX_WAL_QUERY}\""))
+            max_wal = int(ssh.run(leader, MAX_WAL_COMMAND))
             alarm_free = alarm_free_bytes(max_wal) * 4 // 5  # well inside the alarm, still room for WAL
             ssh.run(leader, f"fallocate -l {max(4096, before.free_bytes - alarm_free)} {FILLER}")
             ctx.notes.append(f"{leader}'s WAL disk filled from {before} to {usage()}: below the alarm level")
@@ -293,7 +295,7 @@ def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
             rest = usage().free_bytes - 65536
             if rest > 0:
                 ssh.run(leader, f"fallocate -l {rest} {FILLER}-2")
-            ssh.run(leader, "runuser -u postgres -- psql -XAtc 'select pg_switch_wal()'", check=False)
+            ssh.run(leader, psql("select pg_switch_wal()"), check=False)
             ctx.notes.append(f"{leader}'s WAL disk full ({usage()}); WAL switched")
             yield  # injected from here: writes lost and back are measured from the full disk
         finally:

@@ -26,11 +26,10 @@ from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.turn import TurnError, allocate
 from harness.core.waiting import WaitTimeoutError
-from harness.core.wal_disk import MAX_WAL_QUERY, STATFS_COMMAND, alarm_free_bytes, parse_statfs
+from harness.core.wal_disk import MAX_WAL_COMMAND, STATFS_COMMAND, alarm_free_bytes, parse_statfs
 from loadtests.identities import mobile, resident_id
 
 Result = tuple[bool, str]
-AS_POSTGRES = "runuser -u postgres --"
 Probe = Callable[["ProbeContext", dict[str, Any]], Result]
 PROBES: Registry[Probe] = Registry("probe")
 
@@ -138,6 +137,10 @@ def writable_members(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     return len(writable) <= int(args.get("at_most", 1)), detail
 
 
+WAL_ALARM = "alarm"
+"""The word in wal-headroom's detail for a member below its alarm level (not merely unreadable)."""
+
+
 @PROBES.register("wal-headroom")
 def wal_headroom(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     """Every member's WAL disk above its alarm level (the host check's rule): the warning before a PANIC."""
@@ -145,11 +148,10 @@ def wal_headroom(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     for member in ctx.outputs.database.members:
         try:
             if member.name not in ctx.max_wal:  # read while PostgreSQL answers (the hypothesis before the fault)
-                ctx.max_wal[member.name] = int(ctx.ssh.run(member.name, f"{AS_POSTGRES} psql -XAtc "
-                                                                        f"\"{MAX_WAL_QUERY}\"", timeout_s=5))
+                ctx.max_wal[member.name] = int(ctx.ssh.run(member.name, MAX_WAL_COMMAND, timeout_s=5))
             wal, _ = parse_statfs(ctx.ssh.run(member.name, STATFS_COMMAND, timeout_s=5))
             ok = wal.free_bytes >= alarm_free_bytes(ctx.max_wal[member.name])
-            answers.append((ok, f"{member.name} {wal}" + ("" if ok else " (alarm)")))
+            answers.append((ok, f"{member.name} {wal}" + ("" if ok else f" ({WAL_ALARM})")))
         except (OSError, RuntimeError, ValueError, paramiko.SSHException) as exc:
             ctx.ssh.forget(member.name)
             answers.append((False, f"{member.name} unreadable: {exc}"))

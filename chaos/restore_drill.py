@@ -23,20 +23,18 @@ from harness.core.outputs import BackupSite, StackOutputs
 from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.pgbackrest import REACH_TIMEOUT_S, PgBackRest, switch_wal, wait_archived
 from harness.core.phases import Phases
+from harness.core.postgres_shell import AS_POSTGRES, PATRONICTL, PG_BIN, psql
 from harness.core.progress import say
 from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
 from infra.database import DATA_DIR, WAL_DIR
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
                      "from drill.sentinel where seq <= %s")
 """One checksum, computed the same way when the sentinel is written and when it is verified."""
 WAL_SEGMENT_BYTES = 16 * 2**20
-PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/patroni.yml"
 ARCHIVE_SPOOL = "/var/spool/pgbackrest/archive"
 """pgBackRest's asynchronous archive queue of the instance: lost with it."""
-AS_POSTGRES = "runuser -u postgres --"
 TAIL_ROWS = 20
 """Rows committed one by one after the sentinel is archived: the tail a real loss would take with it."""
 
@@ -254,7 +252,7 @@ class RestoreDrill:
                          "-l /var/log/postgresql/restore-drill.log", timeout_s=3600)
         with self.phases.timed("wal_replay"):
             wait_for("WAL replay to finish and the restored primary to promote",
-                     lambda: self.ssh.run(self.leader, f"{AS_POSTGRES} psql -XAtc 'select pg_is_in_recovery()'",
+                     lambda: self.ssh.run(self.leader, psql("select pg_is_in_recovery()"),
                                           check=False).strip() == "f",
                      timeout=4 * 3600, interval=0.5)
 
@@ -293,8 +291,8 @@ class RestoreDrill:
                isolated: bool) -> RestoreResult:
         """The measured result, with the sizes read from the backup set and the restored primary."""
         backup = self.pgbackrest.info(self.site, label=label)["backup"][-1]
-        replayed = int(self.ssh.run(self.leader, f"{AS_POSTGRES} psql -XAtc \"select pg_wal_lsn_diff("
-                                    f"pg_current_wal_lsn(), '{backup['lsn']['stop']}')\"").strip().split(".")[0])
+        replayed = int(self.ssh.run(self.leader, psql(
+            f"select pg_wal_lsn_diff(pg_current_wal_lsn(), '{backup['lsn']['stop']}')")).strip().split(".")[0])
         return RestoreResult(
             site=self.site.name, repository=self.site.repository, restored_on=self.leader,
             sentinel_rows=sentinel.rows, sentinel_verified=verified, last_committed_seq=sentinel.last_seq,

@@ -19,7 +19,7 @@ from chaos.cleanup import cleanup
 from chaos.experiment import Experiment, Probe, Step, find_experiments
 from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
 from chaos.journal import Activity, Journal
-from chaos.probes import PROBES, ProbeContext, committed_writes_present, writable_in
+from chaos.probes import PROBES, WAL_ALARM, ProbeContext, committed_writes_present, writable_in
 from chaos.rollbacks import ROLLBACKS
 from chaos.rollbacks import service_ready as wait_service_ready
 from harness.core.containers import LocalContainers
@@ -350,10 +350,13 @@ def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict
     return m
 
 
-def _first_failed(experiment: Experiment, rounds: list[dict[str, Any]], since: float, probe: str) -> float | None:
-    """The time of the first round since ``since`` in which any watcher of kind ``probe`` failed."""
+def _first_failed(experiment: Experiment, rounds: list[dict[str, Any]], since: float, probe: str,
+                  saying: str = "") -> float | None:
+    """The time of the first round since ``since`` in which a watcher of kind ``probe`` failed (with a detail
+    containing ``saying``, where given: a probe that could not read is not one that raised its alarm)."""
     names = {p.name for p in (*experiment.probes, *experiment.monitors) if p.probe == probe}
-    return next((r["t"] for r in rounds if r["t"] >= since and names & set(r["failed"])), None)
+    return next((r["t"] for r in rounds if r["t"] >= since
+                 and any(saying in str(detail) for name, detail in r["failed"].items() if name in names)), None)
 
 
 def _wal_alarm(experiment: Experiment, actions: list[Activity], rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -364,7 +367,7 @@ def _wal_alarm(experiment: Experiment, actions: list[Activity], rounds: list[dic
     if not any(p.probe == "wal-headroom" for p in (*experiment.probes, *experiment.monitors)) or not actions:
         return {}
     since = min(a.start or a.phases["injected"] or 0.0 for a in actions)
-    alarm = _first_failed(experiment, rounds, since, "wal-headroom")
+    alarm = _first_failed(experiment, rounds, since, "wal-headroom", saying=WAL_ALARM)
     lost = _first_failed(experiment, rounds, since, "service-write")
     missed = alarm is None or (lost is not None and lost <= alarm)
     return {"wal_alarm_s": None if alarm is None else round(alarm - since, 3), "wal_alarm_missed": int(missed),

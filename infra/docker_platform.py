@@ -91,9 +91,16 @@ class DockerPlatform(pulumi.ComponentResource):
         }
         self.register_outputs({"networks": {k: v.name for k, v in self.networks.items()}})
 
+    def _label_map(self, extra: dict[str, str]) -> list[tuple[str, str]]:
+        """The stack's own labels and ``extra``, sorted: `down` and `--cleanup` find what is theirs by them."""
+        return sorted({f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh", **extra}.items())
+
+    def _volume_labels(self, host: str, extra: dict[str, str] | None = None) -> list[docker.VolumeLabelArgs]:
+        labels = self._label_map({f"{LABEL_PREFIX}host": host, **(extra or {})})
+        return [docker.VolumeLabelArgs(label=k, value=v) for k, v in labels]
+
     def _labels(self, extra: dict[str, str]) -> list[docker.ContainerLabelArgs]:
-        merged = {f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh", **extra}
-        return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(merged.items())]
+        return [docker.ContainerLabelArgs(label=k, value=v) for k, v in self._label_map(extra)]
 
     def image(self, role: Role) -> docker.Image:
         """The role's image, declared once, built from ``images/Dockerfile`` with the role's packages and files."""
@@ -156,9 +163,7 @@ class DockerPlatform(pulumi.ComponentResource):
             volume = docker.Volume(
                 f"vol-{spec.name}-{volume_name}",
                 name=f"{container_name}-{volume_name}",
-                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(
-                    {f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh",
-                     f"{LABEL_PREFIX}host": spec.name}.items())],
+                labels=self._volume_labels(spec.name),
                 opts=pulumi.ResourceOptions(parent=parent),
             )
             volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=mount))
@@ -170,9 +175,7 @@ class DockerPlatform(pulumi.ComponentResource):
                 name=f"{container_name}-{disk.name}",
                 driver="local",
                 driver_opts={"type": "none", "o": "bind", "device": f"{DISKS_DIR}/{container_name}-{disk.name}"},
-                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(
-                    {f"{LABEL_PREFIX}stack": self.stack, f"{LABEL_PREFIX}managed-by": "ihh",
-                     f"{LABEL_PREFIX}host": spec.name, DISK_SIZE_LABEL: str(disk.size_mb)}.items())],
+                labels=self._volume_labels(spec.name, {DISK_SIZE_LABEL: str(disk.size_mb)}),
                 opts=pulumi.ResourceOptions(parent=parent),
             )
             volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=disk.mount))

@@ -25,7 +25,8 @@ def test_unexpected_statfs_output_says_what_it_got() -> None:
 
 
 def _rounds(*failed: tuple[float, set[str]]) -> list[dict[str, object]]:
-    return [{"t": t, "failed": {name: "x" for name in names}} for t, names in failed]
+    details = {"wal": "db-1 100 of 2000 MB free (5 %) (alarm)", "writes": "503", "wal?": "db-1 unreadable: timed out"}
+    return [{"t": t, "failed": {name.rstrip("?"): details[name] for name in names}} for t, names in failed]
 
 
 def test_the_alarm_counts_only_when_it_came_before_the_first_lost_write() -> None:
@@ -40,3 +41,12 @@ def test_the_alarm_counts_only_when_it_came_before_the_first_lost_write() -> Non
     assert never["wal_alarm_missed"] == 1 and never["wal_alarm_lead_s"] is None
     unwatched = parse_experiment(VALID, "t", "t.yaml")
     assert _wal_alarm(unwatched, [fill], []) == {}
+
+
+def test_a_member_the_probe_could_not_read_is_no_alarm() -> None:
+    """An SSH timeout fails the round, but claiming it as the disk's alarm would overstate the warning."""
+    experiment = parse_experiment({**VALID, "monitors": [{"name": "writes", "probe": "service-write"},
+                                                         {"name": "wal", "probe": "wal-headroom"}]}, "t", "t.yaml")
+    fill = Activity(name="fill", kind="action", start=100.0, phases={"injected": 106.0})
+    judged = _wal_alarm(experiment, [fill], _rounds((100.5, {"wal?"}), (106.5, {"writes"}), (107.0, {"wal"})))
+    assert judged == {"wal_alarm_s": 7.0, "wal_alarm_missed": 1, "wal_alarm_lead_s": -0.5}

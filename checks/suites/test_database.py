@@ -5,14 +5,23 @@ from __future__ import annotations
 import pytest
 
 from checks.suites.facts import assert_owner_only, http_answers
-from harness.core.wal_disk import MAX_WAL_QUERY, STATFS_COMMAND, WAL_HEADROOM_FACTOR, alarm_free_bytes, parse_statfs
+from harness.core.postgres_shell import AS_POSTGRES, psql
+from harness.core.wal_disk import (
+    DEVICES_COMMAND,
+    MAX_WAL_COMMAND,
+    STATFS_COMMAND,
+    WAL_HEADROOM_FACTOR,
+    alarm_free_bytes,
+    on_own_disk,
+    parse_statfs,
+)
 from infra.database import DATA_DIR
 
 ROLE = "database"
 
 
 def sql(host, query: str) -> str:
-    return host.check_output(f"runuser -u postgres -- psql -XAtq -c {query!r}").strip()
+    return host.check_output(psql(query)).strip()
 
 
 @pytest.mark.requirements("EH-1.2.1", "TM-5.2")
@@ -125,11 +134,10 @@ def test_wal_volume_has_headroom_and_no_archive_backlog(host, target) -> None:
     On a disk of its own a full pg_wal stops PostgreSQL and nothing else (the wal-disk-full drill), and a
     dead standby's slot may hold only max_slot_wal_keep_size of it.
     """
-    wal_device, data_device = host.check_output(f"stat -L -c %d {DATA_DIR}/pg_wal {DATA_DIR}").split()
-    assert wal_device != data_device, (
+    assert on_own_disk(host.check_output(DEVICES_COMMAND)), (
         f"{target.name}: pg_wal must live on a disk of its own, not on the data volume ({DATA_DIR}/pg_wal)")
     wal, _ = parse_statfs(host.check_output(STATFS_COMMAND))
-    max_wal = int(sql(host, MAX_WAL_QUERY))
+    max_wal = int(host.check_output(MAX_WAL_COMMAND))
     assert wal.free_bytes >= alarm_free_bytes(max_wal), (
         f"{target.name}: the WAL's filesystem must keep {WAL_HEADROOM_FACTOR} x max_wal_size free "
         f"({alarm_free_bytes(max_wal) / 2**30:.1f} GiB): {wal}")
@@ -163,5 +171,5 @@ def test_primary_is_fenced_by_its_watchdog(host, target) -> None:
         return
     patroni = host.check_output("pgrep -o -u postgres -f bin/patroni").strip()
     # as Patroni's user: reading another user's descriptors needs CAP_SYS_PTRACE, which containers drop
-    held = host.run(f"runuser -u postgres -- find /proc/{patroni}/fd -lname {device}").stdout.split()
+    held = host.run(f"{AS_POSTGRES} find /proc/{patroni}/fd -lname {device}").stdout.split()
     assert held, f"{target.name}: the primary's Patroni (pid {patroni}) must hold its watchdog {device} open"

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from harness.core.outputs import BackupSchedule, BackupSite, StackOutputs
+from harness.core.postgres_shell import AS_POSTGRES, psql
 from harness.core.ssh import RemoteCommandError, Result, Sessions
 from harness.core.waiting import WaitTimeoutError, wait_for
 from infra.backup_sites import SCHEDULE_LOG, SCHEDULE_PATH
@@ -86,7 +87,7 @@ class PgBackRest:
 
     def _on_database_host(self, member: str, repository: int, command: str, timeout_s: float = 600,
                           check: bool = True) -> str:
-        return self.ssh.run(member, f"runuser -u postgres -- pgbackrest --stanza={self.stanza} "
+        return self.ssh.run(member, f"{AS_POSTGRES} pgbackrest --stanza={self.stanza} "
                             f"--repo={repository} {command}", timeout_s=timeout_s, check=check)
 
     def info(self, site: BackupSite, label: str | None = None) -> dict[str, Any]:
@@ -176,7 +177,7 @@ class PgBackRest:
         An answer is any status the repository reports (even "no valid backups", code 2);
         a cut-off repository gives none: pgBackRest keeps retrying until the timeout ends it.
         """
-        raw = self.ssh.run(member, f"timeout {REACH_TIMEOUT_S} runuser -u postgres -- pgbackrest "
+        raw = self.ssh.run(member, f"timeout {REACH_TIMEOUT_S} {AS_POSTGRES} pgbackrest "
                            f"--stanza={self.stanza} --repo={repository} info --output=json",
                            check=False, timeout_s=REACH_TIMEOUT_S + 30)
         try:
@@ -201,7 +202,7 @@ def verify_site(outputs: StackOutputs, site: BackupSite) -> Verification:
 
 def switch_wal(ssh: Sessions, leader: str) -> str:
     """Close the primary's current WAL segment so it is archived now; returns its name."""
-    return ssh.run(leader, "runuser -u postgres -- psql -XAtc 'select pg_walfile_name(pg_switch_wal())'").strip()
+    return ssh.run(leader, psql("select pg_walfile_name(pg_switch_wal())")).strip()
 
 
 def wait_archived(pgbackrest: PgBackRest, site: BackupSite, segment: str, timeout_s: float = 120) -> None:

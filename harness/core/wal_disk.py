@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.core.postgres_shell import psql
 from infra.database import DATA_DIR, WAL_DIR
 
 WAL_PATH = f"{WAL_DIR}/pg_wal"
 STATFS_COMMAND = f"stat -f -c '%b %a %S' {DATA_DIR}/pg_wal/ {DATA_DIR}"
 """Blocks, blocks available to non-root users, block size: of pg_wal's filesystem, then of PGDATA's."""
-MAX_WAL_QUERY = "select setting::bigint * 1048576 from pg_settings where name = 'max_wal_size'"
+MAX_WAL_COMMAND = psql("select setting::bigint * 1048576 from pg_settings where name = 'max_wal_size'")
+"""Prints max_wal_size in bytes."""
+DEVICES_COMMAND = f"stat -L -c %d {DATA_DIR}/pg_wal/ {DATA_DIR}"
+"""The device numbers of pg_wal's filesystem and of PGDATA's."""
 FILLER = f"{WAL_DIR}/ihh-drill-filler"
 """The file the wal-disk-full drill fills the disk with (beside pg_wal, on the same filesystem)."""
 WAL_HEADROOM_FACTOR = 2
@@ -48,3 +52,11 @@ def parse_statfs(output: str) -> tuple[DiskUsage, DiskUsage]:
         raise ValueError(f"unexpected output of `{STATFS_COMMAND}`: {output.strip()!r}")
     wal, data = (DiskUsage(int(b) * int(s), int(a) * int(s)) for b, a, s in (fields[0:3], fields[3:6]))
     return wal, data
+
+
+def on_own_disk(devices_output: str) -> bool:
+    """Whether ``DEVICES_COMMAND`` found pg_wal on another filesystem than PGDATA."""
+    fields = devices_output.split()
+    if len(fields) != 2:
+        raise ValueError(f"unexpected output of `{DEVICES_COMMAND}`: {devices_output.strip()!r}")
+    return fields[0] != fields[1]
