@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -68,6 +69,8 @@ def test_stale_reasons_name_the_age_and_the_limit() -> None:
     assert schedule.stale_reasons(None, None) == ["no full backup"]
     assert schedule.stale_reasons(8 * D, 600) == ["newest full backup is 192.0 h old, limit 168.5 h"]
     assert schedule.stale_reasons(D, 3 * H) == ["newest backup is 180 min old, limit 90 min"]
+    brief = replace(schedule, incr_s=20, slack_s=10)
+    assert brief.stale_reasons(D, 31) == ["newest backup is 31 s old, limit 30 s"], "not \"0 min\""
 
 
 def test_missed_periods_count_the_gaps_beyond_the_slack() -> None:

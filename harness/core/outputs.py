@@ -230,9 +230,13 @@ class BackupSchedule(_Record):
                            f"newest full backup is {full_age_s / 3600:.1f} h old, limit "
                            f"{(self.full_s + self.slack_s) / 3600:.1f} h")
         if newest_age_s is not None and newest_age_s > self.incr_s + self.slack_s:
-            reasons.append(f"newest backup is {newest_age_s / 60:.0f} min old, limit "
-                           f"{(self.incr_s + self.slack_s) / 60:.0f} min")
+            reasons.append(f"newest backup is {_span(newest_age_s)} old, limit {_span(self.incr_s + self.slack_s)}")
         return reasons
+
+
+def _span(seconds: float) -> str:
+    """A backup's age or limit: whole minutes, or seconds below two minutes (a 30 s limit is not "0 min")."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 @dataclass(frozen=True)
