@@ -11,6 +11,7 @@ import time
 
 from chaos.faults import CLOCK_STEP_MARK
 from harness.core.containers import LocalContainers
+from harness.core.host_access import HostAccess
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.ssh import Sessions
@@ -35,11 +36,11 @@ def restore_contract(api: Toxiproxy, outputs: StackOutputs) -> list[str]:
     return undone
 
 
-def remove_netns_faults(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
-    """Tagged iptables rules in every chain, and the harness's qdiscs, in every host's namespace."""
+def remove_network_faults(access: HostAccess) -> list[str]:
+    """Tagged iptables rules in every chain, and the harness's qdiscs, on every host (however it is reached)."""
     undone = []
-    for host in outputs.hosts():
-        ns = containers.netns(host)
+    for host in access.outputs.hosts():
+        ns = access.network(host)
         for rule in ns.tagged_rules():
             ns.run("iptables", "-D", *rule, check=False)
             undone.append(f"iptables rule removed on {host.name}: -A {' '.join(rule)}")
@@ -94,7 +95,8 @@ def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)
         undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
         undone += restore_contract(api, outputs)
-    undone += remove_netns_faults(containers, outputs)
+    with HostAccess(outputs, containers) as access:
+        undone += remove_network_faults(access)
     databases = outputs.hosts(role="database")
     with Sessions(outputs) as ssh:
         for host in databases:  # a host started just above answers SSH some seconds later

@@ -21,6 +21,7 @@ from typing import Any
 from chaos.isolation import partitioned, unreachable
 from harness.core.containers import LocalContainers
 from harness.core.database import member_writable
+from harness.core.host_access import HostAccess
 from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
@@ -57,6 +58,19 @@ class FaultContext:
     containers: LocalContainers
     notes: list[str] = field(default_factory=list)
     """What the fault found out while it held (the archive gap, the killed leader): goes into the journal."""
+    _access: HostAccess | None = None
+
+    @property
+    def access(self) -> HostAccess:
+        """The hosts' networks as the outputs say to reach them (SSH, or the local engine's side)."""
+        if self._access is None:
+            self._access = HostAccess(self.outputs, self.containers)
+        return self._access
+
+    def close(self) -> None:
+        if self._access is not None:
+            self._access.close()
+            self._access = None
 
     def toxiproxy(self) -> Toxiproxy:
         if not self.outputs.toxiproxy_api:
@@ -209,7 +223,7 @@ def _dcs_quorum_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
                      "etcd members from the cluster (DROP): no quorum, and every call to them hangs to its timeout")
     with ExitStack() as cuts:
         for member in majority:
-            cuts.enter_context(partitioned(ctx.containers, ctx.outputs, member,
+            cuts.enter_context(partitioned(ctx.access, member,
                                            [h for h in others if h.name != member.name], "DROP"))
         yield
 
@@ -323,7 +337,7 @@ def _primary_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
     leader = Patroni(ctx.outputs).leader()
     peers = _partition_peers(ctx.outputs, leader)
     ctx.notes.append(f"partitioned the primary {leader} from {', '.join(h.name for h in peers)} ({action})")
-    with partitioned(ctx.containers, ctx.outputs, ctx.outputs.host(leader), peers, action):
+    with partitioned(ctx.access, ctx.outputs.host(leader), peers, action):
         yield
 
 
@@ -340,7 +354,7 @@ def _lagging_standby_primary_kill(ctx: FaultContext, args: Args) -> Iterator[Non
     patroni = Patroni(ctx.outputs)
     leader = patroni.leader()
     standbys = [h for h in ctx.outputs.hosts(role="database") if h.name != leader]
-    with partitioned(ctx.containers, ctx.outputs, ctx.outputs.host(leader), standbys, "REJECT"), \
+    with partitioned(ctx.access, ctx.outputs.host(leader), standbys, "REJECT"), \
             Sessions(ctx.outputs) as ssh:
         def lagging() -> int | None:
             members = patroni.members()
@@ -374,7 +388,7 @@ def _power_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
 @fault("host-unreachable", describe=lambda o, a: (
     f"REJECT traffic to {_target(o, a)} from every {a.get('from_role', 'database')} host (iptables)"))
 def _unreachable(ctx: FaultContext, args: Args) -> Iterator[None]:
-    with unreachable(ctx.containers, ctx.outputs, _target(ctx.outputs, args), _sources(ctx.outputs, args)):
+    with unreachable(ctx.access, _target(ctx.outputs, args), _sources(ctx.outputs, args)):
         yield
         if "backup_site" in args:
             ctx.notes.append(archive_gap(ctx.outputs))
@@ -405,7 +419,8 @@ def _segments_between(older: str, newer: str) -> int | str:
 
 
 def _in_netns(o: StackOutputs, a: Args, name: str) -> str:
-    return f"{name} {a} inside the network namespace of {_host(o, a).name}"
+    host = _host(o, a)
+    return f"{name} {a} in the network of {host.name} (reached by {host.drill_target})"
 
 
 @fault("udp-loss", describe=lambda o, a: _in_netns(o, a, "udp-loss"))
@@ -414,7 +429,7 @@ def _udp_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     probability = float(args.get("probability", 0.3))
     if not 0 < probability <= 1:
         raise ValueError(f"udp-loss: probability must be in (0, 1], got {probability}")
-    ns = ctx.containers.netns(_host(ctx.outputs, args))
+    ns = ctx.access.network(_host(ctx.outputs, args))
     rule = ["INPUT", "-p", "udp", *(["--dport", str(args["port"])] if "port" in args else []), "-m", "statistic",
             "--mode", "random", "--probability", str(probability), "-j", "DROP",
             "-m", "comment", "--comment", f"{TAG}:udp-loss"]
@@ -428,7 +443,7 @@ def _udp_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
 @contextmanager
 def _root_qdiscs(ctx: FaultContext, args: Args, *qdisc: str) -> Iterator[None]:
     """One root qdisc with the drill's handle on every interface of the host; all removed afterwards."""
-    ns = ctx.containers.netns(_host(ctx.outputs, args))
+    ns = ctx.access.network(_host(ctx.outputs, args))
     applied = []
     try:
         for dev in ns.interfaces():

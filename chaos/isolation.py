@@ -1,9 +1,9 @@
 """Make one host unreachable from others for the length of a drill, and always undo it.
 
-On the local platform each host is a container; the rule goes into the source hosts'
-network namespaces (``harness.core.netns``: nsenter + iptables, tagged with a comment),
-so nothing inside the hosts needs privileges. The rules are removed in ``finally``;
-``chaos.cleanup`` deletes any tagged rule a killed drill left behind.
+The rules go into the source hosts' own firewalls (iptables, tagged with a comment), reached the way
+``harness.core.host_access`` says: over SSH, or into a local container's namespace from the engine's
+side. The rules are removed in ``finally``; ``chaos.cleanup`` deletes any tagged rule a killed drill
+left behind.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from harness.core.containers import LocalContainers
-from harness.core.netns import TAG, NetworkNamespace
-from harness.core.outputs import Host, StackOutputs
+from harness.core.host_access import HostAccess
+from harness.core.netns import TAG, HostNetwork
+from harness.core.outputs import Host
 from harness.core.progress import say
 from harness.core.ssh import Sessions
 
@@ -36,19 +36,16 @@ def _own_addresses(ssh: Sessions, host: Host) -> list[str]:
 
 
 @contextmanager
-def unreachable(containers: LocalContainers, outputs: StackOutputs, target: str,
-                sources: list[Host]) -> Iterator[None]:
+def unreachable(access: HostAccess, target: str, sources: list[Host]) -> Iterator[None]:
     """Reject every packet from ``sources`` to ``target`` until the block ends."""
-    with Sessions(outputs) as ssh:
-        planned = [(source, address, target) for source in sources for address in _addresses(ssh, source, target)]
-    with _rules(containers, planned, "REJECT", target):
+    planned = [(source, address, target) for source in sources for address in _addresses(access.ssh, source, target)]
+    with _rules(access, planned, "REJECT", target):
         say(f"{target} is unreachable from {', '.join(s.name for s in sources)}")
         yield
 
 
 @contextmanager
-def partitioned(containers: LocalContainers, outputs: StackOutputs, host: Host, peers: list[Host],
-                action: str) -> Iterator[None]:
+def partitioned(access: HostAccess, host: Host, peers: list[Host], action: str) -> Iterator[None]:
     """Cut ``host`` off from ``peers`` both ways until the block ends; every other host still reaches it.
 
     Every address of either side is cut, not only those its name resolves to.
@@ -58,28 +55,26 @@ def partitioned(containers: LocalContainers, outputs: StackOutputs, host: Host, 
     """
     if action not in ("DROP", "REJECT"):
         raise ValueError(f"partition action must be DROP or REJECT, got {action!r}")
-    with Sessions(outputs) as ssh:
-        own = {h.name: _own_addresses(ssh, h) for h in [host, *peers]}
+    own = {h.name: _own_addresses(access.ssh, h) for h in [host, *peers]}
     planned = [(host, address, peer.name) for peer in peers for address in own[peer.name]]
     planned += [(peer, address, host.name) for peer in peers for address in own[host.name]]
-    with _rules(containers, planned, action, host.name):
+    with _rules(access, planned, action, host.name):
         say(f"{host.name} is partitioned from {', '.join(p.name for p in peers)} ({action})")
         yield
 
 
 @contextmanager
-def _rules(containers: LocalContainers, planned: list[tuple[Host, str, str]], action: str,
-           what: str) -> Iterator[None]:
+def _rules(access: HostAccess, planned: list[tuple[Host, str, str]], action: str, what: str) -> Iterator[None]:
     """OUTPUT rules, (source, address) each: one ``iptables-restore --noflush`` per namespace, so each side's
     cut lands at one instant; every rule is removed afterwards, whatever happens."""
     by_source: dict[str, tuple[Host, list[list[str]]]] = {}
     for source, address, target in planned:
         rule = ["OUTPUT", "-d", address, "-j", action, "-m", "comment", "--comment", f"{TAG}:{target}"]
         by_source.setdefault(source.name, (source, []))[1].append(rule)
-    applied: list[tuple[NetworkNamespace, list[list[str]]]] = []
+    applied: list[tuple[HostNetwork, list[list[str]]]] = []
     try:
         for source, rules in by_source.values():
-            ns = containers.netns(source)
+            ns = access.network(source)
             result = ns.run("iptables-restore", "--noflush", stdin=_batch("-I", rules), check=False)
             if result.returncode != 0:
                 raise RuntimeError(f"cannot cut {what} off from {source.name}: {result.stderr.strip()}")

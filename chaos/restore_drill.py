@@ -18,6 +18,7 @@ from chaos.clinical_sentinel import ClinicalSentinel, verify_consultation, write
 from chaos.isolation import unreachable
 from harness.core.containers import LocalContainers
 from harness.core.database import connect as db_connect
+from harness.core.host_access import HostAccess
 from harness.core.http_json import ready_on_every_uplink
 from harness.core.outputs import BackupSite, StackOutputs
 from harness.core.patroni import Patroni, wait_cluster_whole
@@ -164,9 +165,10 @@ def patroni_paused(ssh: Sessions, member: str) -> Iterator[None]:
 class RestoreDrill:
     """One drill from one copy: each method is one step, run in order by ``run``."""
 
-    def __init__(self, outputs: StackOutputs, containers: LocalContainers, ssh: Sessions, site: BackupSite) -> None:
-        self.outputs, self.containers, self.ssh, self.site = outputs, containers, ssh, site
-        self.pgbackrest = PgBackRest(outputs, ssh)
+    def __init__(self, access: HostAccess, site: BackupSite) -> None:
+        self.access, self.outputs, self.ssh, self.site = access, access.outputs, access.ssh, site
+        outputs = self.outputs
+        self.pgbackrest = PgBackRest(outputs, self.ssh)
         self.others = [s for s in outputs.backup_sites if s.name != site.name]
         self.members = outputs.hosts(role="database")
         self.leader = Patroni(outputs).leader()
@@ -229,7 +231,7 @@ class RestoreDrill:
     def cut_off_other_copies(self, faults: ExitStack) -> bool:
         """Every other copy unreachable from the database hosts; whether that was confirmed."""
         for other in self.others:
-            faults.enter_context(unreachable(self.containers, self.outputs, other.host, self.members))
+            faults.enter_context(unreachable(self.access, other.host, self.members))
         return not any(self.pgbackrest.repository_answers(self.leader, o.repository) for o in self.others)
 
     def lose_and_restore(self) -> None:
@@ -308,8 +310,8 @@ def run_restore_drill(containers: LocalContainers, outputs: StackOutputs, site_n
                       sentinel_rows: int = 1000) -> RestoreResult:
     """Lose every database host's data, restore from ``site_name``'s copy alone, and measure."""
     site = outputs.backup_site(site_name)
-    with Sessions(outputs) as ssh:
-        return RestoreDrill(outputs, containers, ssh, site).run(sentinel_rows)
+    with HostAccess(outputs, containers) as access:
+        return RestoreDrill(access, site).run(sentinel_rows)
 
 
 def _raw_copy_seconds(ssh: Sessions, host: str) -> float:

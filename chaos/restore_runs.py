@@ -14,10 +14,11 @@ from harness.core.progress import say
 from harness.provisioning.engine import ensure_engine
 
 
-def run_restores(stack: str, sites: list[str], out: Path, sentinel_rows: int = 1000, fill_gb: float = 0.0
-                 ) -> dict[str, Any]:
-    """One drill per site (every site by default); restore.json is rewritten after each, so a crash keeps the rest."""
-    outputs = StackOutputs.load(stack)
+def run_restores(stack: str, sites: list[str], out: Path, sentinel_rows: int = 1000, fill_gb: float = 0.0,
+                 target: str | None = None) -> dict[str, Any]:
+    """One drill per site (every site by default); restore.json is rewritten after each, so a crash keeps the rest.
+    Every host is reached by ``target`` where given, else as the outputs say."""
+    outputs = StackOutputs.load(stack).reached_by(target)
     sites = sites or [s.name for s in outputs.backup_sites]
     for name in sites:
         outputs.backup_site(name)  # an unknown site is refused before any drill runs

@@ -121,6 +121,7 @@ def run_experiment(experiment: Experiment, outputs: StackOutputs, containers: Lo
         say(f"chaos {experiment.name}: {journal.reason}")
     finally:
         ctx.close()
+        fctx.close()
         journal.ended = time.time()
         journal.save()
     return journal
@@ -467,9 +468,11 @@ def _judge(experiment: Experiment, journal: Journal) -> None:
     journal.reason = "; ".join(reasons) or "the hypothesis held before, during and after every fault; goals met"
 
 
-def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = True) -> list[Journal]:
-    """Every named experiment (all by default), one after another, each from a clean stack."""
-    outputs = StackOutputs.load(stack)
+def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = True,
+                    target: str | None = None) -> list[Journal]:
+    """Every named experiment (all by default), one after another, each from a clean stack; every host reached
+    by ``target`` where given (``ssh``: as a real host is), else as the outputs say."""
+    outputs = StackOutputs.load(stack).reached_by(target)
     experiments = find_experiments(names)  # every file validated before anything is injected
     containers = LocalContainers(ensure_engine().client, stack)
     journals = []

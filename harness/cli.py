@@ -17,6 +17,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from harness.core.outputs import TARGETS
 from harness.core.paths import DEFAULT_STACK
 from harness.core.progress import say
 
@@ -159,7 +160,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     from harness.core.paths import timestamped
 
     out = timestamped("restore", args.out)
-    data = run_restores(args.stack, args.site, out, args.sentinel_rows, args.fill_gb)
+    data = run_restores(args.stack, args.site, out, args.sentinel_rows, args.fill_gb, target=args.target)
     print(describe_restores(data))
     print(f"results: {out / 'restore.json'}")
     return 0 if all(r["sentinel_verified"] for r in data["drills"]) else 1
@@ -193,7 +194,7 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     from harness.provisioning.engine import ensure_engine
 
     experiments = find_experiments(args.experiment)  # every file validated before anything is injected
-    outputs = StackOutputs.load(args.stack)
+    outputs = StackOutputs.load(args.stack).reached_by(args.target)
     containers = LocalContainers(ensure_engine().client, args.stack)
     if args.cleanup:
         undone = cleanup(containers, outputs)
@@ -207,7 +208,7 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
                 print(f"  {step.name}: {describe(context, step.fault, step.arguments)}; hold {step.hold_s:.0f} s")
         return 0
     out = timestamped("chaos", args.out)
-    journals = run_experiments(args.stack, args.experiment, out, with_load=args.load)
+    journals = run_experiments(args.stack, args.experiment, out, with_load=args.load, target=args.target)
     if args.json:
         _print_json([{"experiment": j.experiment["name"], "verdict": j.verdict, "status": j.status,
                       "reason": j.reason, "measurements": j.measurements, "goals": j.goals, "journal": str(j.path)}
@@ -238,7 +239,8 @@ def _cmd_all(args: argparse.Namespace) -> int:
 
     resume = args.resume is not None
     fill_gb = 0.0 if args.quick else args.restore_fill_gb
-    state = run_all(args.stack, resume, args.resume or None, quick=args.quick, take_down=args.down, fill_gb=fill_gb)
+    state = run_all(args.stack, resume, args.resume or None, quick=args.quick, take_down=args.down, fill_gb=fill_gb,
+                    target=args.target)
     failed_steps = [n for n, s in state.data["steps"].items() if s.get("status") == "failed"]
     evidence = json.loads((state.run_dir / "evidence.json").read_text())
     print(f"evidence: {state.run_dir / 'index.html'}")
@@ -346,6 +348,13 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
     return EXIT_CODES[result.status]
 
 
+def _target_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--target", choices=TARGETS, default=None,
+                         help="how drills reach every host: ssh (as a real server is reached; the local containers "
+                              "too) or docker (local containers, from the engine's side); default: as the stack's "
+                              "outputs say (docker for local containers, ssh for every other host)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('ihh-harness')}")
@@ -387,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--out", help="folder for restore.json (default evidence/restore/<time>)")
     restore.add_argument("--fill-gb", type=float, default=0.0,
                          help="grow the database to this size first (for throughput at realistic sizes)")
+    _target_option(restore)
     restore.set_defaults(func=_cmd_restore)
     load = sub.add_parser("load", help="patient and doctor load through both uplinks; availability verdict")
     load.add_argument("--json", action="store_true", help="the outcome as one JSON document on standard output")
@@ -405,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--cleanup", action="store_true", help="remove every leftover fault the harness made")
     chaos.add_argument("--no-load", dest="load", action="store_false", help="run without Locust alongside")
     chaos.add_argument("--out", help="folder for the journals (default evidence/chaos/<time>)")
+    _target_option(chaos)
     chaos.set_defaults(func=_cmd_chaos)
     everything = sub.add_parser("all", help="the main job: up, check, chaos, restore, load, signed evidence report")
     everything.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN_ID",
@@ -415,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--restore-fill-gb", type=float, default=1.0,
                             help="grow the database to this size before the restores, so their throughput, and the "
                                  "projection built on it, is measured at a meaningful size (default 1)")
+    _target_option(everything)
     everything.set_defaults(func=_cmd_all)
     report = sub.add_parser("report", help="(re)build the evidence report of a run folder from its artefacts")
     report.add_argument("run_dir", help="the run's folder, e.g. evidence/<run-id>")

@@ -75,16 +75,17 @@ QUICK_EXPERIMENTS = ("uplink-outage", "app-server-kill", "database-primary-kill"
 """What `harness all --quick` drills: one each of the network, the app tier and the database."""
 
 
-def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0) -> dict[str, Callable[[], Any]]:
+def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0,
+           target: str | None = None) -> dict[str, Callable[[], Any]]:
     experiments = list(QUICK_EXPERIMENTS) if quick else []
     return {
         "setup": setup,
         "up": lambda: (up(stack), snapshot(stack, run_dir)),
         "check": lambda: run_checks(stack, run_dir / "checks", (), DEFAULT_WAIVERS, 4),
         "backups": lambda: copies_freshness(stack, run_dir / "backups"),
-        "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos"),
+        "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos", target=target),
         "restore": lambda: run_restores(stack, _first_site(stack) if quick else [], run_dir / "restore",
-                                        500 if quick else 1000, fill_gb),
+                                        500 if quick else 1000, fill_gb, target=target),
         "load": lambda: run_load(stack, LoadPlan(users=20, run_time_s=30 if quick else 60), run_dir / "load",
                                  chaos_dir=run_dir / "chaos"),
     }
@@ -118,7 +119,7 @@ def _run_step(state: RunState, index: int, name: str, action: Callable[[], Any])
 
 
 def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False,
-            fill_gb: float = 0.0) -> RunState:
+            fill_gb: float = 0.0, target: str | None = None) -> RunState:
     """Every step not yet done, in order; the report is written whatever happened before it."""
     load_attestations(ATTESTATIONS)  # a malformed attestation file stops the run before anything is done
     key, created = init_key()  # before any work: a run that cannot be sealed should not start
@@ -130,7 +131,8 @@ def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, t
     attested = save_snapshot(ATTESTATIONS, state.run_dir)
     say(f"attestations: {len(attested)} from {ATTESTATIONS}")
     say(f"run {state.data['id']}: evidence in {state.run_dir}, sealed by {key.fingerprint}")
-    steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb)
+    target = state.data.setdefault("target", target)  # a resumed run reaches the hosts as it began
+    steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb, target)
     failed = next((name for index, name in enumerate(STEPS[:-1], start=1)
                    if not _run_step(state, index, name, steps[name])), None)
     say(f"[{len(STEPS)}/{len(STEPS)}] report ...")

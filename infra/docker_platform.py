@@ -195,9 +195,10 @@ class DockerPlatform(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=self.management.name),
             ],
             ports=ports,
-            # admit_only is a host firewall here (the container's own netns, set at every start by
-            # /etc/ihh/prestart.d/20-admit-only); in prod the security groups do it.
-            capabilities=docker.ContainerCapabilitiesArgs(adds=["NET_ADMIN"]) if spec.admit_only else None,
+            # A host's root may manage its own firewall and queues: admit_only's host firewall (set at every
+            # start by /etc/ihh/prestart.d/20-admit-only; in prod the security groups do it), and the drills'
+            # iptables and tc over SSH (`--target ssh`), as on a real server. The container's own netns only.
+            capabilities=docker.ContainerCapabilitiesArgs(adds=["NET_ADMIN"]),
             uploads=_uploads((
                 *spec.files,
                 *(shipping_files(self.log_sink, spec.name, self.address_on(self.log_sink.host, spec.networks[0]))

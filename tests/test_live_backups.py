@@ -16,6 +16,7 @@ import pytest
 from chaos.isolation import partitioned
 from checks.backups import copies_freshness
 from checks.runner import run_checks
+from harness.core.host_access import HostAccess
 from harness.core.pgbackrest import PgBackRest, schedule_runs
 from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
@@ -63,7 +64,8 @@ def test_a_copy_cut_off_across_scheduled_runs_goes_stale_and_catches_up(outputs,
         ran = wait_for("a scheduled incremental", lambda: _new_run(ssh, site, started, "ok"), timeout=240)
         assert ran["type"] in ("incr", "diff", "full") and ran["expire"] == "ok", ran
         # both ways, refused: the timer's run fails at once instead of waiting out pgBackRest's io-timeout
-        with partitioned(containers, outputs, outputs.host(site.host), outputs.hosts(role="database"), "REJECT"):
+        with HostAccess(outputs, containers) as access, \
+                partitioned(access, outputs.host(site.host), outputs.hosts(role="database"), "REJECT"):
             cut = time.time()
             # stale comes before the failed run ends (pgBackRest retries a refused host for 2 x io-timeout):
             # the check runs meanwhile

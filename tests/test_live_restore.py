@@ -58,10 +58,12 @@ def test_unreachable_copy_is_refused_fast_and_nothing_is_wiped(outputs, containe
     """With one copy cut off from the database hosts, a drill from it stops at once and names the copy that answers."""
     from chaos.isolation import unreachable
     from chaos.restore_drill import RepositoryUnreachableError
+    from harness.core.host_access import HostAccess
 
     cut, other = outputs.backup_sites[0], outputs.backup_sites[1]
     members = outputs.hosts(role="database")
-    with unreachable(containers, outputs, cut.host, members), pytest.raises(RepositoryUnreachableError) as err:
+    with HostAccess(outputs, containers) as access, unreachable(access, cut.host, members), \
+            pytest.raises(RepositoryUnreachableError) as err:
         run_restore_drill(containers, outputs, cut.name, sentinel_rows=10)
     message = str(err.value)
     assert f"at {cut.name} does not answer" in message and "wiped nothing" in message

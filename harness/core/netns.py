@@ -1,36 +1,46 @@
-"""Commands in a host's network namespace, run from the control machine with ``nsenter``.
+"""A host's network, where drills cut and shape its traffic: from inside over SSH, or from the engine's side.
 
-Faults that shape or cut a host's traffic (iptables, tc) go here, so the host needs no
-privilege and no tools of its own. Rules and qdiscs the harness adds carry its marks
-(``TAG`` in iptables comments, ``QDISC_HANDLE``), so a cleanup finds them after a crash.
+The same iptables and tc commands run either way. ``SshNetwork`` runs them on the host as root over
+SSH (any host: a cloud server, a machine in the server room, a local container); ``NetworkNamespace``
+enters a local container's namespace with ``nsenter`` from the control machine. Rules and qdiscs the
+harness adds carry its marks (``TAG`` in iptables comments, ``QDISC_HANDLE``), so a cleanup finds them
+after a crash, whichever way they were added.
 """
 
 from __future__ import annotations
 
 import shlex
 import subprocess
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+from harness.core.ssh import Sessions
 
 TAG = "ihh-drill"
 """Prefix of the comment on every iptables rule a drill adds: ``ihh-drill:<what>``."""
 QDISC_HANDLE = "1ab:"
 """Handle of every root qdisc a drill adds."""
 
+Completed = subprocess.CompletedProcess[str]
 
-@dataclass(frozen=True)
-class NetworkNamespace:
-    """One host's network namespace, by the PID of a process inside it."""
+
+class HostNetwork(ABC):
+    """One host's network stack, as iptables and tc see it."""
 
     host: str
-    pid: int
 
-    def run(self, *command: str, check: bool = True, timeout_s: float = 15,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["nsenter", "-t", str(self.pid), "-n", *command], capture_output=True, text=True,
-                                check=False, timeout=timeout_s, input=stdin)
+    @abstractmethod
+    def _execute(self, command: tuple[str, ...], timeout_s: float, stdin: str | None) -> Completed: ...
+
+    @property
+    @abstractmethod
+    def way(self) -> str:
+        """How the commands reach the host, for messages."""
+
+    def run(self, *command: str, check: bool = True, timeout_s: float = 15, stdin: str | None = None) -> Completed:
+        result = self._execute(command, timeout_s, stdin)
         if check and result.returncode != 0:
-            raise RuntimeError(f"{self.host}: `{' '.join(command)}` in its network namespace: "
-                               f"{result.stderr.strip()}")
+            raise RuntimeError(f"{self.host}: `{' '.join(command)}` ({self.way}): {result.stderr.strip()}")
         return result
 
     def interfaces(self) -> list[str]:
@@ -50,3 +60,35 @@ class NetworkNamespace:
 
     def remove_qdisc(self, dev: str) -> None:
         self.run("tc", "qdisc", "del", "dev", dev, "root", "handle", QDISC_HANDLE, check=False)
+
+
+@dataclass(frozen=True)
+class NetworkNamespace(HostNetwork):
+    """A local container's namespace, by the PID of a process inside it: nothing privileged in the host."""
+
+    host: str
+    pid: int
+
+    @property
+    def way(self) -> str:
+        return "in its network namespace, from the control machine"
+
+    def _execute(self, command: tuple[str, ...], timeout_s: float, stdin: str | None) -> Completed:
+        return subprocess.run(["nsenter", "-t", str(self.pid), "-n", *command], capture_output=True, text=True,
+                              check=False, timeout=timeout_s, input=stdin)
+
+
+@dataclass(frozen=True)
+class SshNetwork(HostNetwork):
+    """The host's own network, as root over SSH (its operations account's sudo): what a real server offers."""
+
+    host: str
+    sessions: Sessions
+
+    @property
+    def way(self) -> str:
+        return "over SSH"
+
+    def _execute(self, command: tuple[str, ...], timeout_s: float, stdin: str | None) -> Completed:
+        result = self.sessions.result(self.host, shlex.join(command), timeout_s=timeout_s, stdin=stdin)
+        return subprocess.CompletedProcess(list(command), result.exit_code, result.stdout, result.stderr)

@@ -103,6 +103,10 @@ def _endpoint(value: str, where: str) -> tuple[str, int]:
     return address, int(port)
 
 
+TARGETS = ("ssh", "docker")
+"""The ways a drill may reach a host (see ``Host.target``)."""
+
+
 @dataclass(frozen=True)
 class Host(_Record):
     """One machine of the stack: its roles, where it stands and how an operator reaches it."""
@@ -115,9 +119,22 @@ class Host(_Record):
     ssh_host_key: str
     container: str | None = None
     """The container that is this host on the local platform; None on real hosts."""
+    target: str | None = None
+    """How drills reach the host: ``ssh`` (any host) or ``docker`` (a local container, from the engine's
+    side); unset: ``docker`` for a container, ``ssh`` otherwise."""
 
     def check(self, where: str) -> None:
         _endpoint(self.ssh, f"{where}.ssh")
+        if self.target not in (None, *TARGETS):
+            raise OutputsError(f"{where}.target: must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.target == "docker" and not self.container:
+            raise OutputsError(f"{where}.target: docker needs a container (a host of the local platform); "
+                               f"{self.name} has none, so it is reached by ssh")
+
+    @property
+    def drill_target(self) -> str:
+        """``ssh`` or ``docker``: the way drills take to this host's network and processes."""
+        return self.target or ("docker" if self.container else "ssh")
 
     @property
     def ssh_endpoint(self) -> tuple[str, int]:
@@ -308,6 +325,16 @@ class StackOutputs(_Record):
     def parse(cls, stack: str, raw: Mapping[str, Any]) -> StackOutputs:  # type: ignore[override]
         """Check every field the harness uses; the first problem raises OutputsError naming it."""
         return dataclasses.replace(super().parse(raw, f"outputs of stack {stack!r}"), stack=stack, raw=raw)
+
+    def reached_by(self, target: str | None) -> StackOutputs:
+        """These outputs with every host reached by ``target`` (None: as the outputs say): `--target ssh`
+        drills the local stack the way a real one is drilled."""
+        if target is None:
+            return self
+        hosts = tuple(dataclasses.replace(h, target=target) for h in self.all_hosts)
+        for i, host in enumerate(hosts):
+            host.check(f"outputs of stack {self.stack!r}.hosts[{i}] (--target {target})")
+        return dataclasses.replace(self, all_hosts=hosts)
 
     # ----- lookups by name ------------------------------------------------------------------------
     def host(self, name: str) -> Host:

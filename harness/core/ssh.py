@@ -76,9 +76,14 @@ def _connect_once(outputs: StackOutputs, name: str, timeout_s: float) -> paramik
     return client
 
 
-def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 120.0, check: bool = True) -> Result:
-    """Run ``command``; with ``check`` a non-zero exit raises RemoteCommandError."""
-    _, stdout, stderr = client.exec_command(command, timeout=timeout_s)
+def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 120.0, check: bool = True,
+        stdin: str | None = None) -> Result:
+    """Run ``command`` (fed ``stdin``, when given); with ``check`` a non-zero exit raises RemoteCommandError."""
+    feed, stdout, stderr = client.exec_command(command, timeout=timeout_s)
+    if stdin is not None:
+        feed.write(stdin)
+        feed.flush()
+    feed.channel.shutdown_write()
     exit_code = stdout.channel.recv_exit_status()
     result = Result(host, command, exit_code, stdout.read().decode(errors="replace"),
                     stderr.read().decode(errors="replace"))
@@ -98,11 +103,12 @@ class Sessions:
         """``command`` on ``host`` as root (sudo); its standard output."""
         return self.result(host, command, timeout_s, check).stdout
 
-    def result(self, host: str, command: str, timeout_s: float = 600, check: bool = False) -> Result:
+    def result(self, host: str, command: str, timeout_s: float = 600, check: bool = False,
+               stdin: str | None = None) -> Result:
         """``command`` on ``host`` as root, with its exit code and both outputs."""
         if host not in self._open:
             self._open[host] = connect(self.outputs, host)
-        return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check)
+        return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check, stdin=stdin)
 
     def forget(self, host: str) -> None:
         """Close ``host``'s session (it broke, say); the next command opens a new one."""
