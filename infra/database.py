@@ -185,6 +185,10 @@ def patroni_config(
             "pgpass": "/var/lib/postgresql/.pgpass-patroni",
             # A standby clones without waiting for a spread checkpoint on the primary.
             "basebackup": [{"checkpoint": "fast"}, {"waldir": f"{WAL_DIR}/pg_wal"}],
+            # A demoted primary whose pg_rewind cannot run (its shutdown checkpoint removed the WAL back to
+            # the last common checkpoint: seen after a REJECT partition, "could not open file .../pg_wal/...")
+            # is cloned afresh instead of retrying streaming from a timeline it forked off, for ever.
+            "remove_data_directory_on_rewind_failure": True,
             "authentication": {
                 "superuser": {"username": "postgres", "password": passwords["db-superuser"], **ssl},
                 "replication": {"username": "replicator", "password": passwords["db-replication"], **ssl},

@@ -15,8 +15,10 @@ import yaml
 from chaos.cleanup import cleanup
 from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
 from chaos.runner import RunOptions, run_experiment
+from harness.core.containers import LocalContainers
 from harness.core.http_json import ready_on_every_uplink
-from harness.core.netns import QDISC_HANDLE
+from harness.core.netns import QDISC_HANDLE, NetworkNamespace
+from harness.core.outputs import Host
 from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
@@ -27,6 +29,18 @@ pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")
 NAMES = sorted({p.stem for p in EXPERIMENTS_DIR.glob("*.yaml")} - set(QUICK_EXPERIMENTS))
 """The quick evidence run (test_live_evidence) drills QUICK_EXPERIMENTS; their journals are checked there, alike."""
+OVER_SSH = {"backup-site-unreachable", "dcs-quorum-partition", "lagging-standby-primary-kill", "media-path",
+            "primary-partition-drop", "primary-partition-reject"}
+"""Drills whose faults cut or shape a host's network: run here as on a real server (``--target ssh``), with the
+engine's way into a namespace forbidden, so iptables and tc provably went over SSH. The engine's way stays
+covered by the backup and restore tests' isolation (default target)."""
+
+
+class NoNamespaceEntry(LocalContainers):
+    """The local platform's power switch only: entering a host's namespace from outside fails the test."""
+
+    def netns(self, host: Host) -> NetworkNamespace:
+        raise AssertionError(f"{host.name}: a drill on the ssh target entered its namespace from the engine's side")
 
 
 @pytest.fixture
@@ -40,7 +54,11 @@ def steady(outputs, containers):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_experiment_runs_and_undoes_its_faults(name: str, steady, containers, tmp_path: Path) -> None:
-    journal = run_experiment(find_experiments([name])[0], steady, containers, tmp_path, RunOptions())
+    if name in OVER_SSH:
+        outputs, reach = steady.reached_by("ssh"), NoNamespaceEntry(containers.client, steady.stack)
+    else:
+        outputs, reach = steady, containers
+    journal = run_experiment(find_experiments([name])[0], outputs, reach, tmp_path, RunOptions())
     assert_drill_ran_and_undid_its_faults(json.loads(journal.path.read_text()), name)
     assert not cleanup(containers, steady), "the experiment left a fault behind"
 
@@ -114,8 +132,9 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_p
     for kind, step in drills.items():
         path = _write(tmp_path, kind.replace(" ", "-"), [step])
         out = tmp_path / f"out-{kind.replace(' ', '-')}"
-        process = subprocess.Popen([str(HARNESS), "chaos", "--no-load", "--out", str(out), str(path)],
-                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [str(HARNESS), "chaos", "--target", "ssh", "--no-load", "--out", str(out), str(path)]
+        process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
         journal = out / path.stem / "journal.json"
 
         def injected(journal: Path = journal) -> bool:
@@ -129,8 +148,8 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_p
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
         assert _leftovers(steady, containers)[kind], f"SIGKILL should have left the {kind} behind"
-    result = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
-                            check=True)
+    result = subprocess.run([str(HARNESS), "chaos", "--target", "ssh", "--cleanup"], capture_output=True, text=True,
+                            timeout=180, check=True)
     assert "undone:" in result.stdout
     assert not any(_leftovers(steady, containers).values()), _leftovers(steady, containers)
     again = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
