@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from chaos.faults import CLOCK_STEP_MARK
+from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.host_access import HostAccess
 from harness.core.outputs import StackOutputs
@@ -48,6 +49,19 @@ def remove_network_faults(access: HostAccess) -> list[str]:
             if ns.has_drill_qdisc(dev):
                 ns.remove_qdisc(dev)
                 undone.append(f"qdisc removed on {host.name}:{dev}")
+    return undone
+
+
+def start_stopped_services(access: HostAccess) -> list[str]:
+    """Services a crash drill over SSH held stopped (the drill was killed before it started them)."""
+    undone = []
+    for host in access.outputs.hosts():
+        if host.drill_target != "ssh":
+            continue  # a local container's processes come back with the container
+        down = services.stopped(access.ssh, host)
+        if down:
+            services.start(access.ssh, [host])
+            undone.append(f"started {', '.join(down)} on {host.name}")
     return undone
 
 
@@ -96,6 +110,7 @@ def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
         undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
         undone += restore_contract(api, outputs)
     with HostAccess(outputs, containers) as access:
+        undone += start_stopped_services(access)
         undone += remove_network_faults(access)
     databases = outputs.hosts(role="database")
     with Sessions(outputs) as ssh:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.isolation import partitioned, unreachable
+from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.database import member_writable
 from harness.core.host_access import HostAccess
@@ -178,21 +179,52 @@ def _powered_off(ctx: FaultContext, hosts: list[Host]) -> Iterator[None]:
         ctx.containers.start(hosts)
 
 
-@fault("container-kill", describe=lambda o, a: (
-    f"SIGKILL container {_host(o, a).container}, start it again afterwards"))
+@contextmanager
+def _crashed(ctx: FaultContext, hosts: list[Host]) -> Iterator[None]:
+    """Every host's software killed in one go and held down; started again afterwards, whatever happened.
+
+    Reached over SSH, a host's services get SIGKILL (``harness.core.services``), as on a real server; a local
+    container reached from the engine's side is killed whole, which is the same to everything outside it.
+    """
+    by_ssh = [h for h in hosts if h.drill_target == "ssh"]
+    by_engine = [h for h in hosts if h.drill_target != "ssh"]
+    try:
+        if by_engine:
+            ctx.containers.kill(by_engine)
+        services.crash(ctx.access.ssh, by_ssh)
+        yield
+    finally:
+        try:
+            services.start(ctx.access.ssh, by_ssh)
+        finally:
+            if by_engine:
+                ctx.containers.start(by_engine)
+
+
+def _kill_words(host: Host) -> str:
+    """What killing ``host`` means on its target, for descriptions."""
+    if host.drill_target == "ssh":
+        return (f"SIGKILL every process of {host.name}'s services "
+                f"({', '.join(s.name for s in host.services) or 'none listed'}) over SSH, held stopped")
+    return f"SIGKILL container {host.container}"
+
+
+@fault("container-kill", describe=lambda o, a: f"{_kill_words(_host(o, a))}; start it again afterwards")
 def _container_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
     host = _host(ctx.outputs, args)
-    ctx.notes.append(f"killed {host.name}")
-    with _powered_off(ctx, [host]):
+    ctx.notes.append(f"killed {host.name} ({host.drill_target})")
+    with _crashed(ctx, [host]):
         yield
 
 
 @fault("database-primary-kill", describe=lambda o, a: (
-    "SIGKILL the container of the current Patroni leader (resolved when injected), start it afterwards"))
+    "SIGKILL the current Patroni leader (resolved when injected: "
+    f"{'its services over SSH' if o.hosts(role='database')[0].drill_target == 'ssh' else 'its container'}), "
+    "start it afterwards"))
 def _primary_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
     name = Patroni(ctx.outputs).leader()
-    ctx.notes.append(f"killed the primary {name}")
-    with _powered_off(ctx, [ctx.outputs.host(name)]):
+    ctx.notes.append(f"killed the primary {name} ({ctx.outputs.host(name).drill_target})")
+    with _crashed(ctx, [ctx.outputs.host(name)]):
         yield
 
 
@@ -208,7 +240,7 @@ def _dcs_quorum_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     majority = _dcs_majority(ctx.outputs)
     ctx.notes.append(f"killed {', '.join(h.name for h in majority)} of {len(ctx.outputs.hosts(role='dcs'))} "
                      "etcd members: no quorum")
-    with _powered_off(ctx, majority):
+    with _crashed(ctx, majority):
         yield
 
 
@@ -368,7 +400,7 @@ def _lagging_standby_primary_kill(ctx: FaultContext, args: Args) -> Iterator[Non
                        timeout=float(args.get("lag_within_s", 90)), interval=2.0)
         ctx.notes.append(f"standbys {', '.join(h.name for h in standbys)} at least {lag} bytes behind {leader}, "
                          f"then killed the primary {leader}")
-        with _powered_off(ctx, [ctx.outputs.host(leader)]):
+        with _crashed(ctx, [ctx.outputs.host(leader)]):
             yield
 
 

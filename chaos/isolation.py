@@ -81,12 +81,26 @@ def _rules(access: HostAccess, planned: list[tuple[Host, str, str]], action: str
             applied.append((ns, rules))
         yield
     finally:
-        for ns, rules in applied:
+        _remove(applied, what)
+
+
+def _remove(applied: list[tuple[HostNetwork, list[list[str]]]], what: str) -> None:
+    """Every host's rules removed, each host tried even when another fails (a host that restarted meanwhile has
+    lost its rules and its old session); the first failure raised after all were tried."""
+    failed: list[str] = []
+    for ns, rules in applied:
+        try:
             if ns.run("iptables-restore", "--noflush", stdin=_batch("-D", rules), check=False).returncode != 0:
                 for rule in rules:  # one already gone fails the batch: the rest one by one
                     ns.run("iptables", "-D", *rule, check=False)
-        if applied:
-            say(f"{what}: {sum(len(r) for _, r in applied)} iptables rules removed")
+        except Exception as exc:  # noqa: BLE001 - every other host's rules must still go; raised below
+            failed.append(f"{ns.host}: {type(exc).__name__}: {exc}")
+    if applied:
+        say(f"{what}: {sum(len(r) for _, r in applied)} iptables rules removed"
+            + (f", except on {'; '.join(failed)}" if failed else ""))
+    if failed:
+        raise RuntimeError(f"rules cutting {what} off could not be removed from {'; '.join(failed)}; "
+                           "`harness chaos --cleanup` finds them by their tag")
 
 
 def _batch(verb: str, rules: list[list[str]]) -> str:

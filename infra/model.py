@@ -73,6 +73,33 @@ class Disk:
 
 
 @dataclass(frozen=True)
+class Service:
+    """A long-running service of a role, by its name under each service manager: what a crash drill kills
+    over SSH (every process of ``user`` with it, where given: PostgreSQL under Patroni) and starts again."""
+
+    name: str
+    supervisor: str
+    """The supervisord program (the local images)."""
+    systemd: str
+    """The systemd unit (a real host)."""
+    user: str | None = None
+
+
+ROLE_SERVICES: dict[Role, tuple[Service, ...]] = {
+    "app": (Service("service", "service", "ihh-service"),),
+    "database": (Service("patroni", "patroni", "patroni", user="postgres"),
+                 Service("pgbackrest-server", "pgbackrest-server", "pgbackrest")),
+    "dcs": (Service("etcd", "etcd", "etcd"),),
+    "ingress": (Service("haproxy", "haproxy", "haproxy"),),
+    "wan": (Service("toxiproxy", "toxiproxy", "toxiproxy"),),
+    "av": (Service("turnserver", "turnserver", "coturn"),),
+    "backup": (Service("pgbackrest-server", "pgbackrest-server", "pgbackrest"),),
+    "log": (Service("rsyslog", "rsyslog", "rsyslog"),),
+}
+"""What each role runs, in the outputs of every host (``services``): a drill's crash of a host's services."""
+
+
+@dataclass(frozen=True)
 class Healthcheck:
     """A command the platform runs to decide that the host's service is healthy."""
 

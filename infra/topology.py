@@ -18,7 +18,7 @@ from infra.config import StackConfig
 from infra.database import Database, DatabaseArgs
 from infra.layout import Layout
 from infra.log_host import LOG_DIR, LogHost, LogHostArgs, LogSink
-from infra.model import OPS_USER, Host, Platform
+from infra.model import OPS_USER, ROLE_SERVICES, Host, Platform
 from infra.secrets import StackSecrets
 from infra.uplinks import Uplinks, UplinksArgs
 
@@ -129,7 +129,8 @@ class Topology(pulumi.ComponentResource):
             ],
             "hosts": [
                 {"name": h.name, "roles": list(h.roles), "site": h.site.name, "region": h.site.region,
-                 "ssh": h.endpoints["ssh"], "ssh_host_key": h.ssh_host_key, "container": h.container}
+                 "ssh": h.endpoints["ssh"], "ssh_host_key": h.ssh_host_key, "container": h.container,
+                 "services": list({s.name: asdict(s) for role in h.roles for s in ROLE_SERVICES[role]}.values())}
                 for h in self.all_hosts()
             ],
             "ssh_user": OPS_USER,

@@ -29,18 +29,21 @@ pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")
 NAMES = sorted({p.stem for p in EXPERIMENTS_DIR.glob("*.yaml")} - set(QUICK_EXPERIMENTS))
 """The quick evidence run (test_live_evidence) drills QUICK_EXPERIMENTS; their journals are checked there, alike."""
-OVER_SSH = {"backup-site-unreachable", "dcs-quorum-partition", "lagging-standby-primary-kill", "media-path",
-            "primary-partition-drop", "primary-partition-reject"}
-"""Drills whose faults cut or shape a host's network: run here as on a real server (``--target ssh``), with the
-engine's way into a namespace forbidden, so iptables and tc provably went over SSH. The engine's way stays
-covered by the backup and restore tests' isolation (default target)."""
+OVER_SSH = {"av-node-kill", "backup-site-unreachable", "dcs-member-loss", "dcs-quorum-loss", "dcs-quorum-partition",
+            "lagging-standby-primary-kill", "media-path", "primary-partition-drop", "primary-partition-reject"}
+"""Drills that cut or shape a host's network or crash its software: run here as on a real server (``--target
+ssh``) with the engine forbidden to the drill code, so iptables, tc and the kills provably went over SSH. The
+engine's way stays covered by the quick evidence run's kills and the backup and restore tests' isolation."""
 
 
-class NoNamespaceEntry(LocalContainers):
-    """The local platform's power switch only: entering a host's namespace from outside fails the test."""
+class EngineForbidden(LocalContainers):
+    """Entering a host's namespace or killing its container from the engine's side fails the test."""
 
     def netns(self, host: Host) -> NetworkNamespace:
         raise AssertionError(f"{host.name}: a drill on the ssh target entered its namespace from the engine's side")
+
+    def kill(self, hosts: list[Host]) -> None:
+        raise AssertionError(f"{', '.join(h.name for h in hosts)}: a drill on the ssh target killed containers")
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ def steady(outputs, containers):
 @pytest.mark.parametrize("name", NAMES)
 def test_experiment_runs_and_undoes_its_faults(name: str, steady, containers, tmp_path: Path) -> None:
     if name in OVER_SSH:
-        outputs, reach = steady.reached_by("ssh"), NoNamespaceEntry(containers.client, steady.stack)
+        outputs, reach = steady.reached_by("ssh"), EngineForbidden(containers.client, steady.stack)
     else:
         outputs, reach = steady, containers
     journal = run_experiment(find_experiments([name])[0], outputs, reach, tmp_path, RunOptions())

@@ -103,6 +103,16 @@ def _endpoint(value: str, where: str) -> tuple[str, int]:
     return address, int(port)
 
 
+@dataclass(frozen=True)
+class Service(_Record):
+    """A long-running service of a host, by its name under each service manager (see ``infra.model.Service``)."""
+
+    name: str
+    supervisor: str
+    systemd: str
+    user: str | None = None
+
+
 TARGETS = ("ssh", "docker")
 """The ways a drill may reach a host (see ``Host.target``)."""
 
@@ -119,6 +129,8 @@ class Host(_Record):
     ssh_host_key: str
     container: str | None = None
     """The container that is this host on the local platform; None on real hosts."""
+    services: tuple[Service, ...] = ()
+    """What the host runs for its roles: what a crash over SSH kills and starts again."""
     target: str | None = None
     """How drills reach the host: ``ssh`` (any host) or ``docker`` (a local container, from the engine's
     side); unset: ``docker`` for a container, ``ssh`` otherwise."""

@@ -105,8 +105,13 @@ class Sessions:
 
     def result(self, host: str, command: str, timeout_s: float = 600, check: bool = False,
                stdin: str | None = None) -> Result:
-        """``command`` on ``host`` as root, with its exit code and both outputs."""
-        if host not in self._open:
+        """``command`` on ``host`` as root, with its exit code and both outputs.
+
+        A session whose connection has gone (the host restarted, say) is opened again first.
+        """
+        transport = self._open[host].get_transport() if host in self._open else None
+        if transport is None or not transport.is_active():
+            self.forget(host)
             self._open[host] = connect(self.outputs, host)
         return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check, stdin=stdin)
 

@@ -1,0 +1,97 @@
+"""A host's services crashed and started again over SSH, under whichever manager the host runs.
+
+A drill that kills a host's software (not its power) does it the way it happens on a real server: every
+process of the service gets SIGKILL, at once, and the service stays down until the drill ends. The host
+says which manager it has: systemd on a real server, supervisord in the local images.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from harness.core.outputs import Host, Service
+from harness.core.ssh import Sessions
+
+DETECT = "sh -c 'if [ -d /run/systemd/system ]; then echo systemd; " \
+         "elif command -v supervisorctl >/dev/null; then echo supervisord; else echo none; fi'"
+
+
+class ServiceError(RuntimeError):
+    """A host whose services cannot be crashed or started as asked; the message names the host."""
+
+
+def manager(ssh: Sessions, host: Host) -> str:
+    """``systemd`` or ``supervisord``: what runs the host's services."""
+    found = ssh.run(host.name, DETECT).strip()
+    if found not in ("systemd", "supervisord"):
+        raise ServiceError(f"{host.name}: neither systemd nor supervisord runs its services; a crash drill cannot "
+                           "stop and start them")
+    return found
+
+
+def _services(host: Host) -> tuple[Service, ...]:
+    if not host.services:
+        raise ServiceError(f"host {host.name}: the outputs list no services for it (hosts[].services); "
+                           "re-run `harness up` (or declare them in the inventory)")
+    return host.services
+
+
+def crash_commands(kind: str, services: tuple[Service, ...]) -> list[str]:
+    """SIGKILL to every process of each service (and of its user), then the service held stopped: the manager
+    would restart it at once otherwise (supervisord's autorestart, systemd's Restart=)."""
+    commands = []
+    for s in services:
+        if kind == "systemd":
+            commands.append(f"systemctl kill --signal=SIGKILL --kill-whom=all {shlex.quote(s.systemd)}")
+        else:
+            commands.append(f"supervisorctl signal KILL {shlex.quote(s.supervisor)}")
+        if s.user:
+            commands.append(f"pkill -KILL -u {shlex.quote(s.user)}")
+    names = " ".join(shlex.quote(s.systemd if kind == "systemd" else s.supervisor) for s in services)
+    commands.append(f"systemctl stop {names}" if kind == "systemd" else f"supervisorctl stop {names}")
+    if any(s.user for s in services):  # a process the manager restarted in between goes too
+        commands += [f"pkill -KILL -u {shlex.quote(s.user)}" for s in services if s.user]
+    return commands
+
+
+def start_command(kind: str, services: tuple[Service, ...]) -> str:
+    names = " ".join(shlex.quote(s.systemd if kind == "systemd" else s.supervisor) for s in services)
+    return f"systemctl start {names}" if kind == "systemd" else f"supervisorctl start {names}"
+
+
+def stopped_command(kind: str, services: tuple[Service, ...]) -> str:
+    """Prints the services that are not running, one per line."""
+    if kind == "systemd":
+        return "sh -c '" + "; ".join(f"systemctl is-active --quiet {shlex.quote(s.systemd)} || echo {s.name}"
+                                     for s in services) + "'"
+    return "sh -c '" + "; ".join(f"supervisorctl status {shlex.quote(s.supervisor)} | grep -q RUNNING || echo "
+                                 f"{s.name}" for s in services) + "'"
+
+
+def crash(ssh: Sessions, hosts: list[Host]) -> None:
+    """Every service of every host killed, each host in one SSH command, the hosts one after the other."""
+    for host in hosts:
+        kind = manager(ssh, host)
+        script = "; ".join(crash_commands(kind, _services(host)))
+        ssh.run(host.name, f"sh -c {shlex.quote(script)}", timeout_s=60, check=False)
+        down = ssh.run(host.name, stopped_command(kind, _services(host)), check=False).split()
+        if len(down) != len(_services(host)):
+            raise ServiceError(f"{host.name}: after the crash, still running: "
+                               f"{', '.join(s.name for s in _services(host) if s.name not in down)}")
+
+
+def start(ssh: Sessions, hosts: list[Host]) -> None:
+    """Every service of every host started again (those already running left alone)."""
+    for host in hosts:
+        kind = manager(ssh, host)
+        down = ssh.run(host.name, stopped_command(kind, _services(host)), check=False).split()
+        stopped = tuple(s for s in _services(host) if s.name in down)
+        if stopped:
+            ssh.run(host.name, start_command(kind, stopped), timeout_s=120)
+
+
+def stopped(ssh: Sessions, host: Host) -> list[str]:
+    """The host's services that are not running (what a killed drill may have left)."""
+    if not host.services:
+        return []
+    return ssh.run(host.name, stopped_command(manager(ssh, host), host.services), check=False).split()
