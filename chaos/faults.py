@@ -201,6 +201,10 @@ def _crashed(ctx: FaultContext, hosts: list[Host]) -> Iterator[None]:
                 ctx.containers.start(by_engine)
 
 
+def _killed_as(hosts: list[Host], by_ssh: str, by_engine: str) -> str:
+    return by_ssh if any(h.drill_target == "ssh" for h in hosts) else by_engine
+
+
 def _kill_words(host: Host) -> str:
     """What killing ``host`` means on its target, for descriptions."""
     if host.drill_target == "ssh":
@@ -219,7 +223,7 @@ def _container_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
 
 @fault("database-primary-kill", describe=lambda o, a: (
     "SIGKILL the current Patroni leader (resolved when injected: "
-    f"{'its services over SSH' if o.hosts(role='database')[0].drill_target == 'ssh' else 'its container'}), "
+    f"{_killed_as(o.hosts(role='database'), 'its services over SSH', 'its container')}), "
     "start it afterwards"))
 def _primary_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
     name = Patroni(ctx.outputs).leader()
@@ -234,8 +238,9 @@ def _dcs_majority(outputs: StackOutputs) -> list[Host]:
 
 
 @fault("dcs-quorum-loss", describe=lambda o, a: (
-    f"SIGKILL a majority of the etcd members at once ({', '.join(h.name for h in _dcs_majority(o))}), "
-    "start them afterwards"))
+    f"SIGKILL a majority of the etcd members at once ({', '.join(h.name for h in _dcs_majority(o))}: "
+    f"{_killed_as(_dcs_majority(o), 'their services over SSH', 'their containers')}"
+    "), start them afterwards"))
 def _dcs_quorum_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     majority = _dcs_majority(ctx.outputs)
     ctx.notes.append(f"killed {', '.join(h.name for h in majority)} of {len(ctx.outputs.hosts(role='dcs'))} "

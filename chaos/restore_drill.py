@@ -232,7 +232,7 @@ class RestoreDrill:
         """Every other copy unreachable from the database hosts; whether that was confirmed."""
         for other in self.others:
             faults.enter_context(unreachable(self.access, other.host, self.members))
-        return not any(self.pgbackrest.repository_answers(self.leader, o.repository) for o in self.others)
+        return all(self.pgbackrest.port_refused(self.leader, o) for o in self.others)
 
     def lose_and_restore(self) -> None:
         """Wipe every member's data, restore the leader from the copy, start it and wait for replay to end."""

@@ -29,7 +29,7 @@ from harness.core.progress import say
 from harness.core.request_log import attempts_logged
 from harness.core.waiting import WaitTimeoutError, wait_for
 from harness.provisioning.engine import ensure_engine
-from loadtests.runner import LoadPlan, LoadRun, run_load
+from loadtests.runner import LoadPlan, LoadRun, SharedLoad, run_load
 
 HEAVY_PROBES = {"wal-archived"}
 """Probes too slow for the continuous loop: run once per phase instead."""
@@ -97,6 +97,8 @@ def phases_from_rounds(rounds: list[dict[str, Any]], injected: float, until: flo
 class RunOptions:
     with_load: bool = True
     load_dir: Path | None = None
+    shared_load: SharedLoad | None = None
+    """A Locust run a series of drills shares (``run_experiments``): each sets its users and reads its slice."""
 
 
 def run_experiment(experiment: Experiment, outputs: StackOutputs, containers: LocalContainers, out_dir: Path,
@@ -145,7 +147,12 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
     loop = ProbeLoop(ctx, [*during, *experiment.monitors], experiment.probe_interval_s)
     load_stop = threading.Event()
     load_result: list[LoadRun] = []
-    load_thread = _start_load(experiment, journal, ctx.outputs, out_dir, options, load_stop, load_result)
+    shared = options.shared_load if options.with_load else None
+    if shared is not None:
+        since = shared.set_users(experiment.load_users)
+        load_thread = None
+    else:
+        load_thread = _start_load(experiment, journal, ctx.outputs, out_dir, options, load_stop, load_result)
     loop.start()
     try:
         for step in experiment.method:
@@ -158,6 +165,10 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
         load_stop.set()
         if load_thread is not None:
             load_thread.join(timeout=180)
+    if shared is not None and experiment.load_users:
+        until = time.time()
+        load_result.append(LoadRun(shared.out_dir, shared.slice(since, until), 0))
+        journal.load = {"dir": str(shared.out_dir), "users": experiment.load_users, "window": [since, until]}
     journal.timeline = [{"t": r["t"], "failed": r["failed"]} for r in loop.rounds if r["failed"]]
     _measure(experiment, journal, ctx, loop, load_result)
 
@@ -475,13 +486,26 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
     outputs = StackOutputs.load(stack).reached_by(target)
     experiments = find_experiments(names)  # every file validated before anything is injected
     containers = LocalContainers(ensure_engine().client, stack)
-    journals = []
-    for experiment in experiments:
-        for undone in cleanup(containers, outputs):
-            say(f"before {experiment.name}: leftover fault removed: {undone}")
-        _settle(outputs, containers)
-        journals.append(run_experiment(experiment, outputs, containers, out, RunOptions(with_load=with_load)))
+    journals: list[Journal] = []
+    loaded = [e for e in experiments if e.load_users] if with_load else []
+    shared = SharedLoad(stack, out / "load-shared", _shared_budget_s(experiments), loaded[0].load_users) \
+        if loaded else None
+    try:
+        for experiment in experiments:
+            for undone in cleanup(containers, outputs):
+                say(f"before {experiment.name}: leftover fault removed: {undone}")
+            _settle(outputs, containers)
+            journals.append(run_experiment(experiment, outputs, containers, out,
+                                           RunOptions(with_load=with_load, shared_load=shared)))
+    finally:
+        if shared is not None:
+            shared.close()
     return journals
+
+
+def _shared_budget_s(experiments: list[Experiment]) -> int:
+    """Seconds the shared load may run at most: every drill's own bound (holds, verifications, 120 s each)."""
+    return int(sum(sum(s.hold_s + s.verify_within_s for s in e.method) + 120 for e in experiments))
 
 
 def _settle(outputs: StackOutputs, containers: LocalContainers) -> None:

@@ -33,6 +33,8 @@ _doctors: list[int] = []
 _homes = itertools.count()
 _trusted_ca: list[str] = []
 _admin_session: list[str] = []
+_options: list[Any] = []
+"""The parsed command line, once the test starts (for listeners that are given no environment)."""
 """The administrator's session token, read once from --ihh-admin-session-file."""
 """The CA file named by --ihh-ca-cert, set once the command line is parsed (users are made after that)."""
 
@@ -46,6 +48,9 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--ihh-ca-cert", default="", help="CA that signs the uplinks' certificates (the stack's)")
     parser.add_argument("--ihh-admin-session-file", default="",
                         help="file holding the administrator's session token (registers doctors)")
+    parser.add_argument("--ihh-users-file", default="",
+                        help="file holding the number of users wanted now; re-read twice a second (one run "
+                             "shared by a series of drills, each with its own load)")
 
 
 @events.init.add_listener
@@ -112,6 +117,36 @@ def _cap_requests(environment: Environment, **_: Any) -> None:
                 return
             gevent.sleep(0.25)
     gevent.spawn(watch)
+
+
+@events.test_start.add_listener
+def _follow_users_file(environment: Environment, **_: Any) -> None:
+    """With --ihh-users-file, the user count follows the file (the master or the lone runner rescales)."""
+    _options[:] = [environment.parsed_options] if environment.parsed_options else []
+    path = environment.parsed_options.ihh_users_file if environment.parsed_options else ""
+    if not path or isinstance(environment.runner, WorkerRunner):
+        return
+
+    def follow() -> None:
+        current = None
+        while environment.runner.state not in ("stopped", "quitting"):
+            try:
+                wanted = int(Path(path).read_text().strip() or "0")
+            except (OSError, ValueError):
+                wanted = current
+            if wanted is not None and wanted != current and environment.runner.state != "spawning":
+                environment.runner.start(wanted, spawn_rate=max(1, wanted))
+                current = wanted
+            gevent.sleep(0.5)
+    gevent.spawn(follow)
+
+
+@events.spawning_complete.add_listener
+def _report_users(user_count: int, **_: Any) -> None:
+    """With --ihh-users-file: the count now running, written beside it (``<file>.applied``) for the harness."""
+    options = _options[0] if _options else None
+    if options is not None and options.ihh_users_file:
+        Path(f"{options.ihh_users_file}.applied").write_text(str(user_count))
 
 
 @events.quitting.add_listener

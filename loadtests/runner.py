@@ -26,11 +26,16 @@ from harness.core.paths import REPO_ROOT
 from harness.core.progress import say
 from harness.core.request_log import attempts_logged, read_requests
 from harness.core.service_sessions import ADMIN, session_for, token_file
+from harness.core.waiting import wait_for
 from loadtests.analysis import summarize
 from loadtests.availability import availability_verdict, downtime_model, steady_state
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 LOCUST = Path(sys.executable).with_name("locust")
+
+
+USERS_FILE = "users"
+"""In a shared run's folder: the user count Locust follows (``--ihh-users-file``)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class LoadPlan:
     max_requests: int = 20_000
     workers: int = 0
     """0: one local process; N: a master and N local worker processes."""
+    users_file: Path | None = None
+    """Where set, Locust follows the user count written there (a run shared by a series of drills)."""
 
     def __post_init__(self) -> None:
         for name, value, low in (("users", self.users, 1), ("run_time_s", self.run_time_s, 1),
@@ -75,7 +82,8 @@ def locust_commands(outputs: StackOutputs, plan: LoadPlan, out_dir: Path, tag: s
     """The master (or lone) command first, then one per worker."""
     common = ["-f", str(LOCUSTFILE), "--ihh-uplinks", uplink_arg(outputs), "--ihh-log-dir", str(out_dir),
               "--ihh-run-tag", tag, "--ihh-max-requests", str(plan.max_requests),
-              "--ihh-ca-cert", str(outputs.ca_cert_path), "--ihh-admin-session-file", str(admin_session)]
+              "--ihh-ca-cert", str(outputs.ca_cert_path), "--ihh-admin-session-file", str(admin_session),
+              *(["--ihh-users-file", str(plan.users_file)] if plan.users_file else [])]
     lead = [str(LOCUST), *common, "--headless", "--only-summary", "-u", str(plan.users), "-r", str(plan.spawn_rate),
             "-t", f"{plan.run_time_s}s", "--stop-timeout", "5", "--host", outputs.uplinks[0].url,
             "--csv", str(out_dir / "locust"), "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0"]
@@ -181,3 +189,43 @@ def describe(run: LoadRun) -> str:
     lines.append(f"{a['requirement']} availability: {a['verdict'].upper()} - {a['reason']}")
     lines.append(f"artefacts: {run.out_dir}")
     return "\n".join(lines)
+
+
+class SharedLoad:
+    """One Locust run for a series of drills: each sets its own user count and reads back its own slice.
+
+    Starting Locust costs seconds a drill (an interpreter, imports, a ramp, and a stop that writes its reports);
+    a series pays it once. A drill's load is the requests logged between its ``set_users`` and its end.
+    """
+
+    def __init__(self, stack: str, out_dir: Path, budget_s: int, first_users: int) -> None:
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.users_file = out_dir / USERS_FILE
+        self.users_file.write_text(str(first_users))
+        plan = LoadPlan(users=max(1, first_users), spawn_rate=max(1, first_users), run_time_s=budget_s,
+                        max_requests=2_000_000, users_file=self.users_file)
+        self._stop = threading.Event()
+        self._result: list[LoadRun] = []
+        self._thread = threading.Thread(
+            target=lambda: self._result.append(run_load(stack, plan, out_dir, stop=self._stop)),
+            daemon=True, name="shared-load")
+        self._thread.start()
+
+    def set_users(self, users: int, timeout_s: float = 60) -> float:
+        """The user count from now on; once Locust runs that many, the time the drill's slice starts."""
+        self.users_file.write_text(str(users))
+        applied = self.out_dir / f"{USERS_FILE}.applied"
+        wait_for(f"Locust running {users} users", lambda: applied.exists() and applied.read_text() == str(users),
+                 timeout=timeout_s, interval=0.2)
+        if not self._thread.is_alive():
+            raise RuntimeError(f"the shared Locust run has ended; see {self.out_dir / 'locust.log'}")
+        return time.time()
+
+    def slice(self, since: float, until: float) -> dict[str, Any]:
+        """What the users saw between ``since`` and ``until``: the summary a drill's own run would have given."""
+        return summarize([r for r in read_requests(self.out_dir) if since <= r.ts <= until])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=180)

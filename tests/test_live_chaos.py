@@ -111,6 +111,12 @@ def _leftovers(outputs, containers) -> dict[str, bool]:
     toxics = any(t["name"].startswith(TOXIC_PREFIX) for p in api.proxies().values() for t in p["toxics"])
     listed = containers.client.containers.list(all=True, filters={"label": f"ihh.stack={outputs.stack}"})
     stopped = any(c.status != "running" for c in listed)
+    held = False  # a service a crash over SSH holds stopped, read from inside the container (not over SSH)
+    for host in outputs.hosts():
+        names = [s.supervisor for s in host.services]
+        if names and containers.client.containers.get(host.container).status == "running":
+            status = containers.client.containers.get(host.container).exec_run(["supervisorctl", "status", *names])
+            held |= any("RUNNING" not in line for line in status.output.decode().splitlines() if line.strip())
     rules = qdiscs = False
     for host in outputs.hosts():
         try:
@@ -119,15 +125,16 @@ def _leftovers(outputs, containers) -> dict[str, bool]:
             continue  # not running: counted as a stopped container above
         rules |= "ihh-drill:" in ns.run("iptables", "-S", check=False).stdout
         qdiscs |= QDISC_HANDLE in ns.run("tc", "qdisc", "show", check=False).stdout
-    return {"toxic": toxics, "stopped container": stopped, "iptables rule": rules, "qdisc": qdiscs}
+    return {"toxic": toxics, "stopped container": stopped, "stopped service": held, "iptables rule": rules,
+            "qdisc": qdiscs}
 
 
 def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_path: Path) -> None:
     drills = {
         "toxic": {"name": "latency", "fault": "uplink-toxic", "hold_s": 120,
                   "arguments": {"uplink": 0, "toxic": "latency", "attributes": {"latency": 500}}},
-        "stopped container": {"name": "kill", "fault": "container-kill", "hold_s": 120,
-                              "arguments": {"role": "app", "index": 1}},
+        "stopped service": {"name": "kill", "fault": "container-kill", "hold_s": 120,
+                            "arguments": {"role": "app", "index": 1}},
         "iptables rule": {"name": "cut", "fault": "udp-loss", "hold_s": 120,
                           "arguments": {"role": "av", "index": 1, "probability": 0.5}},
         "qdisc": {"name": "squeeze", "fault": "udp-rate", "hold_s": 120, "arguments": {"role": "av", "index": 1}},

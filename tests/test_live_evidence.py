@@ -71,8 +71,13 @@ def test_every_catalogue_requirement_is_in_the_bundle_with_a_reason(quick_run: P
 @pytest.mark.parametrize("name", QUICK_EXPERIMENTS)
 def test_the_quick_runs_drills_ran_and_undid_their_faults(quick_run: Path, name: str, containers, outputs) -> None:
     """These three are drilled here only (test_live_chaos leaves them out): the same checks on their journals."""
-    assert_drill_ran_and_undid_its_faults(json.loads((quick_run / "chaos" / name / "journal.json").read_text()), name)
+    journal = json.loads((quick_run / "chaos" / name / "journal.json").read_text())
+    assert_drill_ran_and_undid_its_faults(journal, name)
     assert not cleanup(containers, outputs), "the quick run left a fault behind"
+    # one Locust run for the series; each drill's figures are its own slice of it, its users set before it began
+    since, until = journal["load"]["window"]
+    assert journal["load"]["dir"].endswith("load-shared") and journal["started"] < journal["ended"]
+    assert until - since > 5 and journal["load"]["operations"] > 20, journal["load"]
 
 
 def _verify(bundle: Path, *named: str) -> tuple[int, dict]:

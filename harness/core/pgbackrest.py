@@ -21,6 +21,7 @@ from harness.core.postgres_shell import AS_POSTGRES, psql
 from harness.core.ssh import RemoteCommandError, Result, Sessions
 from harness.core.waiting import WaitTimeoutError, wait_for
 from infra.backup_sites import SCHEDULE_LOG, SCHEDULE_PATH
+from infra.database import PGBACKREST_TLS_PORT
 
 BackupType = Literal["full", "diff", "incr"]
 REACH_TIMEOUT_S = 10
@@ -184,6 +185,13 @@ class PgBackRest:
             return int(json.loads(raw)[0]["status"]["code"]) != UNKNOWN_STATUS
         except (ValueError, LookupError, TypeError):
             return False
+
+    def port_refused(self, member: str, site: BackupSite, timeout_s: float = 3) -> bool:
+        """Whether ``member``'s TCP connection to the copy's pgBackRest port fails (refused, or no handshake within
+        ``timeout_s``): the quick proof a copy is cut off; a copy that answers completes a handshake at once."""
+        result = self.ssh.result(member, f"timeout {timeout_s:g} bash -c "
+                                 f"'exec 3<>/dev/tcp/{site.host}/{PGBACKREST_TLS_PORT}'", timeout_s=timeout_s + 30)
+        return result.exit_code != 0
 
     def restore(self, member: str, site: BackupSite) -> None:
         """Restore the latest backup of the site's copy into ``member``'s empty data directory.

@@ -8,6 +8,7 @@ says which manager it has: systemd on a real server, supervisord in the local im
 from __future__ import annotations
 
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.outputs import Host, Service
 from harness.core.ssh import Sessions
@@ -69,12 +70,14 @@ def stopped_command(kind: str, services: tuple[Service, ...]) -> str:
 
 
 def crash(ssh: Sessions, hosts: list[Host]) -> None:
-    """Every service of every host killed, each host in one SSH command, the hosts one after the other."""
+    """Every service of every host killed: each host in one SSH command, the hosts at once (a quorum lost in
+    one instant, as when the engine kills their containers)."""
+    kinds = {host.name: manager(ssh, host) for host in hosts}  # sessions open before the instant
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        list(pool.map(lambda h: ssh.run(h.name, "sh -c " + shlex.quote("; ".join(
+            crash_commands(kinds[h.name], _services(h)))), timeout_s=60, check=False), hosts))
     for host in hosts:
-        kind = manager(ssh, host)
-        script = "; ".join(crash_commands(kind, _services(host)))
-        ssh.run(host.name, f"sh -c {shlex.quote(script)}", timeout_s=60, check=False)
-        down = ssh.run(host.name, stopped_command(kind, _services(host)), check=False).split()
+        down = ssh.run(host.name, stopped_command(kinds[host.name], _services(host)), check=False).split()
         if len(down) != len(_services(host)):
             raise ServiceError(f"{host.name}: after the crash, still running: "
                                f"{', '.join(s.name for s in _services(host) if s.name not in down)}")

@@ -33,6 +33,9 @@ def availability_timeline(journals: list[dict[str, Any]], run_dir: Path, path: P
     fig, axes = plt.subplots(len(with_load), 1, figsize=(9, 1.9 * len(with_load)), squeeze=False)
     for ax, journal in zip(axes[:, 0], with_load, strict=True):
         rows = read_requests(_local(Path(journal["load"]["dir"]), run_dir))
+        window = journal["load"].get("window")  # a load shared by the series: this drill's slice of it
+        if window:
+            rows = [r for r in rows if window[0] <= r.ts <= window[1]]
         if not rows:
             continue
         start = rows[0].ts
