@@ -52,12 +52,13 @@ def remove_network_faults(access: HostAccess) -> list[str]:
     return undone
 
 
-def start_stopped_services(access: HostAccess) -> list[str]:
-    """Services a crash drill over SSH held stopped (the drill was killed before it started them)."""
+def start_stopped_services(access: HostAccess, restarted: set[str]) -> list[str]:
+    """Services a crash drill over SSH held stopped (the drill was killed before it started them), whatever
+    target this cleanup reaches the hosts by; hosts whose container was ``restarted`` just now start their own."""
     undone = []
     for host in access.outputs.hosts():
-        if host.drill_target != "ssh":
-            continue  # a local container's processes come back with the container
+        if host.container in restarted:
+            continue
         down = services.stopped(access.ssh, host)
         if down:
             services.start(access.ssh, [host])
@@ -104,13 +105,14 @@ def remove_wal_fillers(ssh: Sessions, hosts: list[str]) -> list[str]:
 def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
     """Every leftover fault removed; returns what was undone (empty when the stack was clean)."""
     undone = containers.restart_stopped()
+    restarted = {line.split()[-1] for line in undone}
     if outputs.toxiproxy_api:
         api = Toxiproxy(outputs.toxiproxy_api)
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)
         undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
         undone += restore_contract(api, outputs)
     with HostAccess(outputs, containers) as access:
-        undone += start_stopped_services(access)
+        undone += start_stopped_services(access, restarted)
         undone += remove_network_faults(access)
     databases = outputs.hosts(role="database")
     with Sessions(outputs) as ssh:
