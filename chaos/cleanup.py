@@ -8,6 +8,7 @@ run had no chance to undo.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from chaos.faults import CLOCK_STEP_MARK
 from harness.core import services
@@ -53,16 +54,17 @@ def remove_network_faults(access: HostAccess) -> list[str]:
 
 
 def start_stopped_services(access: HostAccess, restarted: set[str]) -> list[str]:
-    """Services a crash drill over SSH held stopped (the drill was killed before it started them), whatever
-    target this cleanup reaches the hosts by; hosts whose container was ``restarted`` just now start their own."""
+    """Services a crash drill over SSH held stopped (the drill was killed before it started them: found by its
+    mark), whatever target this cleanup reaches the hosts by; a container ``restarted`` just now starts its own."""
+    hosts = [h for h in access.outputs.hosts() if h.container not in restarted]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # one command a host, the hosts at once
+        down = dict(zip([h.name for h in hosts], pool.map(lambda h: services.held(access.ssh, h), hosts),
+                        strict=True))
     undone = []
-    for host in access.outputs.hosts():
-        if host.container in restarted:
-            continue
-        down = services.stopped(access.ssh, host)
-        if down:
+    for host in hosts:
+        if down[host.name]:
             services.start(access.ssh, [host])
-            undone.append(f"started {', '.join(down)} on {host.name}")
+            undone.append(f"started {', '.join(down[host.name])} on {host.name}")
     return undone
 
 

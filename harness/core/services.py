@@ -17,6 +17,11 @@ DETECT = "sh -c 'if [ -d /run/systemd/system ]; then echo systemd; " \
          "elif command -v supervisorctl >/dev/null; then echo supervisord; else echo none; fi'"
 
 
+HELD_MARK = "/var/lib/ihh-harness/services-held"
+"""On a host whose services a crash holds stopped: their names, written before the kill, removed once they are
+started again; ``harness chaos --cleanup`` looks for it (a cheap read) instead of asking every service manager."""
+
+
 class ServiceError(RuntimeError):
     """A host whose services cannot be crashed or started as asked; the message names the host."""
 
@@ -40,7 +45,8 @@ def _services(host: Host) -> tuple[Service, ...]:
 def crash_commands(kind: str, services: tuple[Service, ...]) -> list[str]:
     """SIGKILL to every process of each service (and of its user), then the service held stopped: the manager
     would restart it at once otherwise (supervisord's autorestart, systemd's Restart=)."""
-    commands = []
+    commands = [f"mkdir -p {HELD_MARK.rsplit('/', 1)[0]}",
+                f"echo {shlex.quote(' '.join(s.name for s in services))} > {HELD_MARK}"]
     for s in services:
         if kind == "systemd":
             commands.append(f"systemctl kill --signal=SIGKILL --kill-whom=all {shlex.quote(s.systemd)}")
@@ -65,8 +71,8 @@ def stopped_command(kind: str, services: tuple[Service, ...]) -> str:
     if kind == "systemd":
         return "sh -c '" + "; ".join(f"systemctl is-active --quiet {shlex.quote(s.systemd)} || echo {s.name}"
                                      for s in services) + "'"
-    return "sh -c '" + "; ".join(f"supervisorctl status {shlex.quote(s.supervisor)} | grep -q RUNNING || echo "
-                                 f"{s.name}" for s in services) + "'"
+    checks = "; ".join(f'echo "$s" | grep -Eq "^{s.supervisor} +RUNNING" || echo {s.name}' for s in services)
+    return f"sh -c 's=$(supervisorctl status); {checks}'"  # one supervisorctl (a Python start) for all
 
 
 def crash(ssh: Sessions, hosts: list[Host]) -> None:
@@ -91,10 +97,9 @@ def start(ssh: Sessions, hosts: list[Host]) -> None:
         stopped = tuple(s for s in _services(host) if s.name in down)
         if stopped:
             ssh.run(host.name, start_command(kind, stopped), timeout_s=120)
+        ssh.run(host.name, f"rm -f {HELD_MARK}")
 
 
-def stopped(ssh: Sessions, host: Host) -> list[str]:
-    """The host's services that are not running (what a killed drill may have left)."""
-    if not host.services:
-        return []
-    return ssh.run(host.name, stopped_command(manager(ssh, host), host.services), check=False).split()
+def held(ssh: Sessions, host: Host) -> list[str]:
+    """The services a crash marked as held stopped on ``host`` (none: no mark)."""
+    return ssh.run(host.name, f"sh -c 'cat {HELD_MARK} 2>/dev/null || true'", check=False).split()
