@@ -14,7 +14,7 @@ from chaos.faults import CLOCK_STEP_MARK
 from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.host_access import HostAccess
-from harness.core.outputs import StackOutputs
+from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
@@ -40,17 +40,18 @@ def restore_contract(api: Toxiproxy, outputs: StackOutputs) -> list[str]:
 
 def remove_network_faults(access: HostAccess) -> list[str]:
     """Tagged iptables rules in every chain, and the harness's qdiscs, on every host (however it is reached)."""
-    undone = []
-    for host in access.outputs.hosts():
-        ns = access.network(host)
+    def on(host: Host) -> list[str]:
+        ns, undone = access.network(host), []
         for rule in ns.tagged_rules():
             ns.run("iptables", "-D", *rule, check=False)
             undone.append(f"iptables rule removed on {host.name}: -A {' '.join(rule)}")
-        for dev in ns.interfaces():
-            if ns.has_drill_qdisc(dev):
-                ns.remove_qdisc(dev)
-                undone.append(f"qdisc removed on {host.name}:{dev}")
-    return undone
+        for dev in ns.drill_qdisc_devices():
+            ns.remove_qdisc(dev)
+            undone.append(f"qdisc removed on {host.name}:{dev}")
+        return undone
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # the hosts at once: over SSH each is a round trip or two
+        return [line for lines in pool.map(on, access.outputs.hosts()) for line in lines]
 
 
 def start_stopped_services(access: HostAccess, restarted: set[str]) -> list[str]:

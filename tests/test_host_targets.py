@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.core import services
+from harness.core.netns import QDISC_HANDLE, Completed, HostNetwork
 from harness.core.outputs import OutputsError, StackOutputs
 from infra.model import ROLE_SERVICES
 from tests.helpers import outputs_record, program
@@ -46,11 +47,11 @@ def test_a_crash_kills_then_holds_the_services_stopped_under_either_manager() ->
                            .hosts(role="database")[0].services)
     local = services.crash_commands("supervisord", (patroni, pgbackrest))
     assert local[1] == f"echo 'patroni pgbackrest-server' > {services.HELD_MARK}", "marked before the kill"
-    assert local[2:4] == ["supervisorctl signal KILL patroni", "pkill -KILL -u postgres"]
+    assert local[2:4] == ["supervisorctl signal KILL patroni pgbackrest-server", "pkill -KILL -u postgres"]
     assert "supervisorctl stop patroni pgbackrest-server" in local, "autorestart would undo the crash"
     assert local[-1] == "pkill -KILL -u postgres", "a PostgreSQL restarted in between goes too"
     real = services.crash_commands("systemd", (patroni, pgbackrest))
-    assert real[2] == "systemctl kill --signal=SIGKILL --kill-whom=all patroni"
+    assert real[2] == "systemctl kill --signal=SIGKILL --kill-whom=all patroni pgbackrest"
     assert "systemctl stop patroni pgbackrest" in real
     assert services.start_command("systemd", (pgbackrest,)) == "systemctl start pgbackrest"
 
@@ -59,3 +60,20 @@ def test_a_host_without_services_is_refused_by_name() -> None:
     host = _outputs().hosts()[0]
     with pytest.raises(services.ServiceError, match=r"host db-1: the outputs list no services for it"):
         services._services(host)
+
+
+class _Canned(HostNetwork):
+    """A host network that answers ``tc qdisc show`` with a fixed listing."""
+
+    host = "turn-1"
+    way = "canned"
+
+    def _execute(self, command: tuple[str, ...], timeout_s: float, stdin: str | None) -> Completed:
+        listing = ("qdisc noqueue 0: dev lo root refcnt 2 \n"
+                   f"qdisc tbf {QDISC_HANDLE} dev eth0 root refcnt 2 rate 64Kbit burst 16Kb lat 100ms \n"
+                   "qdisc noqueue 0: dev eth1 root refcnt 2 \n")
+        return Completed(list(command), 0, listing, "")
+
+
+def test_the_drills_qdiscs_are_found_by_their_handle_in_one_listing() -> None:
+    assert _Canned().drill_qdisc_devices() == ["eth0"]

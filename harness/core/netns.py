@@ -54,9 +54,11 @@ class HostNetwork(ABC):
         listing = self.run("iptables", "-S", check=False).stdout.splitlines()
         return [shlex.split(line[3:]) for line in listing if line.startswith("-A ") and f"{TAG}:" in line]
 
-    def has_drill_qdisc(self, dev: str) -> bool:
-        shown = self.run("tc", "qdisc", "show", "dev", dev, check=False).stdout
-        return f" {QDISC_HANDLE} " in shown or f"qdisc tbf {QDISC_HANDLE}" in shown
+    def drill_qdisc_devices(self) -> list[str]:
+        """The interfaces that carry a root qdisc with the drills' handle (one ``tc`` call for all)."""
+        shown = self.run("tc", "qdisc", "show", check=False).stdout.splitlines()
+        return [line.split(" dev ", 1)[1].split()[0] for line in shown
+                if f" {QDISC_HANDLE} " in f"{line} " and " dev " in line]
 
     def remove_qdisc(self, dev: str) -> None:
         self.run("tc", "qdisc", "del", "dev", dev, "root", "handle", QDISC_HANDLE, check=False)

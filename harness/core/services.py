@@ -47,14 +47,10 @@ def crash_commands(kind: str, services: tuple[Service, ...]) -> list[str]:
     would restart it at once otherwise (supervisord's autorestart, systemd's Restart=)."""
     commands = [f"mkdir -p {HELD_MARK.rsplit('/', 1)[0]}",
                 f"echo {shlex.quote(' '.join(s.name for s in services))} > {HELD_MARK}"]
-    for s in services:
-        if kind == "systemd":
-            commands.append(f"systemctl kill --signal=SIGKILL --kill-whom=all {shlex.quote(s.systemd)}")
-        else:
-            commands.append(f"supervisorctl signal KILL {shlex.quote(s.supervisor)}")
-        if s.user:
-            commands.append(f"pkill -KILL -u {shlex.quote(s.user)}")
     names = " ".join(shlex.quote(s.systemd if kind == "systemd" else s.supervisor) for s in services)
+    commands.append(f"systemctl kill --signal=SIGKILL --kill-whom=all {names}" if kind == "systemd"
+                    else f"supervisorctl signal KILL {names}")  # one call: every service in the same instant
+    commands += [f"pkill -KILL -u {shlex.quote(s.user)}" for s in services if s.user]
     commands.append(f"systemctl stop {names}" if kind == "systemd" else f"supervisorctl stop {names}")
     if any(s.user for s in services):  # a process the manager restarted in between goes too
         commands += [f"pkill -KILL -u {shlex.quote(s.user)}" for s in services if s.user]
@@ -78,8 +74,8 @@ def stopped_command(kind: str, services: tuple[Service, ...]) -> str:
 def crash(ssh: Sessions, hosts: list[Host]) -> None:
     """Every service of every host killed: each host in one SSH command, the hosts at once (a quorum lost in
     one instant, as when the engine kills their containers)."""
-    kinds = {host.name: manager(ssh, host) for host in hosts}  # sessions open before the instant
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        kinds = dict(zip([h.name for h in hosts], pool.map(lambda h: manager(ssh, h), hosts), strict=True))
         list(pool.map(lambda h: ssh.run(h.name, "sh -c " + shlex.quote("; ".join(
             crash_commands(kinds[h.name], _services(h)))), timeout_s=60, check=False), hosts))
     for host in hosts:
