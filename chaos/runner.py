@@ -487,14 +487,17 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
     experiments = find_experiments(names)  # every file validated before anything is injected
     containers = LocalContainers(ensure_engine().client, stack)
     journals: list[Journal] = []
-    loaded = [e for e in experiments if e.load_users] if with_load else []
-    shared = SharedLoad(stack, out / "load-shared", _shared_budget_s(experiments), loaded[0].load_users) \
-        if loaded else None
+    # drills without load first: the shared Locust then starts once and never has to stop its users between
+    unloaded = [e for e in experiments if not (with_load and e.load_users)]
+    loaded = [e for e in experiments if with_load and e.load_users]
+    shared: SharedLoad | None = None
     try:
-        for experiment in experiments:
+        for experiment in [*unloaded, *loaded]:
             for undone in cleanup(containers, outputs):
                 say(f"before {experiment.name}: leftover fault removed: {undone}")
             _settle(outputs, containers)
+            if shared is None and experiment in loaded:
+                shared = SharedLoad(stack, out / "load-shared", _shared_budget_s(loaded), experiment.load_users)
             journals.append(run_experiment(experiment, outputs, containers, out,
                                            RunOptions(with_load=with_load, shared_load=shared)))
     finally:

@@ -189,6 +189,11 @@ def patroni_config(
             # the last common checkpoint: seen after a REJECT partition, "could not open file .../pg_wal/...")
             # is cloned afresh instead of retrying streaming from a timeline it forked off, for ever.
             "remove_data_directory_on_rewind_failure": True,
+            # A standby (a rewound old primary above all) replays from the archive what the primary no longer
+            # keeps: wal_keep_size is small so that pg_rewind is quick, and a crashed primary's replacement
+            # may have recycled the segment its old primary needs next (seen: "requested WAL segment ... has
+            # already been removed", the member stuck "starting" for good). pgBackRest tries each copy in turn.
+            "recovery_conf": {"restore_command": f'pgbackrest --stanza={STANZA} archive-get %f "%p"'},
             "authentication": {
                 "superuser": {"username": "postgres", "password": passwords["db-superuser"], **ssl},
                 "replication": {"username": "replicator", "password": passwords["db-replication"], **ssl},

@@ -166,7 +166,8 @@ def run_load(stack: str, plan: LoadPlan, out_dir: Path, chaos_dir: Path | None =
     steady = steady_state(summary["successes"], summary["operations"], outputs.availability.target)
     faults = downtime_model(outputs.availability.incidents_per_year, fault_outages(chaos_dir))
     verdict = availability_verdict(steady, faults)
-    summary = {"plan": plan.__dict__, "run_tag": tag, "locust_exit_code": code, **summary,
+    plan_record = {k: str(v) if isinstance(v, Path) else v for k, v in plan.__dict__.items()}
+    summary = {"plan": plan_record, "run_tag": tag, "locust_exit_code": code, **summary,
                "availability": verdict.to_json()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     return LoadRun(out_dir, summary, code)
