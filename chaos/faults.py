@@ -384,15 +384,20 @@ def _lag_bytes(members: list[dict[str, Any]], name: str) -> int | None:
 
 
 @fault("lagging-standby-primary-kill", describe=lambda o, a: (
-    "REJECT the replication between the current Patroni leader and its standbys (resolved when injected) until "
+    "REJECT the replication between the current Patroni leader and its standbys (resolved when injected), and "
+    "the standbys' way to the backup copies' WAL archive, until "
     f"a standby lags beyond maximum_lag_on_failover ({MAX_LAG_ON_FAILOVER} bytes; WAL switched on the leader "
-    "until it does), then SIGKILL the leader's container; start it, then heal, afterwards"))
+    "until it does), then SIGKILL the leader; start it, then heal, afterwards"))
 def _lagging_standby_primary_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
     patroni = Patroni(ctx.outputs)
     leader = patroni.leader()
     standbys = [h for h in ctx.outputs.hosts(role="database") if h.name != leader]
-    with partitioned(ctx.access, ctx.outputs.host(leader), standbys, "REJECT"), \
-            Sessions(ctx.outputs) as ssh:
+    with ExitStack() as cuts, Sessions(ctx.outputs) as ssh:
+        cuts.enter_context(partitioned(ctx.access, ctx.outputs.host(leader), standbys, "REJECT"))
+        # a standby with restore_command replays archived WAL when streaming stops: the drill's standby is
+        # one that is behind, so the archive is cut off from it too
+        for site in ctx.outputs.backup_sites:
+            cuts.enter_context(unreachable(ctx.access, site.host, standbys))
         def lagging() -> int | None:
             members = patroni.members()
             lags = [_lag_bytes(members, h.name) for h in standbys]
