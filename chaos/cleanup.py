@@ -59,14 +59,20 @@ def start_stopped_services(access: HostAccess, restarted: set[str]) -> list[str]
     mark), whatever target this cleanup reaches the hosts by; a container ``restarted`` just now starts its own."""
     hosts = [h for h in access.outputs.hosts() if h.container not in restarted]
     with ThreadPoolExecutor(max_workers=8) as pool:  # one command a host, the hosts at once
-        down = dict(zip([h.name for h in hosts], pool.map(lambda h: services.held(access.ssh, h), hosts),
-                        strict=True))
+        down = dict(zip([h.name for h in hosts], pool.map(lambda h: _held(access, h), hosts), strict=True))
     undone = []
     for host in hosts:
         if down[host.name]:
             services.start(access.ssh, [host])
             undone.append(f"started {', '.join(down[host.name])} on {host.name}")
     return undone
+
+
+def _held(access: HostAccess, host: Host) -> list[str]:
+    """The host's held-stopped mark, once it answers SSH: a container a drill has just started again (the
+    app server of app-server-kill, say) takes seconds to accept connections."""
+    return wait_for(f"SSH on {host.name}", lambda: (services.held(access.ssh, host),),
+                    timeout=SSH_BACK_WITHIN_S)[0]
 
 
 SSH_BACK_WITHIN_S = 120
