@@ -171,7 +171,7 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
             return run
         return {name: step(name) for name in harness.pipeline.STEPS[:-1]}
 
-    monkeypatch.setattr(harness.pipeline, "_steps", lambda stack, run_dir, quick, fill_gb: steps("restore"))
+    monkeypatch.setattr(harness.pipeline, "_steps", lambda *_args: steps("restore"))
     first = run_all(live_stack.stack, resume=False, run_id=None)
     assert first.data["steps"]["restore"]["status"] == "failed" and not first.data["finished"]
     evidence = json.loads((first.run_dir / "evidence.json").read_text())
@@ -180,7 +180,7 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
                for r in evidence["requirements"])
     assert next(r for r in evidence["requirements"] if r["id"] == "EH-3.3.2")["verdict"] == "not_tested"
     calls.clear()
-    monkeypatch.setattr(harness.pipeline, "_steps", lambda stack, run_dir, quick, fill_gb: steps(None))
+    monkeypatch.setattr(harness.pipeline, "_steps", lambda *_args: steps(None))
     second = run_all(live_stack.stack, resume=True, run_id=first.data["id"])
     assert calls == ["restore", "load"], "steps done before are not run again"
     assert second.data["finished"] and second.run_dir == first.run_dir
