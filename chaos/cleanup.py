@@ -16,6 +16,7 @@ from harness.core.containers import LocalContainers
 from harness.core.host_access import HostAccess
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
+from harness.core.power import HostPower
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
@@ -57,7 +58,7 @@ def remove_network_faults(access: HostAccess) -> list[str]:
 def start_stopped_services(access: HostAccess, restarted: set[str]) -> list[str]:
     """Services a crash drill over SSH held stopped (the drill was killed before it started them: found by its
     mark), whatever target this cleanup reaches the hosts by; a container ``restarted`` just now starts its own."""
-    hosts = [h for h in access.outputs.hosts() if h.container not in restarted]
+    hosts = [h for h in access.outputs.hosts() if h.container not in restarted and h.instance_id not in restarted]
     with ThreadPoolExecutor(max_workers=8) as pool:  # one command a host, the hosts at once
         down = dict(zip([h.name for h in hosts], pool.map(lambda h: _held(access, h), hosts), strict=True))
     undone = []
@@ -111,10 +112,15 @@ def remove_wal_fillers(ssh: Sessions, hosts: list[str]) -> list[str]:
     return undone
 
 
-def cleanup(containers: LocalContainers, outputs: StackOutputs) -> list[str]:
-    """Every leftover fault removed; returns what was undone (empty when the stack was clean)."""
-    undone = containers.restart_stopped()
+def cleanup(containers: LocalContainers | None, outputs: StackOutputs) -> list[str]:
+    """Every leftover fault removed; returns what was undone (empty when the stack was clean). ``containers``:
+    the engine's side of a local stack, None for servers."""
+    undone = containers.restart_stopped() if containers is not None else []
     restarted = {line.split()[-1] for line in undone}
+    if any(h.instance_id for h in outputs.hosts()):  # a power-loss drill killed mid-fault leaves instances off
+        powered_on = HostPower(containers).restart_stopped_instances(outputs.hosts())
+        undone += powered_on
+        restarted |= {line.split()[3] for line in powered_on}
     if outputs.toxiproxy_api:
         api = Toxiproxy(outputs.toxiproxy_api)
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)

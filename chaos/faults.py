@@ -28,6 +28,7 @@ from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.pgbackrest import PgBackRest, switch_wal
 from harness.core.postgres_shell import psql
+from harness.core.power import HostPower, NoPowerSwitchError
 from harness.core.registry import Registry
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
@@ -56,7 +57,7 @@ class FaultUnavailableError(RuntimeError):
 @dataclass
 class FaultContext:
     outputs: StackOutputs
-    containers: LocalContainers
+    containers: LocalContainers | None
     notes: list[str] = field(default_factory=list)
     """What the fault found out while it held (the archive gap, the killed leader): goes into the journal."""
     _access: HostAccess | None = None
@@ -172,11 +173,16 @@ def _uplink_toxic(ctx: FaultContext, args: Args) -> Iterator[None]:
 @contextmanager
 def _powered_off(ctx: FaultContext, hosts: list[Host]) -> Iterator[None]:
     """Every host loses power in one instant; all are powered on again afterwards, whatever happened."""
+    power = HostPower(ctx.containers)
     try:
-        ctx.containers.kill(hosts)
+        power.switches(hosts)  # a host nothing here can power off: not possible, and nothing done
+    except NoPowerSwitchError as exc:
+        raise FaultUnavailableError(str(exc)) from exc
+    try:
+        power.cut(hosts)
         yield
     finally:
-        ctx.containers.start(hosts)
+        power.restore(hosts)
 
 
 @contextmanager
@@ -415,8 +421,8 @@ def _lagging_standby_primary_kill(ctx: FaultContext, args: Args) -> Iterator[Non
 
 
 @fault("site-power-loss", describe=lambda o, a: (
-    f"SIGKILL at once every container of site {_site(o, a)}: "
-    f"{', '.join(str(h.container) for h in o.hosts(site=_site(o, a)))}; start them afterwards"))
+    f"power off at once every host of site {_site(o, a)}: "
+    f"{'; '.join(f'{h.name}: {HostPower.how(h)}' for h in o.hosts(site=_site(o, a)))}; power them on afterwards"))
 def _power_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     site = _site(ctx.outputs, args)
     hosts = ctx.outputs.hosts(site=site)

@@ -306,7 +306,7 @@ class RestoreDrill:
         )
 
 
-def run_restore_drill(containers: LocalContainers, outputs: StackOutputs, site_name: str,
+def run_restore_drill(containers: LocalContainers | None, outputs: StackOutputs, site_name: str,
                       sentinel_rows: int = 1000) -> RestoreResult:
     """Lose every database host's data, restore from ``site_name``'s copy alone, and measure."""
     site = outputs.backup_site(site_name)

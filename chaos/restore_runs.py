@@ -8,10 +8,9 @@ from typing import Any
 
 from chaos.restore_drill import grow_database, run_restore_drill
 from chaos.restore_projection import project
-from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
 from harness.core.progress import say
-from harness.provisioning.engine import ensure_engine
+from harness.provisioning.engine import local_containers
 
 
 def run_restores(stack: str, sites: list[str], out: Path, sentinel_rows: int = 1000, fill_gb: float = 0.0,
@@ -22,7 +21,7 @@ def run_restores(stack: str, sites: list[str], out: Path, sentinel_rows: int = 1
     sites = sites or [s.name for s in outputs.backup_sites]
     for name in sites:
         outputs.backup_site(name)  # an unknown site is refused before any drill runs
-    containers = LocalContainers(ensure_engine().client, stack)
+    containers = local_containers(outputs)
     out.mkdir(parents=True, exist_ok=True)
     if fill_gb:
         size = grow_database(outputs, fill_gb)

@@ -28,11 +28,12 @@ from harness.core.patroni import wait_cluster_whole
 from harness.core.progress import say
 from harness.core.request_log import attempts_logged
 from harness.core.waiting import WaitTimeoutError, wait_for
-from harness.provisioning.engine import ensure_engine
+from harness.provisioning.engine import local_containers
 from loadtests.runner import LoadPlan, LoadRun, SharedLoad, run_load
 
 HEAVY_PROBES = {"wal-archived"}
 """Probes too slow for the continuous loop: run once per phase instead."""
+WAITED_ON = "after the rollback the hypothesis waited on: "
 
 
 def _run_probe(ctx: ProbeContext, probe: Probe) -> dict[str, Any]:
@@ -101,7 +102,7 @@ class RunOptions:
     """A Locust run a series of drills shares (``run_experiments``): each sets its users and reads its slice."""
 
 
-def run_experiment(experiment: Experiment, outputs: StackOutputs, containers: LocalContainers, out_dir: Path,
+def run_experiment(experiment: Experiment, outputs: StackOutputs, containers: LocalContainers | None, out_dir: Path,
                    options: RunOptions | None = None) -> Journal:
     options = options or RunOptions()
     journal = Journal(out_dir / experiment.name / "journal.json",
@@ -262,20 +263,30 @@ def _hypothesis_restored(experiment: Experiment, step: Step, activity: Activity,
                          ctx: ProbeContext) -> None:
     after = _phase_probes(experiment, "after")
     last: list[dict[str, Any]] = []
+    waited: dict[str, tuple[float, str]] = {}  # probe -> when it last failed, and what it said then
 
     def holds() -> bool:
         ok, results = check(ctx, after)
         last[:] = results
+        waited.update({r["name"]: (time.time(), r["detail"]) for r in results if not r["ok"]})
         return ok
 
     try:
         wait_for(f"the hypothesis after {step.name}", holds, timeout=step.verify_within_s, interval=0.5)
         activity.phases["verified"] = time.time()
+        if waited:
+            activity.notes.append(_waited_on(waited, activity.phases.get("rolled_back") or time.time()))
     except WaitTimeoutError:
         journal.deviated = True
         activity.error = "hypothesis not restored within {:.0f} s: {}".format(
             step.verify_within_s, "; ".join(f"{r['name']}: {r['detail']}" for r in last if not r["ok"]))
     journal.hypothesis.setdefault("after", []).extend(last)
+
+
+def _waited_on(waited: dict[str, tuple[float, str]], since: float) -> str:
+    """What the hypothesis after the rollback waited on: each probe's last failure, latest first."""
+    slowest = sorted(waited.items(), key=lambda item: -item[1][0])
+    return WAITED_ON + "; ".join(f"{name} until +{t - since:.1f} s ({detail})" for name, (t, detail) in slowest)
 
 
 def _faults_seen_during(experiment: Experiment, activity: Activity, journal: Journal, loop: ProbeLoop) -> None:
@@ -308,7 +319,8 @@ def _per_probe_phases(activity: Activity, loop: ProbeLoop) -> dict[str, dict[str
     return per_probe
 
 
-def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs, containers: LocalContainers) -> None:
+def _rollbacks(experiment: Experiment, journal: Journal, outputs: StackOutputs,
+               containers: LocalContainers | None) -> None:
     for name in experiment.rollbacks:
         activity = journal.begin(name, "rollback")
         try:
@@ -463,7 +475,7 @@ def _judge(experiment: Experiment, journal: Journal) -> None:
         met = None if nothing_injected else (measured is not None and measured <= limit)
         journal.goals[goal] = {"goal": limit, "measured": measured, "met": met}
         if met is False:
-            unmet.append(f"{goal} {measured} > {limit}")
+            unmet.append(f"{goal} {measured} > {limit}" + _why_slow(goal, journal))
     if journal.status == "running":
         journal.status = "completed"
     journal.deviated = journal.deviated or bool(unmet)
@@ -479,13 +491,21 @@ def _judge(experiment: Experiment, journal: Journal) -> None:
     journal.reason = "; ".join(reasons) or "the hypothesis held before, during and after every fault; goals met"
 
 
+def _why_slow(goal: str, journal: Journal) -> str:
+    """For a slow heal, what the hypothesis was still waiting on: the part of a verdict a reader acts on."""
+    if goal != "whole_after_heal_s":
+        return ""
+    notes = [n.removeprefix(WAITED_ON) for a in journal.activities for n in a.notes if n.startswith(WAITED_ON)]
+    return f" (waited on: {'; '.join(notes)})" if notes else ""
+
+
 def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = True,
                     target: str | None = None) -> list[Journal]:
     """Every named experiment (all by default), one after another, each from a clean stack; every host reached
     by ``target`` where given (``ssh``: as a real host is), else as the outputs say."""
     outputs = StackOutputs.load(stack).reached_by(target)
     experiments = find_experiments(names)  # every file validated before anything is injected
-    containers = LocalContainers(ensure_engine().client, stack)
+    containers = local_containers(outputs)
     journals: list[Journal] = []
     # drills without load first: the shared Locust then starts once and never has to stop its users between
     unloaded = [e for e in experiments if not (with_load and e.load_users)]
@@ -511,9 +531,9 @@ def _shared_budget_s(experiments: list[Experiment]) -> int:
     return int(sum(sum(s.hold_s + s.verify_within_s for s in e.method) + 120 for e in experiments))
 
 
-def _settle(outputs: StackOutputs, containers: LocalContainers) -> None:
+def _settle(outputs: StackOutputs, containers: LocalContainers | None) -> None:
     """Between drills: the cluster whole again (a synchronous standby) and the service ready everywhere."""
-    wait_cluster_whole(outputs, "a whole cluster before the next drill", log_tail=containers.log_tail)
+    wait_cluster_whole(outputs, "a whole cluster before the next drill", log_tail=containers and containers.log_tail)
     wait_service_ready(outputs, containers, timeout_s=120)
 
 

@@ -188,14 +188,13 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     from chaos.experiment import find_experiments
     from chaos.faults import FaultContext, describe
     from chaos.runner import describe_journals, run_experiments
-    from harness.core.containers import LocalContainers
     from harness.core.outputs import StackOutputs
     from harness.core.paths import timestamped
-    from harness.provisioning.engine import ensure_engine
+    from harness.provisioning.engine import local_containers
 
     experiments = find_experiments(args.experiment)  # every file validated before anything is injected
     outputs = StackOutputs.load(args.stack).reached_by(args.target)
-    containers = LocalContainers(ensure_engine().client, args.stack)
+    containers = local_containers(outputs)
     if args.cleanup:
         undone = cleanup(containers, outputs)
         print("\n".join(f"undone: {u}" for u in undone) or "nothing to clean up: no leftover fault")

@@ -26,6 +26,7 @@ from harness.core.progress import say
 from harness.evidence.attestations import load_attestations, save_snapshot
 from harness.evidence.report import build_report
 from harness.evidence.signing_key import init_key
+from harness.provisioning.mockrun import read_stack_config
 from harness.provisioning.run_snapshot import snapshot
 from harness.provisioning.stack_ops import down, setup, up
 from loadtests.runner import LoadPlan, run_load
@@ -79,7 +80,7 @@ def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0,
            target: str | None = None) -> dict[str, Callable[[], Any]]:
     experiments = list(QUICK_EXPERIMENTS) if quick else []
     return {
-        "setup": setup,
+        "setup": lambda: _setup(stack),
         "up": lambda: (up(stack), snapshot(stack, run_dir)),
         "check": lambda: run_checks(stack, run_dir / "checks", (), DEFAULT_WAIVERS, 4),
         "backups": lambda: copies_freshness(stack, run_dir / "backups"),
@@ -89,6 +90,15 @@ def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0,
         "load": lambda: run_load(stack, LoadPlan(users=20, run_time_s=30 if quick else 60), run_dir / "load",
                                  chaos_dir=run_dir / "chaos"),
     }
+
+
+def _setup(stack: str) -> None:
+    """The engine, base image and Toxiproxy for a local stack; servers that exist already need none of them."""
+    platform = read_stack_config(stack).get("platform")
+    if platform == "docker":
+        setup()
+    else:
+        say(f"setup: nothing to prepare on this machine for a stack on platform {platform}")
 
 
 def _first_site(stack: str) -> list[str]:

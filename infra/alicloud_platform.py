@@ -288,8 +288,8 @@ class AlicloudPlatform(pulumi.ComponentResource):
         for port in spec.ports:
             endpoints[port.purpose] = instance.private_ip.apply(lambda ip, p=port.container_port: f"{ip}:{p}")
         return Host(
-            name=spec.name, roles=spec.roles, site=spec.site, resource=instance, container=instance.id,
-            endpoints=endpoints, ssh_host_key=pulumi.Output.from_input(""),
+            name=spec.name, roles=spec.roles, site=spec.site, resource=instance, container=None,
+            endpoints=endpoints, ssh_host_key=pulumi.Output.from_input(""), instance_id=instance.id,
         )
 
     def provider_lines(

@@ -12,15 +12,19 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from infra.regions import KNOWN_REGIONS
 from infra.thresholds import MIN_LOG_RETENTION_DAYS, MIN_RETENTION_DAYS, MIN_UPLINK_MBPS
 
+if TYPE_CHECKING:
+    from infra.inventory import Inventory
+
 NAMESPACE = "ihh"
 NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-Platform = Literal["docker", "alicloud"]
-PLATFORMS: tuple[Platform, ...] = ("docker", "alicloud")
+Platform = Literal["docker", "alicloud", "existing"]
+PLATFORMS: tuple[Platform, ...] = ("docker", "alicloud", "existing")
+"""docker: the local replica; alicloud: ECS hosts the program creates; existing: servers already there."""
 POWER_SUPPLIES = ("dual-feed", "generator", "dual-feed+generator", "single-feed")
 
 
@@ -183,12 +187,14 @@ class StackConfig:
     incidents_per_year: dict[str, float] = field(default_factory=lambda: dict(FAILURE_MODES))
     backup_schedule: BackupSchedule = field(default_factory=BackupSchedule)
     log_retention_days: int = MIN_LOG_RETENTION_DAYS
+    existing: Inventory | None = None
+    """The servers of an ``existing`` stack; None on the platforms whose program creates its hosts."""
 
 
 KNOWN_KEYS = {
     "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
     "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection",
-    "incidentsPerYear", "backupSchedule", "logRetentionDays",
+    "incidentsPerYear", "backupSchedule", "logRetentionDays", "existing",
 }
 
 
@@ -401,6 +407,7 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         raise ConfigError("serviceImage", "replaces the local stack's service image; on alicloud bake it into "
                                           "prod.imageId")
     return StackConfig(
+        existing=_existing(platform, raw, primary, sites, uplinks),
         stack=stack,
         platform=platform,
         primary_site=primary,
@@ -425,6 +432,19 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
             f"got {raw.get('logRetentionDays')}",
         ),
     )
+
+
+def _existing(platform: str, raw: Mapping[str, Any], primary: Site, sites: tuple[Site, ...],
+              uplinks: tuple[Uplink, ...]) -> Inventory | None:
+    if platform != "existing":
+        if "existing" in raw:
+            raise ConfigError("existing", f"declares existing servers; it needs platform existing, not {platform}")
+        return None
+    if "existing" not in raw:
+        raise ConfigError("existing", "is required on platform existing: the servers, their SSH and host keys")
+    from infra.inventory import parse_inventory  # here: the inventory module builds on this one's parsers
+
+    return parse_inventory(raw["existing"], (primary.name, *[s.name for s in sites]), tuple(u.name for u in uplinks))
 
 
 def _incidents(raw: Any) -> dict[str, float]:

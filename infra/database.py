@@ -32,6 +32,8 @@ WAL_DIR = "/var/lib/postgresql/wal"
 WAL_DISK_MB = 2048
 """The WAL disk: a filesystem of its own, so WAL that piles up stops PostgreSQL and nothing else, and a drill
 can fill it. In prod the cloud's smallest data disk (20 GiB) is used, which is larger."""
+STANDBY_ARCHIVE_WAIT_S = 10
+"""How long a standby's restore_command waits on pgBackRest's async archive-get before it tries streaming."""
 WAL_SIZING = {"max_wal_size": "256MB", "min_wal_size": "64MB", "wal_keep_size": "64MB", "wal_recycle": "off",
               "max_slot_wal_keep_size": "384MB"}
 """A rejoining primary's pg_rewind (PostgreSQL 15) copies the new primary's whole pg_wal: at the defaults (1 GB
@@ -193,7 +195,13 @@ def patroni_config(
             # keeps: wal_keep_size is small so that pg_rewind is quick, and a crashed primary's replacement
             # may have recycled the segment its old primary needs next (seen: "requested WAL segment ... has
             # already been removed", the member stuck "starting" for good). pgBackRest tries each copy in turn.
-            "recovery_conf": {"restore_command": f'pgbackrest --stanza={STANZA} archive-get %f "%p"'},
+            # A standby asks the archive before each attempt to stream, and archive-get's async mode waits up to
+            # archive-timeout (60 s by default) for its background fetch: one stuck on a cut-off copy held a
+            # rejoin 60 s (CI: the wal-disk-full drill whole 77 s after the heal). A standby that misses the
+            # archive just streams, so it waits STANDBY_ARCHIVE_WAIT_S; a restore (pgBackRest writes its own
+            # restore_command) keeps the full wait, since there a miss would end recovery early.
+            "recovery_conf": {"restore_command": f"pgbackrest --stanza={STANZA} --archive-timeout="
+                                                 f'{STANDBY_ARCHIVE_WAIT_S} archive-get %f "%p"'},
             "authentication": {
                 "superuser": {"username": "postgres", "password": passwords["db-superuser"], **ssl},
                 "replication": {"username": "replicator", "password": passwords["db-replication"], **ssl},
@@ -290,7 +298,7 @@ class Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ihh:database:Database", name, None, opts)
-        self.scope = f"ihh-{args.platform.stack}"
+        self.scope = getattr(args.platform, "patroni_scope", None) or f"ihh-{args.platform.stack}"
         self.dcs = [
             args.platform.host(
                 HostSpec(

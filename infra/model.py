@@ -142,11 +142,14 @@ class Host:
     roles: tuple[Role, ...]
     site: Site
     resource: pulumi.Resource
-    container: pulumi.Output[str]
+    container: pulumi.Output[str] | None
+    """The container that is this host, on the local platform: its power switch is the engine."""
     endpoints: dict[str, pulumi.Output[str]]
     """Purpose -> ``address:port`` an operator on the control machine reaches it at."""
     ssh_host_key: pulumi.Output[str]
     """The host's SSH public key, for strict host-key checking."""
+    instance_id: pulumi.Output[str] | None = None
+    """The cloud instance that is this host (an ECS instance ID): its power switch is the cloud's API."""
 
 
 def labels_for(spec: HostSpec, stack: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from infra.av_nodes import TURN_PORT, AvNodes, AvNodesArgs
 from infra.backup_sites import BackupSites, BackupSitesArgs
 from infra.config import StackConfig
 from infra.database import Database, DatabaseArgs
+from infra.inventory import InventoryCredentials
 from infra.layout import Layout
 from infra.log_host import LOG_DIR, LogHost, LogHostArgs, LogSink
 from infra.model import OPS_USER, ROLE_SERVICES, Host, Platform
@@ -39,6 +40,8 @@ class Topology(pulumi.ComponentResource):
         layout = Layout.from_config(config)
         self.config = config
         self.secrets = secrets
+        self.credentials: StackSecrets | InventoryCredentials = secrets
+        """What the outputs hand the drills: generated for hosts the program creates, read for existing ones."""
         self.logs = LogHost(
             "logs",
             LogHostArgs(platform=platform, site=config.primary_site, name=layout.log,
@@ -130,10 +133,11 @@ class Topology(pulumi.ComponentResource):
             "hosts": [
                 {"name": h.name, "roles": list(h.roles), "site": h.site.name, "region": h.site.region,
                  "ssh": h.endpoints["ssh"], "ssh_host_key": h.ssh_host_key, "container": h.container,
+                 "instance_id": h.instance_id,
                  "services": list({s.name: asdict(s) for role in h.roles for s in ROLE_SERVICES[role]}.values())}
                 for h in self.all_hosts()
             ],
-            "ssh_user": OPS_USER,
+            "ssh_user": OPS_USER if self.config.existing is None else self.config.existing.ssh_user,
             "log_host": {"name": self.logs.host.name, "retention_days": self.logs.retention_days,
                          "directory": LOG_DIR},
             "backup_sites": [
@@ -156,13 +160,13 @@ class Topology(pulumi.ComponentResource):
                                    "wal_gb": self.config.restore_projection.wal_gb},
             "availability": {"target": 0.999, "incidents_per_year": dict(self.config.incidents_per_year)},
             "backup_schedule": asdict(self.config.backup_schedule),
-            "ca_cert_pem": self.secrets.ca_cert_pem,
-            "ssh_private_key": self.secrets.ssh_private_key,
+            "ca_cert_pem": self.credentials.ca_cert_pem,
+            "ssh_private_key": self.credentials.ssh_private_key,
             "secrets": {
-                "db_app_password": self.secrets.passwords["db-app"],
-                "turn_shared_secret": self.secrets.passwords["turn-shared-secret"],
-                "patroni_rest_password": self.secrets.passwords["patroni-rest"],
-                "service_session_key": self.secrets.passwords["service-session-key"],
+                "db_app_password": self.credentials.passwords["db-app"],
+                "turn_shared_secret": self.credentials.passwords["turn-shared-secret"],
+                "patroni_rest_password": self.credentials.passwords["patroni-rest"],
+                "service_session_key": self.credentials.passwords["service-session-key"],
             },
         }
 
@@ -171,7 +175,10 @@ def build_topology(config: StackConfig) -> Topology:
     """Declare every resource of the stack for its platform."""
     secrets = StackSecrets("secrets")
     platform = _platform(config, secrets)
-    return Topology("topology", config, platform, secrets)
+    topology = Topology("topology", config, platform, secrets)
+    if config.existing is not None:
+        topology.credentials = InventoryCredentials.read(config.existing)
+    return topology
 
 
 def _platform(config: StackConfig, secrets: StackSecrets) -> Platform:
@@ -181,6 +188,10 @@ def _platform(config: StackConfig, secrets: StackSecrets) -> Platform:
         from infra.docker_platform import DockerPlatform
 
         return DockerPlatform("local", config.stack, config.local, secrets.ssh_public_key, sink)
+    if config.platform == "existing":
+        from infra.existing_platform import ExistingPlatform
+
+        return ExistingPlatform("existing", config, sink)
     from infra.alicloud_platform import AlicloudPlatform
 
     return AlicloudPlatform("prod", config, secrets.ssh_public_key, sink)

@@ -147,3 +147,20 @@ def test_a_drill_whose_every_fault_was_not_possible_is_not_tested_not_passed(tmp
     journal.finish(journal.begin("heal", "action"), "succeeded")
     _judge(experiment, journal)
     assert journal.verdict == "fail" and "writes_back_s None > 15.0" in journal.reason, "one fault went in: judged"
+
+
+def test_a_slow_heal_says_what_the_hypothesis_was_still_waiting_on(tmp_path) -> None:
+    from chaos.journal import Journal
+    from chaos.runner import _judge, _waited_on
+
+    experiment = parse_experiment({**VALID, "goals": {"whole_after_heal_s": 60}}, "t", "t.yaml")
+    journal = Journal(tmp_path / "journal.json", {"name": "t"}, "wal-disk-full")
+    activity = journal.begin("fill", "action")
+    journal.finish(activity, "succeeded")
+    activity.notes.append(_waited_on({"writes": (103.0, "HTTP 503"), "sync-standby": (177.5, "0 of 1 streaming")},
+                                     since=100.0))
+    journal.measurements = {"whole_after_heal_s": 78.0}
+    _judge(experiment, journal)
+    assert journal.verdict == "fail"
+    assert journal.reason == ("whole_after_heal_s 78.0 > 60.0 (waited on: sync-standby until +77.5 s "
+                              "(0 of 1 streaming); writes until +3.0 s (HTTP 503))")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from chaos.cleanup import cleanup
 from chaos.experiment import EXPERIMENTS_DIR, find_experiments, load_experiment
 from chaos.runner import RunOptions, run_experiment
 from harness.core.containers import LocalContainers
+from harness.core.ecs_power import ENDPOINT_ENV, KEY_ID_ENV, KEY_SECRET_ENV
 from harness.core.http_json import ready_on_every_uplink
 from harness.core.netns import QDISC_HANDLE, NetworkNamespace
 from harness.core.outputs import Host
@@ -24,10 +26,13 @@ from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
 from harness.pipeline import QUICK_EXPERIMENTS
 from tests.drill_journals import assert_drill_ran_and_undid_its_faults
+from tests.fake_ecs import FakeEcs
 
 pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")
-NAMES = sorted({p.stem for p in EXPERIMENTS_DIR.glob("*.yaml")} - set(QUICK_EXPERIMENTS))
+ON_ECS = "site-power-loss"
+"""Drilled with the hosts as ECS instances through the local double of the ECS API (its own test below)."""
+NAMES = sorted({p.stem for p in EXPERIMENTS_DIR.glob("*.yaml")} - set(QUICK_EXPERIMENTS) - {ON_ECS})
 """The quick evidence run (test_live_evidence) drills QUICK_EXPERIMENTS; their journals are checked there, alike."""
 OVER_SSH = {"av-node-kill", "backup-site-unreachable", "dcs-member-loss", "dcs-quorum-loss", "dcs-quorum-partition",
             "lagging-standby-primary-kill", "media-path", "primary-partition-drop", "primary-partition-reject"}
@@ -63,6 +68,32 @@ def test_experiment_runs_and_undoes_its_faults(name: str, steady, containers, tm
         outputs, reach = steady, containers
     journal = run_experiment(find_experiments([name])[0], outputs, reach, tmp_path, RunOptions())
     assert_drill_ran_and_undid_its_faults(json.loads(journal.path.read_text()), name)
+    assert not cleanup(containers, steady), "the experiment left a fault behind"
+
+
+def test_site_power_loss_on_ecs_instances_goes_through_the_ecs_api(steady, containers, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prod platform's power switch: every host an ECS instance reached over SSH, the primary site powered off
+    with StopInstances (ForceStop) and on with StartInstances, signed, through the local double of the API, which
+    kills and starts the containers that are those instances. The engine is forbidden to the drill code."""
+    ssh = steady.reached_by("ssh")
+    hosts = tuple(dataclasses.replace(h, instance_id=f"i-{h.container}", container=None) for h in ssh.all_hosts)
+    outputs = dataclasses.replace(ssh, all_hosts=hosts)
+    with FakeEcs({f"i-{h.container}": str(h.container) for h in ssh.all_hosts}, "LTAI-drill", "drill-secret") as api:
+        monkeypatch.setenv(ENDPOINT_ENV, api.endpoint)
+        monkeypatch.setenv(KEY_ID_ENV, "LTAI-drill")
+        monkeypatch.setenv(KEY_SECRET_ENV, "drill-secret")
+        journal = run_experiment(find_experiments([ON_ECS])[0], outputs,
+                                 EngineForbidden(containers.client, steady.stack), tmp_path, RunOptions())
+    assert_drill_ran_and_undid_its_faults(json.loads(journal.path.read_text()), ON_ECS)
+    assert journal.verdict == "pass", journal.reason
+    assert all(call["status"] == 200 for call in api.calls), [c for c in api.calls if c["status"] != 200]
+    stops = [c["query"] for c in api.calls if c["action"] == "StopInstances"]
+    primary = {h.instance_id for h in outputs.hosts(site=outputs.primary_site.name)}
+    assert len(stops) == 1 and stops[0]["ForceStop"] == "True" and stops[0]["StoppedMode"] == "KeepCharging"
+    assert {v for k, v in stops[0].items() if k.startswith("InstanceId.")} == primary, "the whole site in one call"
+    starts = [c["query"] for c in api.calls if c["action"] == "StartInstances"]
+    assert len(starts) == 1 and {v for k, v in starts[0].items() if k.startswith("InstanceId.")} == primary
     assert not cleanup(containers, steady), "the experiment left a fault behind"
 
 
@@ -165,10 +196,9 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_p
     again = subprocess.run([str(HARNESS), "chaos", "--cleanup"], capture_output=True, text=True, timeout=180,
                            check=True)
     assert "nothing to clean up" in again.stdout
+    # what cleanup left is a stack the next drill starts from: whole, and serving on every uplink
+    wait_cluster_whole(steady, "a whole cluster after cleanup", log_tail=containers.log_tail)
     wait_for("ready on every uplink", lambda: ready_on_every_uplink(steady), timeout=120)
-    journal = run_experiment(find_experiments(["app-server-kill"])[0], steady, containers, tmp_path,
-                             RunOptions(with_load=False))
-    assert journal.status == "completed"
     assert not any(_leftovers(steady, containers).values())
 
 

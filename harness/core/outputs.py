@@ -134,11 +134,16 @@ class Host(_Record):
     target: str | None = None
     """How drills reach the host: ``ssh`` (any host) or ``docker`` (a local container, from the engine's
     side); unset: ``docker`` for a container, ``ssh`` otherwise."""
+    instance_id: str | None = None
+    """The cloud instance that is this host (ECS): what its power switch, the cloud's API, stops and starts."""
 
     def check(self, where: str) -> None:
         _endpoint(self.ssh, f"{where}.ssh")
         if self.target not in (None, *TARGETS):
             raise OutputsError(f"{where}.target: must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.container and self.instance_id:
+            raise OutputsError(f"{where}: a host is a container or a cloud instance, not both "
+                               f"({self.container!r}, {self.instance_id!r})")
         if self.target == "docker" and not self.container:
             raise OutputsError(f"{where}.target: docker needs a container (a host of the local platform); "
                                f"{self.name} has none, so it is reached by ssh")

@@ -12,13 +12,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The project checkout: stack configs, image trees, chaos experiments, check suites."""
-STACKS_DIR = REPO_ROOT / "stacks"
 
 
 def _path(variable: str, default: Path) -> Path:
     value = os.environ.get(variable, "").strip()
     return Path(value).expanduser() if value else default
 
+
+STACKS_DIR = _path("IHH_STACKS_DIR", REPO_ROOT / "stacks")
+"""The stack configs (``Pulumi.<stack>.yaml``): the project's own, or a folder of the hospital's (its inventory)."""
 
 STATE_ROOT = _path("IHH_STATE_DIR", REPO_ROOT / ".harness" / "stacks")
 """Per-stack private state (generated secrets, outputs, SSH key): 0700, outside git."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import docker
 from docker.errors import DockerException
 
+from harness.core.containers import LocalContainers
+from harness.core.outputs import StackOutputs
 from harness.core.paths import DOCKERD_LOG
 from harness.core.progress import say
 from harness.core.waiting import wait_for
@@ -103,3 +105,11 @@ def check_free_space(client: docker.DockerClient, minimum_gib: float = MIN_FREE_
         say(f"warning: {root} has {free:.1f} GiB free; a full run (restore drills fill the database) "
             f"wants {COMFORTABLE_FREE_GIB:.0f} GiB")
     return free
+
+
+def local_containers(outputs: StackOutputs) -> LocalContainers | None:
+    """The engine's side of a stack whose hosts are local containers; None when none is (servers of an existing
+    or cloud stack need no engine on the control machine)."""
+    if not any(h.container for h in outputs.hosts()):
+        return None
+    return LocalContainers(ensure_engine().client, outputs.stack)

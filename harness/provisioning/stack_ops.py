@@ -9,15 +9,17 @@ from harness.core.outputs import StackOutputs, save_outputs
 from harness.core.pgbackrest import PgBackRest
 from harness.core.progress import say, step
 from harness.core.ssh import Sessions
-from harness.core.state import forget, generated_state, save_generated_state, stack_dir
+from harness.core.state import forget, generated_state, outputs_path, save_generated_state, stack_dir
 from harness.provisioning import local_disks
 from harness.provisioning.base_image import ensure_base_image
 from harness.provisioning.docker_apply import ApplyReport, DockerApplier, disk_of
 from harness.provisioning.engine import check_free_space, ensure_engine
+from harness.provisioning.inventory_reach import refuse_unreachable
 from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
 from harness.provisioning.patroni_config import converge
 from harness.provisioning.run_snapshot import save_applied_graph
 from harness.provisioning.toxiproxy_build import ensure_toxiproxy
+from infra.config import ConfigError
 from infra.policy.rules import Violation, check, subjects_from
 
 
@@ -75,6 +77,8 @@ def prepare_disks(stack: str) -> list[str]:
 
 def up(stack: str) -> UpResult:
     started = time.monotonic()
+    if read_stack_config(stack).get("platform") == "existing":
+        return up_existing(stack, started)
     with step("prepare engine, base image and Toxiproxy"):
         engine = ensure_engine()
         check_free_space(engine.client)
@@ -100,6 +104,25 @@ def up(stack: str) -> UpResult:
         first_full_backups(outputs)
         marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     return UpResult(report=report, seconds=time.monotonic() - started)
+
+
+def up_existing(stack: str, started: float) -> UpResult:
+    """An ``existing`` stack: the program and its rules over the inventory, then every host reached as declared.
+    Nothing is created; the outputs are kept only when every host answered."""
+    with step(f"run the program for stack {stack!r} and check the rules"):
+        run = preview(stack)
+        say(f"{len(run.graph.resources)} resources declared, no policy violation")
+    save_outputs(stack, run.outputs)
+    outputs = StackOutputs.load(stack)
+    with step(f"reach each of the {len(outputs.hosts())} declared hosts over SSH, as declared"):
+        try:
+            refuse_unreachable(outputs, run.config.existing)  # type: ignore[arg-type]
+        except ConfigError:
+            outputs_path(stack).unlink()  # no drill may start on an inventory that does not hold
+            raise
+    save_applied_graph(stack, run)  # the declaration the rules judged: the evidence's topology
+    return UpResult(report=ApplyReport(unchanged=[h.name for h in outputs.hosts()]),
+                    seconds=time.monotonic() - started)
 
 
 def first_full_backups(outputs: StackOutputs) -> None:
