@@ -76,7 +76,10 @@ class FaultContext:
 
     def toxiproxy(self) -> Toxiproxy:
         if not self.outputs.toxiproxy_api:
-            raise FaultUnavailableError(f"stack {self.outputs.stack!r} has no Toxiproxy API in its outputs")
+            raise FaultUnavailableError(
+                f"stack {self.outputs.stack!r} (platform {self.outputs.platform}) has no WAN simulator (Toxiproxy) "
+                "in front of its lines; cutting a real provider's line (dropping its traffic on the ingress host) "
+                "is not built yet")
         return Toxiproxy(self.outputs.toxiproxy_api)
 
 

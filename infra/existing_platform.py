@@ -15,7 +15,10 @@ from infra.config import ConfigError, Site, StackConfig, Uplink
 from infra.inventory import Inventory
 from infra.layout import Layout
 from infra.log_host import LogSink
-from infra.model import Host, HostSpec, NetworkName, labels_for
+from infra.model import LABEL_PREFIX, Host, HostSpec, NetworkName, Port, labels_for
+
+TOXIPROXY_API_PORT = 8474
+"""Where a WAN simulator's API listens: a purpose the inventory gives an address for (``toxiproxy-api``)."""
 
 
 def expected_hosts(config: StackConfig) -> dict[str, str]:
@@ -36,7 +39,12 @@ def check_inventory(config: StackConfig, inventory: Inventory) -> None:
     if missing:
         raise ConfigError("existing.hosts", f"lacks {', '.join(missing)}: the topology of this config has "
                                             f"{', '.join(expected)}")
+    simulators = [h for h in inventory.hosts if h.roles == ("wan",)]
+    if len(simulators) > 1:
+        raise ConfigError(f"{simulators[1].where}.roles", "one WAN simulator at most stands in front of the lines")
     for host in inventory.hosts:
+        if host in simulators:
+            continue
         if host.name not in expected:
             raise ConfigError(f"{host.where}.name", f"{host.name!r} is not a host of this topology; it has "
                                                     f"{', '.join(expected)}")
@@ -98,5 +106,14 @@ class ExistingPlatform(pulumi.ComponentResource):
         self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,
         parent: pulumi.Resource, site: Site,
     ) -> tuple[Host | None, dict[str, dict[str, pulumi.Output[str]]]]:
-        """The providers' real lines: the URL each one reaches; no simulator in front of them."""
-        return None, {u.name: {"url": pulumi.Output.from_input(self.inventory.uplinks[u.name])} for u in uplinks}
+        """The providers' lines: the URL each one reaches; through the WAN simulator the inventory declares, if
+        any (a Toxiproxy proxy per uplink, named after it), which the uplink drills then use."""
+        urls = {u.name: {"url": pulumi.Output.from_input(self.inventory.uplinks[u.name])} for u in uplinks}
+        simulator = next((h for h in self.inventory.hosts if h.roles == ("wan",)), None)
+        if simulator is None:
+            return None, urls
+        spec = HostSpec(name=simulator.name, roles=("wan",), site=site, image="wan", ordinal=1, networks=("uplink",),
+                        ports=(Port("toxiproxy-api", TOXIPROXY_API_PORT),),
+                        labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)})
+        wan = self.host(spec, parent, [h.resource for h in ingress.values()])
+        return wan, {name: {**line, "toxiproxy_proxy": pulumi.Output.from_input(name)} for name, line in urls.items()}

@@ -15,7 +15,8 @@ from typing import Any
 
 from infra.config import NAME_RULE, ConfigError, _list, _object, _str
 
-ROLES = ("app", "database", "dcs", "ingress", "av", "backup", "log")
+ROLES = ("app", "database", "dcs", "ingress", "av", "backup", "log", "wan")
+"""``wan``: a WAN simulator (Toxiproxy) in front of the lines, as a staging lab may have; optional."""
 SECRETS = {"dbAppPassword": "db-app", "patroniRestPassword": "patroni-rest", "turnSharedSecret": "turn-shared-secret",
            "serviceSessionKey": "service-session-key"}
 """Inventory key -> the stack's password name: what drills and checks sign in with."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,31 +61,38 @@ COTURN_NO_AUTH = ("sed -i 's/^use-auth-secret$/no-auth/' /etc/ihh/turnserver.con
                   "sed -i 's/^no-auth$/use-auth-secret/' /etc/ihh/turnserver.conf")
 
 
-@pytest.mark.parametrize(
-    ("host", "change", "check", "rule"),
-    [
-        ("app-1", SSHD_PASSWORDS, "common::test_sshd_is_key_only", "sshd must be key-only"),
-        ("db-1", PG_TRUST, "database::test_no_trust_or_plain_host_rule_for_remote_addresses",
-         "remote connections must need TLS and a password"),
-        ("turn-1", COTURN_NO_AUTH, "av::test_coturn_requires_authentication", "coturn must require authentication"),
-        ("db-1", WAL_UNBOUNDED, "database::test_wal_volume_has_headroom_and_no_archive_backlog",
-         "the WAL's filesystem must keep 2 x max_wal_size free"),
-        ("db-1", WATCHDOG_OPTIONAL, "database::test_primary_is_fenced_by_its_watchdog",
-         "Patroni's watchdog must be 'required'"),
-        ("app-2", LOGS_ASTRAY, "common::test_logs_reach_the_log_host_over_verified_tls",
-         "logs must reach the log host over verified TLS"),
-    ],
-    ids=["sshd-passwords", "postgres-trust", "coturn-no-auth", "wal-unbounded", "watchdog-optional", "logs-astray"],
-)
-def test_misconfiguration_fails_the_right_check(outputs, tmp_path: Path, host, change, check, rule) -> None:
-    with misconfigured(outputs, host, *change):
-        broken = run_checks(outputs.stack, tmp_path / "broken", hosts=(host,))
-    failing = record(broken, host, check)
-    assert failing["status"] == "fail"
-    assert failing["message"].startswith(f"{host}: {rule}"), failing["message"]
-    assert [r["check"] for r in broken.failed] == [check], broken.failed
-    repaired = run_checks(outputs.stack, tmp_path / "repaired", hosts=(host,))
-    assert record(repaired, host, check)["status"] == "pass", "the misconfiguration was not undone"
+MISCONFIGURATIONS = [
+    ("app-1", SSHD_PASSWORDS, "common::test_sshd_is_key_only", "sshd must be key-only"),
+    ("db-1", PG_TRUST, "database::test_no_trust_or_plain_host_rule_for_remote_addresses",
+     "remote connections must need TLS and a password"),
+    ("turn-1", COTURN_NO_AUTH, "av::test_coturn_requires_authentication", "coturn must require authentication"),
+    ("db-1", WAL_UNBOUNDED, "database::test_wal_volume_has_headroom_and_no_archive_backlog",
+     "the WAL's filesystem must keep 2 x max_wal_size free"),
+    ("db-1", WATCHDOG_OPTIONAL, "database::test_primary_is_fenced_by_its_watchdog",
+     "Patroni's watchdog must be 'required'"),
+    ("app-2", LOGS_ASTRAY, "common::test_logs_reach_the_log_host_over_verified_tls",
+     "logs must reach the log host over verified TLS"),
+]
+"""Host, change (break, undo), the check it must fail, and the rule that check names."""
+
+
+def test_each_misconfiguration_fails_its_own_check_and_no_other(outputs, tmp_path: Path) -> None:
+    """Six misconfigurations at once on four hosts, checked in one run (the hosts in parallel): each host fails
+    exactly the checks broken on it, each naming its rule; undone, every check of those hosts passes again."""
+    hosts = tuple(dict.fromkeys(host for host, *_ in MISCONFIGURATIONS))
+    with ExitStack() as broken_now:
+        for host, change, *_ in MISCONFIGURATIONS:
+            broken_now.enter_context(misconfigured(outputs, host, *change))
+        broken = run_checks(outputs.stack, tmp_path / "broken", hosts=hosts)
+    for host in hosts:
+        expected = {check: rule for name, _, check, rule in MISCONFIGURATIONS if name == host}
+        failed = {r["check"]: r["message"] for r in broken.failed if r["host"] == host}
+        assert set(failed) == set(expected), (host, failed)
+        for check, rule in expected.items():
+            assert failed[check].startswith(f"{host}: {rule}"), failed[check]
+    assert {r["host"] for r in broken.failed} == set(hosts)
+    repaired = run_checks(outputs.stack, tmp_path / "repaired", hosts=hosts)
+    assert repaired.ok, [f"{r['host']} {r['check']}: {r['message']}" for r in repaired.failed]
 
 
 def test_a_waiver_turns_the_failure_into_waived(outputs, tmp_path: Path) -> None:

@@ -87,3 +87,16 @@ def test_a_purely_organisational_requirement_passes_only_when_attested() -> None
 def test_a_method_that_produced_nothing_keeps_a_requirement_partial() -> None:
     verdict = judge(CATALOGUE["GD-1.2.5"], [Item("load", "pass", "both uplinks carried load")], [], TODAY)
     assert verdict.verdict == "partial" and "not exercised in this run: policy, chaos" in verdict.reason
+
+
+def test_a_plan_whose_drill_injected_nothing_is_not_drilled(tmp_path: Path) -> None:
+    from harness.evidence.verdicts import report_items
+
+    for name, mode, verdict in [("uplink-outage", "uplink-outage", "not_tested"),
+                                ("app-server-kill", "app-server-failure", "pass")]:
+        (tmp_path / "chaos" / name).mkdir(parents=True)
+        (tmp_path / "chaos" / name / "journal.json").write_text(json.dumps({"failure_mode": mode,
+                                                                            "verdict": verdict}))
+    plans = report_items(tmp_path, {})["GD-3.2.3"][0]
+    assert plans.status == "fail"
+    assert "plans drilled: equipment; not drilled: power, network" in plans.detail, plans.detail
