@@ -57,6 +57,8 @@ def _changed(base: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any
         target = target[key]
     if value is None:
         del target[path[-1]]
+    elif isinstance(target, list) and path[-1] == len(target):
+        target.append(value)
     else:
         target[path[-1]] = value
     return changed
@@ -119,3 +121,15 @@ def test_a_secret_source_that_is_not_there_is_named(tmp_path: Path, monkeypatch:
     with pytest.raises(Exception, match=r"existing.secrets.turnSharedSecret.env: environment variable INV_TURN "
                                         r"is not set"):
         run_program("site", base)
+
+
+def test_a_declared_wan_simulator_carries_the_uplink_drills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = values(tmp_path, monkeypatch)
+    lab = {"name": "wan-lab", "roles": ["wan"], "site": "bj", "ssh": "10.0.9.9:22", "hostKey": KEY,
+           "endpoints": {"toxiproxy-api": "10.0.9.9:8474"}}
+    run = run_program("site", _changed(base, ["existing", "hosts", len(ROLES)], lab))
+    assert run.outputs["toxiproxy_api"] == "http://10.0.9.9:8474"
+    assert [u["toxiproxy_proxy"] for u in run.outputs["uplinks"]] == ["telecom", "unicom"]
+    assert "wan-lab" in {h["name"] for h in run.outputs["hosts"]}
+    with pytest.raises(Exception, match=r"existing.hosts\[14\].endpoints.toxiproxy-api: is required"):
+        run_program("site", _changed(base, ["existing", "hosts", len(ROLES)], {**lab, "endpoints": {}}))

@@ -37,9 +37,9 @@ NAMES = sorted({p.stem for p in EXPERIMENTS_DIR.glob("*.yaml")} - set(QUICK_EXPE
 OVER_SSH = {"av-node-kill", "backup-site-unreachable", "dcs-quorum-loss", "dcs-quorum-partition",
             "lagging-standby-primary-kill", "media-path", "primary-partition-drop", "primary-partition-reject"}
 """Drills that cut or shape a host's network or crash its software: run here as on a real server (``--target
-ssh``) with the engine forbidden to the drill code, so iptables, tc and the kills provably went over SSH. The engine's way
-stays covered by dcs-member-loss (its etcd container killed) and the backup and restore tests' isolation; the
-quick evidence run drills an existing stack, over SSH."""
+ssh``) with the engine forbidden to the drill code, so iptables, tc and the kills provably went over SSH. The
+engine's way stays covered by dcs-member-loss (its etcd container killed) and the backup and restore tests'
+isolation; the quick evidence run drills an existing stack, over SSH."""
 
 
 class EngineForbidden(LocalContainers):
