@@ -135,6 +135,10 @@ class FailoverClient:
             try:
                 body = response.json()
             except ValueError:
+                if _cut_short(response):  # the line went down mid-response: the wire's failure, not the service's
+                    error = f"connection error: response cut short after {len(response.content or b'')} bytes"
+                    response.failure(f"attempt {attempt} via {uplink}: {error}")
+                    return Outcome(False, status, None, uplink, attempt, error), True
                 response.failure(f"not JSON: {response.text[:80]!r}")
                 return Outcome(False, status, None, uplink, attempt, "response is not JSON"), False
             problem = check(status, body)
@@ -143,6 +147,14 @@ class FailoverClient:
                 return Outcome(False, status, body, uplink, attempt, problem), False
             response.success()
             return Outcome(True, status, body, uplink, attempt), False
+
+
+def _cut_short(response: Any) -> bool:
+    """A body shorter than its Content-Length (or none at all): a connection cut while the answer was on the way
+    (seen when an uplink dropped mid-response: status 200, no body). Retried with the same idempotency key."""
+    received = len(response.content or b"")
+    declared = response.headers.get("Content-Length") if response.headers else None
+    return received == 0 or (declared is not None and declared.isdigit() and received < int(declared))
 
 
 def expect(*statuses: int, fields: tuple[str, ...] = ()) -> Check:

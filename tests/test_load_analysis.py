@@ -36,3 +36,14 @@ def test_logs_of_several_processes_are_merged_in_time_order(tmp_path: Path) -> N
     (tmp_path / "requests-w2.csv").write_text(f"{header}\n1.0,GET /x,b,1,7.0,503,0,1,o2,boom\n")
     rows = read_requests(tmp_path)
     assert [(r.uplink, r.ok) for r in rows] == [("b", False), ("a", True)]
+
+
+def test_a_response_cut_short_is_the_wires_failure_and_retried() -> None:
+    from types import SimpleNamespace
+
+    from loadtests.failover import _cut_short
+
+    assert _cut_short(SimpleNamespace(content=b"", headers={}))  # status 200, then the line went down
+    assert _cut_short(SimpleNamespace(content=b'{"id": "4', headers={"Content-Length": "40"}))
+    assert not _cut_short(SimpleNamespace(content=b"<html>oops</html>", headers={"Content-Length": "17"}))
+    assert not _cut_short(SimpleNamespace(content=b"<html>oops</html>", headers={}))
