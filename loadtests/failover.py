@@ -21,6 +21,7 @@ import gevent
 from locust.contrib.fasthttp import FastHttpSession
 
 from harness.core.request_log import LOG_FIELDS
+from loadtests.wire import cut_short
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class FailoverClient:
             try:
                 body = response.json()
             except ValueError:
-                if _cut_short(response):  # the line went down mid-response: the wire's failure, not the service's
+                if cut_short(response):  # the line went down mid-response: the wire's failure, not the service's
                     error = f"connection error: response cut short after {len(response.content or b'')} bytes"
                     response.failure(f"attempt {attempt} via {uplink}: {error}")
                     return Outcome(False, status, None, uplink, attempt, error), True
@@ -147,14 +148,6 @@ class FailoverClient:
                 return Outcome(False, status, body, uplink, attempt, problem), False
             response.success()
             return Outcome(True, status, body, uplink, attempt), False
-
-
-def _cut_short(response: Any) -> bool:
-    """A body shorter than its Content-Length (or none at all): a connection cut while the answer was on the way
-    (seen when an uplink dropped mid-response: status 200, no body). Retried with the same idempotency key."""
-    received = len(response.content or b"")
-    declared = response.headers.get("Content-Length") if response.headers else None
-    return received == 0 or (declared is not None and declared.isdigit() and received < int(declared))
 
 
 def expect(*statuses: int, fields: tuple[str, ...] = ()) -> Check:

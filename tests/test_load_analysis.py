@@ -41,9 +41,9 @@ def test_logs_of_several_processes_are_merged_in_time_order(tmp_path: Path) -> N
 def test_a_response_cut_short_is_the_wires_failure_and_retried() -> None:
     from types import SimpleNamespace
 
-    from loadtests.failover import _cut_short
+    from loadtests.wire import cut_short
 
-    assert _cut_short(SimpleNamespace(content=b"", headers={}))  # status 200, then the line went down
-    assert _cut_short(SimpleNamespace(content=b'{"id": "4', headers={"Content-Length": "40"}))
-    assert not _cut_short(SimpleNamespace(content=b"<html>oops</html>", headers={"Content-Length": "17"}))
-    assert not _cut_short(SimpleNamespace(content=b"<html>oops</html>", headers={}))
+    assert cut_short(SimpleNamespace(content=b"", headers={}))  # status 200, then the line went down
+    assert cut_short(SimpleNamespace(content=b'{"id": "4', headers={"Content-Length": "40"}))
+    assert not cut_short(SimpleNamespace(content=b"<html>oops</html>", headers={"Content-Length": "17"}))
+    assert not cut_short(SimpleNamespace(content=b"<html>oops</html>", headers={}))

@@ -42,7 +42,8 @@ def test_every_fault_describes_itself_from_the_outputs_alone() -> None:
         assert text and "None" not in text, (name, text)
     assert "proxy-line-b" in describe(context, "uplink-cut", {"uplink": 1})
     assert "backup-sz" in describe(context, "host-unreachable", {"backup_site": 1})
-    assert "t-db-1, t-db-2, t-app-1" in describe(context, "site-power-loss", {})
+    assert "db-1: SIGKILL container t-db-1; db-2: SIGKILL container t-db-2; app-1: SIGKILL container t-app-1" in (
+        describe(context, "site-power-loss", {}))
 
 
 def test_policy_rules_name_their_requirements_once() -> None:
