@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.isolation import partitioned, unreachable
+from chaos.isolation import line_cut, partitioned, unreachable
 from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.database import member_writable
@@ -45,6 +45,7 @@ from harness.core.wal_disk import (
     parse_statfs,
 )
 from infra.database import MAX_LAG_ON_FAILOVER
+from infra.uplinks import INGRESS_PORT, PLAIN_HTTP_PORT
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
 Args = dict[str, Any]
@@ -93,6 +94,9 @@ class Fault:
 
 
 FAULTS: Registry[Fault] = Registry("fault")
+LINE_PORTS = (INGRESS_PORT, PLAIN_HTTP_PORT)
+"""Where a provider's line arrives at its ingress host (HTTPS, and the plain-HTTP redirect): a real line is cut
+there, where no simulator stands in front of it."""
 
 
 def fault(name: str, describe: Callable[[StackOutputs, Args], str]) -> Callable[[Callable[..., Iterator[None]]],
@@ -151,12 +155,27 @@ def _nothing(ctx: FaultContext, args: Args) -> Iterator[None]:
     yield
 
 
-@fault("uplink-cut", describe=lambda o, a: (
-    f"disable Toxiproxy proxy {o.uplink(a.get('uplink', 0)).toxiproxy_proxy} "
-    f"({o.uplink(a.get('uplink', 0)).provider}) at {o.toxiproxy_api}"))
+def _describe_cut(outputs: StackOutputs, args: Args) -> str:
+    uplink = outputs.uplink(args.get("uplink", 0))
+    if outputs.toxiproxy_api:
+        return f"disable Toxiproxy proxy {uplink.toxiproxy_proxy} ({uplink.provider}) at {outputs.toxiproxy_api}"
+    return (f"drop every packet arriving on {uplink.ingress_host}'s ports "
+            f"{', '.join(map(str, LINE_PORTS))} (iptables INPUT): {uplink.provider}'s line dead")
+
+
+@fault("uplink-cut", describe=_describe_cut)
 def _uplink_cut(ctx: FaultContext, args: Args) -> Iterator[None]:
+    """The line's simulator disables its proxy; a real line (no simulator) dies at its ingress host instead."""
     uplink = ctx.outputs.uplink(args.get("uplink", 0))
-    with proxy_disabled(ctx.toxiproxy(), str(uplink.toxiproxy_proxy)):
+    if ctx.outputs.toxiproxy_api:
+        with proxy_disabled(ctx.toxiproxy(), str(uplink.toxiproxy_proxy)):
+            yield
+        return
+    if not uplink.ingress_host:
+        raise FaultUnavailableError(f"uplink {uplink.name} names no ingress host to cut its line at")
+    with line_cut(ctx.access, ctx.outputs.host(uplink.ingress_host), LINE_PORTS, uplink.name):
+        ctx.notes.append(f"line {uplink.name} cut at {uplink.ingress_host} "
+                         f"({ctx.outputs.host(uplink.ingress_host).drill_target})")
         yield
 
 

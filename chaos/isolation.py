@@ -64,6 +64,17 @@ def partitioned(access: HostAccess, host: Host, peers: list[Host], action: str) 
 
 
 @contextmanager
+def line_cut(access: HostAccess, ingress: Host, ports: tuple[int, ...], line: str) -> Iterator[None]:
+    """A provider's line gone dead, as its users meet it: every packet arriving on the ingress host's public
+    ports dropped (connections hang, nothing answers), established ones included; undone afterwards."""
+    rules = [["INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP", "-m", "comment", "--comment",
+              f"{TAG}:line-{line}"] for port in ports]
+    with _applied(access, {ingress.name: (ingress, rules)}, f"line {line}"):
+        say(f"line {line} is dead at {ingress.name}: ports {', '.join(map(str, ports))} drop every packet")
+        yield
+
+
+@contextmanager
 def _rules(access: HostAccess, planned: list[tuple[Host, str, str]], action: str, what: str) -> Iterator[None]:
     """OUTPUT rules, (source, address) each: one ``iptables-restore --noflush`` per namespace, so each side's
     cut lands at one instant; every rule is removed afterwards, whatever happens."""
@@ -71,6 +82,13 @@ def _rules(access: HostAccess, planned: list[tuple[Host, str, str]], action: str
     for source, address, target in planned:
         rule = ["OUTPUT", "-d", address, "-j", action, "-m", "comment", "--comment", f"{TAG}:{target}"]
         by_source.setdefault(source.name, (source, []))[1].append(rule)
+    with _applied(access, by_source, what):
+        yield
+
+
+@contextmanager
+def _applied(access: HostAccess, by_source: dict[str, tuple[Host, list[list[str]]]], what: str) -> Iterator[None]:
+    """Each host's rules in one ``iptables-restore --noflush`` (one instant per host); all removed afterwards."""
     applied: list[tuple[HostNetwork, list[list[str]]]] = []
     try:
         for source, rules in by_source.values():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.cleanup import cleanup
 from harness.core.state import outputs_path
 from tests.existing_inventory import inventory_from, write_existing_stack
 
@@ -29,8 +30,8 @@ def _harness(env: dict[str, str], *args: str, timeout: float = 900) -> subproces
                           timeout=timeout, check=False)
 
 
-def _environment(outputs, folder: Path, change: dict | None = None) -> dict[str, str]:
-    secrets = write_existing_stack(outputs, folder, STACK, change)
+def _environment(outputs, folder: Path, change: dict | None = None, simulator: bool = True) -> dict[str, str]:
+    secrets = write_existing_stack(outputs, folder, STACK, change, simulator)
     return {**os.environ, **secrets, "IHH_STACKS_DIR": str(folder)}
 
 
@@ -59,3 +60,19 @@ def test_an_inventory_is_reached_as_declared_and_a_wrong_one_refused_by_field(ou
     unknown = _harness(_environment(outputs, tmp_path / "unknown-role", {"existing": inventory}), "up", timeout=60)
     assert unknown.returncode == 2
     assert f"config ihh:existing.hosts[{db2}].roles[0]: unknown role 'web'" in unknown.stderr, unknown.stderr
+
+
+def test_a_real_line_is_cut_at_its_ingress_host(outputs, containers, tmp_path: Path) -> None:
+    """No simulator in front of the lines: the uplink drill drops every packet arriving on the line's ingress
+    host (iptables over SSH), then takes the rules out; what users saw is measured, not assumed."""
+    env = _environment(outputs, tmp_path / "stacks", simulator=False)
+    assert _harness(env, "up", timeout=120).returncode == 0
+    run = _harness(env, "chaos", "--out", str(tmp_path / "out"), "uplink-outage", timeout=600)
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    journal = json.loads((tmp_path / "out" / "uplink-outage" / "journal.json").read_text())
+    actions = [a for a in journal["activities"] if a["kind"] == "action"]
+    assert [a["status"] for a in actions] == ["succeeded", "succeeded"], actions
+    notes = [n for a in actions for n in a["notes"]]
+    assert "line telecom cut at ingress-telecom (ssh)" in notes and "line unicom cut at ingress-unicom (ssh)" in notes
+    assert journal["verdict"] in ("pass", "fail") and journal["measurements"]["acknowledged_writes"] > 0
+    assert not cleanup(containers, outputs), "the line's rules were left on its ingress host"

@@ -41,6 +41,9 @@ def test_every_fault_describes_itself_from_the_outputs_alone() -> None:
         text = describe(context, name, args.get(name, {}))
         assert text and "None" not in text, (name, text)
     assert "proxy-line-b" in describe(context, "uplink-cut", {"uplink": 1})
+    real_lines = FaultContext(StackOutputs.parse("t", {**outputs_record(), "toxiproxy_api": None}), containers=None)
+    assert "drop every packet arriving on ingress-1's ports 443, 80 (iptables INPUT)" in describe(
+        real_lines, "uplink-cut", {"uplink": 1}), "a real line, no simulator in front: cut at its ingress host"
     assert "backup-sz" in describe(context, "host-unreachable", {"backup_site": 1})
     assert "db-1: SIGKILL container t-db-1; db-2: SIGKILL container t-db-2; app-1: SIGKILL container t-app-1" in (
         describe(context, "site-power-loss", {}))
