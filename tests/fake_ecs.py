@@ -38,13 +38,20 @@ class FakeEcs:
     def __init__(self, instances: dict[str, str], key_id: str, secret: str) -> None:
         self.instances, self.key_id, self.secret = instances, key_id, secret
         self.calls: list[dict[str, Any]] = []
-        self.client = docker.from_env()
+        self._client: docker.DockerClient | None = None
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}"
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine, reached on first use only: the unit tests' double powers no container and needs none."""
+        if self._client is None:
+            self._client = docker.from_env()
+        return self._client
 
     def __enter__(self) -> FakeEcs:
         self.thread.start()
