@@ -1,4 +1,5 @@
-"""Host checks on the live local stack: all pass; a deliberate misconfiguration fails the right check."""
+"""Host checks on the live local stack: a deliberate misconfiguration fails the right check. That every suite
+passes on every host is shown by the quick evidence run's check step (test_live_evidence)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,6 @@ def record(run_, host: str, check: str) -> dict:
     matches = [r for r in run_.records if r["host"] == host and r["check"] == check]
     assert len(matches) == 1, (host, check, [r["check"] for r in run_.records if r["host"] == host])
     return matches[0]
-
-
-def test_every_suite_passes_on_every_host(outputs, tmp_path: Path) -> None:
-    result = run_checks(outputs.stack, tmp_path)
-    assert result.ok, "\n".join(f"{r['host']} {r['check']}: {r['message']}" for r in result.failed)
-    assert {r["host"] for r in result.records} == {h.name for h in outputs.hosts()}
-    assert all(r["requirements"] and r["impact"] for r in result.records)
-    assert result.junit_path.read_text().count("<testcase") == len(result.records)
 
 
 SSHD_PASSWORDS = ("echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-drill.conf",

@@ -79,6 +79,19 @@ def test_every_catalogue_requirement_is_in_the_bundle_with_a_reason(quick_run: P
     assert (quick_run.parent / "latest").resolve() == quick_run.resolve()
 
 
+def test_every_host_check_of_the_quick_run_passes_or_says_why_it_was_skipped(quick_run: Path) -> None:
+    """The run's check step, every suite on every host (over SSH, as any server): none failed or errored, a skip
+    says why, every record names its requirements and impact, and the JUnit file has one case per record."""
+    records = [json.loads(x) for x in (quick_run / "checks" / "checks.jsonl").read_text().splitlines() if x]
+    hosts = {h["name"] for h in json.loads((quick_run / "stack" / "outputs.json").read_text())["hosts"]}
+    assert {r["host"] for r in records} == hosts
+    assert all(r["status"] == "pass" or (r["status"] == "skip" and r["message"]) for r in records), [
+        f"{r['host']} {r['check']}: {r['status']}: {r['message']}" for r in records if r["status"] != "pass"]
+    assert all(r["requirements"] and r["impact"] for r in records)
+    junit = (quick_run / "checks" / "checks-junit.xml").read_text()
+    assert junit.count("<testcase") == len(records)
+
+
 @pytest.mark.parametrize("name", QUICK_EXPERIMENTS)
 def test_the_quick_runs_drills_ran_and_undid_their_faults(quick_run: Path, name: str, containers, outputs) -> None:
     """These three are drilled here only (test_live_chaos leaves them out): the same checks on their journals."""
