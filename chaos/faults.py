@@ -79,8 +79,8 @@ class FaultContext:
         if not self.outputs.toxiproxy_api:
             raise FaultUnavailableError(
                 f"stack {self.outputs.stack!r} (platform {self.outputs.platform}) has no WAN simulator (Toxiproxy) "
-                "in front of its lines; cutting a real provider's line (dropping its traffic on the ingress host) "
-                "is not built yet")
+                "in front of its lines: a real provider's line can be cut (at its ingress host) but not shaped "
+                "from here")
         return Toxiproxy(self.outputs.toxiproxy_api)
 
 
@@ -173,9 +173,9 @@ def _uplink_cut(ctx: FaultContext, args: Args) -> Iterator[None]:
         return
     if not uplink.ingress_host:
         raise FaultUnavailableError(f"uplink {uplink.name} names no ingress host to cut its line at")
-    with line_cut(ctx.access, ctx.outputs.host(uplink.ingress_host), LINE_PORTS, uplink.name):
-        ctx.notes.append(f"line {uplink.name} cut at {uplink.ingress_host} "
-                         f"({ctx.outputs.host(uplink.ingress_host).drill_target})")
+    ingress = ctx.outputs.host(uplink.ingress_host)
+    with line_cut(ctx.access, ingress, LINE_PORTS, uplink.name):
+        ctx.notes.append(f"line {uplink.name} cut at {ingress.name} ({ingress.drill_target})")
         yield
 
 

@@ -4,8 +4,10 @@ instance. Power loss is the one fault with no in-host form; every other action r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.core.containers import LocalContainers
-from harness.core.ecs_power import STOPPED, EcsPower, by_region
+from harness.core.ecs_power import RUNNING, STOPPED, EcsPower, by_region
 from harness.core.outputs import Host
 
 
@@ -48,23 +50,22 @@ class HostPower:
 
     def cut(self, hosts: list[Host]) -> None:
         """Every host off at once; returns when each is off (an ECS instance Stopped)."""
-        containers, instances = self.switches(hosts)
-        for region, ids in instances.items():
-            self.ecs(region).force_stop(ids)
-        if containers:
-            self.containers.kill(containers)  # type: ignore[union-attr]
-        for region, ids in instances.items():
-            self.ecs(region).wait_status(ids, STOPPED)
+        self._switch(hosts, EcsPower.force_stop, LocalContainers.kill, STOPPED)
 
     def restore(self, hosts: list[Host]) -> None:
         """Every host on again; returns when each runs."""
+        self._switch(hosts, EcsPower.start, LocalContainers.start, RUNNING)
+
+    def _switch(self, hosts: list[Host], ecs_call: Callable[[EcsPower, list[str]], None],
+                engine_call: Callable[[LocalContainers, list[Host]], None], status: str) -> None:
+        """The API calls first (they return at once), then the engine's, then wait for every instance."""
         containers, instances = self.switches(hosts)
         for region, ids in instances.items():
-            self.ecs(region).start(ids)
+            ecs_call(self.ecs(region), ids)
         if containers:
-            self.containers.start(containers)  # type: ignore[union-attr]
+            engine_call(self.containers, containers)  # type: ignore[arg-type]
         for region, ids in instances.items():
-            self.ecs(region).wait_status(ids, "Running")
+            self.ecs(region).wait_status(ids, status)
 
     def restart_stopped_instances(self, hosts: list[Host]) -> list[str]:
         """Every cloud instance of the stack is meant to run: start those found Stopped (what a killed power-loss
@@ -74,6 +75,6 @@ class HostPower:
             stopped = [i for i, status in self.ecs(region).statuses(ids).items() if status == STOPPED]
             if stopped:
                 self.ecs(region).start(stopped)
-                self.ecs(region).wait_status(stopped, "Running")
+                self.ecs(region).wait_status(stopped, RUNNING)
                 undone += [f"started ECS instance {i} ({region})" for i in stopped]
         return undone
