@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from chaos.faults import CLOCK_STEP_MARK
 from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.host_access import HostAccess
@@ -20,7 +19,6 @@ from harness.core.power import HostPower
 from harness.core.ssh import Sessions
 from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
-from harness.core.wal_disk import FILLER
 
 
 def restore_contract(api: Toxiproxy, outputs: StackOutputs) -> list[str]:
@@ -86,18 +84,18 @@ def undo_clock_steps(ssh: Sessions, hosts: list[str]) -> list[str]:
     """Hosts that own their clock and carry the clock-step mark: stepped back when still off by the step."""
     undone = []
     for name in hosts:
-        mark = ssh.result(name, f"cat {CLOCK_STEP_MARK}")
+        mark = ssh.result(name, "ihh-clock-mark")
         if mark.exit_code != 0:
             continue
         step = int(mark.stdout.strip())
         offset = int(ssh.run(name, "date +%s").strip()) - time.time()
         if abs(offset - step) <= CLOCK_TOLERANCE_S:
-            ssh.run(name, f"date -s @$(( $(date +%s) - {step} ))")
+            ssh.run(name, f"ihh-clock-step {-step}")
             undone.append(f"clock of {name} stepped back by {-step:+d} s (was {offset:+.0f} s off)")
         else:
             undone.append(f"clock-step mark removed on {name}: its clock is {offset:+.0f} s off, not the "
                           f"marked {step:+d} s, so it was left alone")
-        ssh.run(name, f"rm -f {CLOCK_STEP_MARK}")
+        ssh.run(name, "ihh-clock-unmark")
     return undone
 
 
@@ -105,7 +103,7 @@ def remove_wal_fillers(ssh: Sessions, hosts: list[str]) -> list[str]:
     """The wal-disk-full drill's filler files: the file is its own mark."""
     undone = []
     for name in hosts:
-        found = ssh.run(name, f"sh -c 'ls {FILLER}* 2>/dev/null || true'").split()
+        found = ssh.run(name, "ihh-wal-fillers").split()
         if found:
             ssh.run(name, f"rm -f {' '.join(found)}")
             undone.append(f"WAL disk filler removed on {name}: {', '.join(found)}")

@@ -30,7 +30,7 @@ from harness.core.pgbackrest import PgBackRest, switch_wal
 from harness.core.postgres_shell import psql
 from harness.core.power import HostPower, NoPowerSwitchError
 from harness.core.registry import Registry
-from harness.core.ssh import Sessions
+from harness.core.ssh import Sessions, then
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
 from harness.core.wal_disk import (
@@ -293,10 +293,6 @@ def _dcs_quorum_partition(ctx: FaultContext, args: Args) -> Iterator[None]:
         yield
 
 
-CLOCK_STEP_MARK = "/var/lib/ihh-harness/clock-step"
-"""On a host whose clock a drill stepped: the step in seconds, until it is undone."""
-
-
 def _clock_step_s(args: Args) -> int:
     step = int(args.get("step_s", 300))
     if not 1 <= abs(step) <= 86400:
@@ -328,14 +324,12 @@ def _clock_step(ctx: FaultContext, args: Args) -> Iterator[None]:
     with Sessions(ctx.outputs) as ssh:
         # the mark goes first, so `--cleanup` after a SIGKILL finds the step (it undoes it only when the
         # host's clock is indeed off by it: a kill between mark and step leaves a clock to keep)
-        ssh.run(name, f"sh -c 'mkdir -p {CLOCK_STEP_MARK.rsplit('/', 1)[0]} && echo {step} > {CLOCK_STEP_MARK}'")
-        ssh.run(name, f"date -s @$(( $(date +%s) + {step} ))")
+        ssh.run(name, f"ihh-clock-step {step}")  # the wrapper writes the mark, then steps
         ctx.notes.append(f"stepped {name}'s clock by {step:+d} s")
         try:
             yield
         finally:
-            ssh.run(name, f"date -s @$(( $(date +%s) - {step} ))")
-            ssh.run(name, f"rm -f {CLOCK_STEP_MARK}")
+            ssh.run(name, then(f"ihh-clock-step {-step}", "ihh-clock-unmark"))
 
 
 def _alarm_stage_s(args: Args) -> float:

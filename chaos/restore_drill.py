@@ -28,13 +28,13 @@ from harness.core.postgres_shell import AS_POSTGRES, PATRONICTL, PG_BIN, psql
 from harness.core.progress import say
 from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
-from infra.database import DATA_DIR, WAL_DIR
+from infra.database import DATA_DIR
+from infra.drill_access import RESTORE_LOG
 
 SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
                      "from drill.sentinel where seq <= %s")
 """One checksum, computed the same way when the sentinel is written and when it is verified."""
 WAL_SEGMENT_BYTES = 16 * 2**20
-ARCHIVE_SPOOL = "/var/spool/pgbackrest/archive"
 """pgBackRest's asynchronous archive queue of the instance: lost with it."""
 TAIL_ROWS = 20
 """Rows committed one by one after the sentinel is archived: the tail a real loss would take with it."""
@@ -245,13 +245,12 @@ class RestoreDrill:
                 # copy, say) it holds pgBackRest's archive lock, and every archive-get of the restore then
                 # waits 60 s for an async process that cannot start (seen: replay stuck at the first segment).
                 self.ssh.run(member.name, "pkill -KILL -u postgres -f 'pgbackrest .*archive-(push|get)'", check=False)
-                self.ssh.run(member.name, f"sh -c 'rm -rf {DATA_DIR} {WAL_DIR}/pg_wal {ARCHIVE_SPOOL} && "
-                             f"install -d -o postgres -g postgres -m 0700 {DATA_DIR}'")
+                self.ssh.run(member.name, "ihh-pgdata-wipe")  # PGDATA, pg_wal, the archive spool; PGDATA made anew
         with self.phases.timed("fetch_and_restore"):
             self.pgbackrest.restore(self.leader, self.site)
         with self.phases.timed("start"):
             self.ssh.run(self.leader, f"{AS_POSTGRES} {PG_BIN}/pg_ctl -D {DATA_DIR} start -w -t 3600 "
-                         "-l /var/log/postgresql/restore-drill.log", timeout_s=3600)
+                         f"-l {RESTORE_LOG}", timeout_s=3600)
         with self.phases.timed("wal_replay"):
             wait_for("WAL replay to finish and the restored primary to promote",
                      lambda: self.ssh.run(self.leader, psql("select pg_is_in_recovery()"),
@@ -276,7 +275,7 @@ class RestoreDrill:
         """
         for member in self.members:
             if member.name != self.leader:
-                self.ssh.run(member.name, f"sh -c 'find {DATA_DIR} -mindepth 1 -delete && rm -rf {WAL_DIR}/pg_wal'")
+                self.ssh.run(member.name, "ihh-pgdata-empty")  # PGDATA's content and pg_wal
 
     def service_back_and_verified(self, sentinel: Sentinel) -> tuple[bool, int, str]:
         """(everything verified, last seq recovered, what the consultation check found)."""
@@ -316,11 +315,10 @@ def run_restore_drill(containers: LocalContainers | None, outputs: StackOutputs,
 
 def _raw_copy_seconds(ssh: Sessions, host: str) -> float:
     """The physical limit here: a plain copy of the restored data directory on the same disk."""
-    copy = f"{DATA_DIR}.rawcopy"
     started = time.monotonic()
-    ssh.run(host, f"sh -c 'cp -a {DATA_DIR} {copy} && sync'", timeout_s=4 * 3600)
+    ssh.run(host, "ihh-pgdata-copy", timeout_s=4 * 3600)  # cp -a PGDATA PGDATA.rawcopy && sync
     seconds = time.monotonic() - started
-    ssh.run(host, f"rm -rf {copy}")
+    ssh.run(host, "ihh-pgdata-drop-copy")
     return seconds
 
 

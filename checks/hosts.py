@@ -3,7 +3,8 @@
 testinfra's paramiko backend builds its own client with ``WarningPolicy`` (any host key
 accepted), and rebuilds it that way whenever a command fails on a dead connection. Here the
 backend's client is always one that verified the key from the outputs, on the first
-connection and on every reconnection.
+connection and on every reconnection. Its sudo is the drill wrapper's: the ops account may
+run nothing else as root, so every check's command is one the wrapper lists (read-only ones).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
 from harness.core.outputs import StackOutputs
-from harness.core.ssh import connect
+from harness.core.ssh import as_root, connect
 
 
 class VerifiedParamikoBackend(ParamikoBackend):
@@ -26,6 +27,9 @@ class VerifiedParamikoBackend(ParamikoBackend):
         address, port = outputs.host(name).ssh_endpoint
         super().__init__(f"{outputs.ssh_user}@{address}:{port}", sudo=True, **kwargs)
         self._outputs, self._name = outputs, name
+
+    def get_sudo_command(self, command: str, sudo_user: str | None) -> str:
+        return as_root(command)
 
     @functools.cached_property
     def client(self) -> paramiko.SSHClient:  # type: ignore[override]

@@ -15,6 +15,8 @@ so the policy rules judge this graph as they judge the local one.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import ipaddress
 import json
 from dataclasses import dataclass, replace
@@ -29,6 +31,7 @@ from infra.app_tier import SERVICE_PORT
 from infra.av_nodes import RELAY_PORTS
 from infra.config import Site, StackConfig, Uplink
 from infra.database import ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_PORT, PGBACKREST_TLS_PORT, POSTGRES_PORT
+from infra.drill_access import drill_access_files
 from infra.images import ROLE_PACKAGES
 from infra.log_host import LOG_PORT, LogSink, shipping_files
 from infra.model import AUTHORIZED_KEYS, DISK_MARK, LABEL_PREFIX, Host, HostSpec, NetworkName, labels_for
@@ -249,6 +252,7 @@ class AlicloudPlatform(pulumi.ComponentResource):
             spec = replace(spec, files=(*spec.files,
                                         *shipping_files(self.log_sink, spec.name,
                                                         self.address_on(self.log_sink.host, "app"))))
+        spec = replace(spec, files=(*spec.files, *drill_access_files()))
         secrets, role = self._secret_files(spec, parent)
         files = [f for f in spec.files if f.mode not in OWNER_ONLY]
         user_data = pulumi.Output.all(
@@ -356,6 +360,13 @@ class SecretFile:
         return ["sh", "-c", command]
 
 
+def _packed(content: str) -> dict[str, str]:
+    """A file's content for write_files: large ones (the drill wrapper) gzipped, as user data is capped at 32 KB."""
+    if len(content) < 2048:
+        return {"content": content}
+    return {"content": base64.b64encode(gzip.compress(content.encode(), mtime=0)).decode(), "encoding": "gz+b64"}
+
+
 def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_public_key: str,
                 secrets: tuple[SecretFile, ...] = (), region: str = "") -> str:
     """cloud-config: the role's Debian packages (the list the local images use), its files, its secrets' fetches.
@@ -372,7 +383,7 @@ def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_publi
             "mounts": [[f"LABEL={disk.name}", disk.mount, "ext4", "defaults,nofail", "0", "2"]
                        for disk, _ in disks]} if disks else {}),
         "write_files": [
-            {"path": f.path, "content": content, "owner": f"{f.owner}:{f.owner}", "permissions": f.mode,
+            {"path": f.path, **_packed(content), "owner": f"{f.owner}:{f.owner}", "permissions": f.mode,
              "defer": True}
             for f, content in zip(files, contents, strict=True)
         ] + [{"path": AUTHORIZED_KEYS, "content": ssh_public_key, "permissions": "0644"}],

@@ -15,6 +15,7 @@ import pulumi_docker as docker
 import pulumi_tls as tls
 
 from infra.config import LocalConfig, Site, Uplink
+from infra.drill_access import drill_access_files
 from infra.images import IMAGES_DIR, ROLE_PACKAGES, TOXIPROXY_BINARY, base_image_tag, role_image_tag
 from infra.log_host import LogSink, shipping_files
 from infra.model import (
@@ -207,6 +208,7 @@ class DockerPlatform(pulumi.ComponentResource):
                     {"address": self.address_on(spec.name, n), "tcp": list(ports)} for n, ports in spec.admit_only
                 ]))] if spec.admit_only else []),
                 File(AUTHORIZED_KEYS, self.ssh_public_key),
+                *drill_access_files(),
                 File(SSH_HOST_KEY, host_key.private_key_openssh, mode="0600"),
             )),
             volumes=volumes,

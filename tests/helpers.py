@@ -81,3 +81,14 @@ def run_folder(tmp_path: Path) -> tuple[Path, dict]:
         "project_commit": "0123456789abcdef", "project_tree_dirty": False, "stack_config_sha256": "ab" * 32,
         "tool_versions": {}, "machine": {}}))
     return folder, run.outputs
+
+
+def as_root_in_container(containers: Any, outputs: StackOutputs, host: str, command: str) -> str:
+    """``command`` (a shell line) as root in ``host``'s container, through the engine: what a test changes or
+    reads beyond the drills' own commands (the ops account's sudo runs the drill wrapper only)."""
+    container = containers.client.containers.get(outputs.host(host).container)
+    code, output = container.exec_run(["sh", "-c", command])
+    text = output.decode(errors="replace")
+    if code != 0:
+        raise AssertionError(f"{host}: `{command}` exited {code}: {text[-800:]}")
+    return text

@@ -1,7 +1,7 @@
 """`--cleanup` after a SIGKILL mid clock-step: the marked host is stepped back only if its clock is off by the step.
 
 No host here owns its clock (containers share the kernel's), so the host is a small scripted clock
-that answers the same shell commands a real host would.
+that answers the drill wrapper's clock commands as a real host's wrapper would.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 
 from chaos.cleanup import undo_clock_steps
-from chaos.faults import CLOCK_STEP_MARK
 from harness.core.ssh import Result
 
 
@@ -24,13 +23,14 @@ class ScriptedHost:
     def result(self, host: str, command: str, timeout_s: float = 600, check: bool = False) -> Result:
         self.commands.append(command)
         out, code = "", 0
-        if command == f"cat {CLOCK_STEP_MARK}":
+        if command == "ihh-clock-mark":
             out, code = (self.mark + "\n", 0) if self.mark is not None else ("", 1)
         elif command == "date +%s":
             out = f"{int(time.time() + self.offset_s)}\n"
-        elif (step := re.fullmatch(r"date -s @\$\(\( \$\(date \+%s\) - (-?\d+) \)\)", command)):
-            self.offset_s -= int(step.group(1))
-        elif command == f"rm -f {CLOCK_STEP_MARK}":
+        elif (step := re.fullmatch(r"ihh-clock-step (-?\d+)", command)):
+            self.offset_s += int(step.group(1))
+            self.mark = step.group(1)  # the wrapper marks every step it makes
+        elif command == "ihh-clock-unmark":
             self.mark = None
         else:
             raise AssertionError(f"unexpected command {command!r}")
@@ -57,4 +57,4 @@ def test_a_clock_the_kill_left_unstepped_is_kept() -> None:
 def test_an_unmarked_host_is_not_touched() -> None:
     host = ScriptedHost(offset_s=300, mark=None)
     assert undo_clock_steps(host, ["db-1"]) == []  # type: ignore[arg-type]
-    assert host.offset_s == 300 and host.commands == [f"cat {CLOCK_STEP_MARK}"]
+    assert host.offset_s == 300 and host.commands == ["ihh-clock-mark"]

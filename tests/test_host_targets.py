@@ -46,12 +46,12 @@ def test_a_crash_kills_then_holds_the_services_stopped_under_either_manager() ->
     patroni, pgbackrest = (s for s in StackOutputs.parse("local", program("local").outputs)
                            .hosts(role="database")[0].services)
     local = services.crash_commands("supervisord", (patroni, pgbackrest))
-    assert local[1] == f"echo 'patroni pgbackrest-server' > {services.HELD_MARK}", "marked before the kill"
-    assert local[2:4] == ["supervisorctl signal KILL patroni pgbackrest-server", "pkill -KILL -u postgres"]
+    assert local[0] == "ihh-hold patroni pgbackrest-server", "marked before the kill"
+    assert local[1:3] == ["supervisorctl signal KILL patroni pgbackrest-server", "pkill -KILL -u postgres"]
     assert "supervisorctl stop patroni pgbackrest-server" in local, "autorestart would undo the crash"
     assert local[-1] == "pkill -KILL -u postgres", "a PostgreSQL restarted in between goes too"
     real = services.crash_commands("systemd", (patroni, pgbackrest))
-    assert real[2] == "systemctl kill --signal=SIGKILL --kill-whom=all patroni pgbackrest"
+    assert real[1] == "systemctl kill --signal=SIGKILL --kill-whom=all patroni pgbackrest"
     assert "systemctl stop patroni pgbackrest" in real
     assert services.start_command("systemd", (pgbackrest,)) == "systemctl start pgbackrest"
 

@@ -4,6 +4,7 @@ expires after it, and a copy cut off across a scheduled run goes stale, fails it
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from harness.core.pgbackrest import PgBackRest, schedule_runs
 from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
 from infra.backup_sites import SCHEDULE_PATH
+from tests.helpers import as_root_in_container
 
 pytestmark = pytest.mark.live
 HARNESS = Path(sys.executable).with_name("harness")
@@ -39,18 +41,19 @@ def test_up_left_a_full_backup_in_every_copy(outputs) -> None:
 
 
 @contextmanager
-def compressed_schedule(ssh: Sessions, host: str) -> Iterator[None]:
-    """The copy's timer on a schedule of minutes; the configured schedule put back afterwards, whatever happens."""
-    original = ssh.run(host, f"cat {SCHEDULE_PATH}")
+def compressed_schedule(containers, outputs, host: str) -> Iterator[None]:
+    """The copy's timer on a schedule of minutes; the configured schedule put back afterwards, whatever happens.
+    Through the engine as root: changing a host's schedule is not a drill command."""
+    original = as_root_in_container(containers, outputs, host, f"cat {SCHEDULE_PATH}")
     wanted = {**json.loads(original), **COMPRESSED}
-    ssh.run(host, f"sh -c 'cp -p {SCHEDULE_PATH} {SCHEDULE_PATH}.drill && echo {json.dumps(json.dumps(wanted))} "
-            f"> {SCHEDULE_PATH}'")
-    ssh.run(host, "supervisorctl restart backup-scheduler")
+    as_root_in_container(containers, outputs, host, f"cp -p {SCHEDULE_PATH} {SCHEDULE_PATH}.drill && "
+                         f"echo {shlex.quote(json.dumps(wanted))} > {SCHEDULE_PATH} && "
+                         "supervisorctl restart backup-scheduler")
     try:
         yield
     finally:
-        ssh.run(host, f"mv {SCHEDULE_PATH}.drill {SCHEDULE_PATH}")
-        ssh.run(host, "supervisorctl restart backup-scheduler")
+        as_root_in_container(containers, outputs, host, f"mv {SCHEDULE_PATH}.drill {SCHEDULE_PATH} && "
+                             "supervisorctl restart backup-scheduler")
 
 
 def _new_run(ssh: Sessions, site, after: float, status: str) -> dict | None:
@@ -60,7 +63,7 @@ def _new_run(ssh: Sessions, site, after: float, status: str) -> dict | None:
 def test_a_copy_cut_off_across_scheduled_runs_goes_stale_and_catches_up(outputs, containers, tmp_path: Path) -> None:
     site = outputs.backup_sites[-1]
     started = time.time()  # the restarted timer's first run counts: it finds an incremental due at once
-    with Sessions(outputs) as ssh, compressed_schedule(ssh, site.host):
+    with Sessions(outputs) as ssh, compressed_schedule(containers, outputs, site.host):
         ran = wait_for("a scheduled incremental", lambda: _new_run(ssh, site, started, "ok"), timeout=240)
         assert ran["type"] in ("incr", "diff", "full") and ran["expire"] == "ok", ran
         # both ways, refused: the timer's run fails at once instead of waiting out pgBackRest's io-timeout

@@ -3,7 +3,6 @@ passes on every host is shown by the quick evidence run's check step (test_live_
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -11,21 +10,19 @@ from pathlib import Path
 import pytest
 
 from checks.runner import run_checks
-from harness.core.ssh import connect, run
+from tests.helpers import as_root_in_container
 
 pytestmark = pytest.mark.live
 
 
 @contextmanager
-def misconfigured(outputs, host: str, break_it: str, undo: str) -> Iterator[None]:
-    """Apply ``break_it`` on ``host`` as root; ``undo`` always runs afterwards."""
-    client = connect(outputs, host)
+def misconfigured(containers, outputs, host: str, break_it: str, undo: str) -> Iterator[None]:
+    """Apply ``break_it`` on ``host`` as root (through the engine); ``undo`` always runs afterwards."""
+    as_root_in_container(containers, outputs, host, break_it)
     try:
-        run(client, host, f"sudo sh -c {shlex.quote(break_it)}")
         yield
     finally:
-        run(client, host, f"sudo sh -c {shlex.quote(undo)}")
-        client.close()
+        as_root_in_container(containers, outputs, host, undo)
 
 
 def record(run_, host: str, check: str) -> dict:
@@ -69,13 +66,13 @@ MISCONFIGURATIONS = [
 """Host, change (break, undo), the check it must fail, and the rule that check names."""
 
 
-def test_each_misconfiguration_fails_its_own_check_and_no_other(outputs, tmp_path: Path) -> None:
+def test_each_misconfiguration_fails_its_own_check_and_no_other(outputs, containers, tmp_path: Path) -> None:
     """Six misconfigurations at once on four hosts, checked in one run (the hosts in parallel): each host fails
     exactly the checks broken on it, each naming its rule; undone, every check of those hosts passes again."""
     hosts = tuple(dict.fromkeys(host for host, *_ in MISCONFIGURATIONS))
     with ExitStack() as broken_now:
         for host, change, *_ in MISCONFIGURATIONS:
-            broken_now.enter_context(misconfigured(outputs, host, *change))
+            broken_now.enter_context(misconfigured(containers, outputs, host, *change))
         broken = run_checks(outputs.stack, tmp_path / "broken", hosts=hosts)
     for host in hosts:
         expected = {check: rule for name, _, check, rule in MISCONFIGURATIONS if name == host}
@@ -88,11 +85,11 @@ def test_each_misconfiguration_fails_its_own_check_and_no_other(outputs, tmp_pat
     assert repaired.ok, [f"{r['host']} {r['check']}: {r['message']}" for r in repaired.failed]
 
 
-def test_a_waiver_turns_the_failure_into_waived(outputs, tmp_path: Path) -> None:
+def test_a_waiver_turns_the_failure_into_waived(outputs, containers, tmp_path: Path) -> None:
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text("- check: common::test_sshd_is_key_only\n  host: app-1\n"
                        "  justification: vendor appliance needs passwords until 2027, RISK-7\n  expires: 2099-01-01\n")
-    with misconfigured(outputs, "app-1", *SSHD_PASSWORDS):
+    with misconfigured(containers, outputs, "app-1", *SSHD_PASSWORDS):
         waived = run_checks(outputs.stack, tmp_path / "waived", hosts=("app-1",), waivers=waivers)
     entry = record(waived, "app-1", "common::test_sshd_is_key_only")
     assert entry["status"] == "waived" and "RISK-7" in entry["message"]

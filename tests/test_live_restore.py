@@ -6,6 +6,7 @@ import pytest
 
 from chaos.restore_drill import run_restore_drill
 from harness.core.http_json import ready
+from tests.helpers import as_root_in_container
 
 pytestmark = pytest.mark.live
 
@@ -28,28 +29,25 @@ def test_corrupted_repository_is_detected_and_nothing_is_wiped(outputs, containe
     """A flipped file in the chosen copy stops the drill before the loss, naming the file."""
     from chaos.restore_drill import CorruptRepositoryError
     from harness.core.pgbackrest import verify_site as verify
-    from harness.core.ssh import connect, run
+
+    def as_root(command: str) -> str:  # corrupting a copy is no drill command: through the engine
+        return as_root_in_container(containers, outputs, site.host, command)
 
     site = outputs.backup_sites[0]
-    client = connect(outputs, site.host)
-    find = ("sudo sh -c 'find /var/lib/pgbackrest/repo/backup/main -path \"*pg_data/base/*\" -type f "
-            "-size +8k | sort | tail -1'")
-    target = run(client, site.host, find).stdout.strip()
+    target = as_root("find /var/lib/pgbackrest/repo/backup/main -path '*pg_data/base/*' -type f "
+                     "-size +8k | sort | tail -1").strip()
     assert target, "no backup file to corrupt"
     relative = target.split("/backup/main/", 1)[1]
-    run(client, site.host, f"sudo cp -p {target} /root/drill-original")
+    as_root(f"cp -p {target} /root/drill-original")
     try:
-        run(client, site.host, f"sudo sh -c \"printf XXXXXXXXXXXXXXXX | dd of={target} bs=1 seek=64 "
-            "conv=notrunc status=none\"")
+        as_root(f"printf XXXXXXXXXXXXXXXX | dd of={target} bs=1 seek=64 conv=notrunc status=none")
         found = verify(outputs, site)
         assert not found.ok and any(relative in p for p in found.problems), found
         with pytest.raises(CorruptRepositoryError) as refused:
             run_restore_drill(containers, outputs, site.name, sentinel_rows=10)
         assert relative in str(refused.value) and "wiped nothing" in str(refused.value)
     finally:
-        run(client, site.host, f"sudo cp -p /root/drill-original {target}")
-        run(client, site.host, "sudo rm -f /root/drill-original")
-        client.close()
+        as_root(f"cp -p /root/drill-original {target} && rm -f /root/drill-original")
     assert verify(outputs, site).ok, "the corruption was not undone"
     assert ready(outputs.uplinks[0].url, ca=outputs.ca_cert_path), "the service must still be up: nothing was wiped"
 

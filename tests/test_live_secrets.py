@@ -7,11 +7,9 @@ host (read as root over SSH) and in every container's configuration as the engin
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from harness.core.ssh import Sessions
+from tests.helpers import as_root_in_container
 
 pytestmark = pytest.mark.live
 SCAN = ("for p in /proc/[0-9]*; do { tr '\\0' ' ' < $p/cmdline; } 2>/dev/null; echo; "
@@ -29,15 +27,14 @@ def _secrets(outputs) -> dict[str, str]:
     return found
 
 
-def test_no_secret_in_any_process_table(outputs) -> None:
+def test_no_secret_in_any_process_table(outputs, containers) -> None:
     secrets = _secrets(outputs)
     leaks = []
-    with Sessions(outputs) as ssh:
-        for host in outputs.hosts():
-            listing = ssh.run(host.name, f"sh -c {shlex.quote(SCAN)}")
-            assert "supervisord" in listing, f"{host.name}: the scan read no process table"
-            assert listing.count("environ-unreadable") < listing.count("\n") / 4, f"{host.name}: most unread"
-            leaks += [f"{host.name}: {name}" for name, value in secrets.items() if value in listing]
+    for host in outputs.hosts():  # as root through the engine: the ops account's sudo runs drill commands only
+        listing = as_root_in_container(containers, outputs, host.name, SCAN)
+        assert "supervisord" in listing, f"{host.name}: the scan read no process table"
+        assert listing.count("environ-unreadable") < listing.count("\n") / 4, f"{host.name}: most unread"
+        leaks += [f"{host.name}: {name}" for name, value in secrets.items() if value in listing]
     assert not leaks, f"secrets visible to ps or /proc/*/environ: {', '.join(leaks)}"
 
 

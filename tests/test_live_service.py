@@ -174,7 +174,7 @@ def test_who_acts_comes_only_from_a_signed_session(outputs, base: str) -> None:
 
 def test_committed_audit_rows_reach_the_log_host(outputs, base: str) -> None:
     """GD-4.3, GD-1.2.1: the service's audit events are on the log host too, with ids and no patient data."""
-    from harness.core.ssh import connect, run
+    from harness.core.ssh import as_root, connect, run
     from harness.core.waiting import wait_for
 
     patient = new_patient(base)
@@ -184,7 +184,7 @@ def test_committed_audit_rows_reach_the_log_host(outputs, base: str) -> None:
     client = connect(outputs, outputs.log_host.name)
     try:
         line = wait_for(f"{wanted!r} on the log host", lambda: run(
-            client, outputs.log_host.name, f"sudo grep -rhE '{wanted}' {outputs.log_host.directory}",
+            client, outputs.log_host.name, as_root(f"grep -rhE '{wanted}' {outputs.log_host.directory}"),
             check=False).stdout.strip(), timeout=30)
     finally:
         client.close()

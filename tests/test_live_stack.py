@@ -13,6 +13,7 @@ import pytest
 from harness.core.database import connect as db_connect
 from harness.core.http_json import tls_context
 from harness.core.patroni import Patroni
+from harness.core.ssh import as_root
 from harness.core.ssh import connect as ssh_connect
 from harness.core.ssh import run as ssh_run
 from harness.core.turn import TurnError, allocate
@@ -118,16 +119,18 @@ def test_each_backup_repository_accepts_a_backup(outputs) -> None:
         try:
             wait_for(
                 f"stanza on {site.host}",
-                lambda s=site, c=client: ssh_run(c, s.host, "sudo -u pgbackrest pgbackrest --stanza=main "
-                                                 f"--repo={s.repository} info --output=json", check=False
+                lambda s=site, c=client: ssh_run(c, s.host, as_root(
+                                                 "runuser -u pgbackrest -- pgbackrest --stanza=main "
+                                                 f"--repo={s.repository} info --output=json"), check=False
                                                  ).exit_code == 0,
                 timeout=120,
             )
             ssh_run(client, site.host,
-                    f"sudo -u pgbackrest pgbackrest --stanza=main --repo={site.repository} --type=full backup",
+                    as_root(f"runuser -u pgbackrest -- pgbackrest --stanza=main --repo={site.repository} "
+                            "--type=full backup"),
                     timeout_s=600)
-            info = ssh_run(client, site.host, f"sudo -u pgbackrest pgbackrest --stanza=main "
-                           f"--repo={site.repository} info --output=json")
+            info = ssh_run(client, site.host, as_root("runuser -u pgbackrest -- pgbackrest --stanza=main "
+                                                      f"--repo={site.repository} info --output=json"))
         finally:
             client.close()
         stanza = json.loads(info.stdout)[0]
@@ -181,3 +184,18 @@ def test_up_completes_a_stack_left_half_done(live_stack, engine) -> None:
     assert report.created == [containers["app-2"]], report
     assert report.started == [containers["turn-2"]], report
     assert not report.replaced and not report.removed, report
+
+
+def test_the_ops_account_may_sudo_only_the_drill_wrapper_which_refuses_the_rest(outputs) -> None:
+    """Least privilege on a real host: no `sudo sh`, and the wrapper runs the drills' commands, nothing else."""
+    host = outputs.hosts(role="database")[0].name
+    client = ssh_connect(outputs, host)
+    try:
+        assert ssh_run(client, host, "sudo -n true", check=False).exit_code != 0, "sudo must not run anything"
+        for command in ("sh -c id", "cat /etc/shadow", "cat -- /etc/ihh/tls/host.key", "iptables -F",
+                        "rm -rf /var/lib/postgresql"):
+            refused = ssh_run(client, host, as_root(command), check=False)
+            assert refused.exit_code == 77 and "refused" in refused.stderr, (command, refused)
+        assert ssh_run(client, host, as_root("date +%s")).stdout.strip().isdigit()
+    finally:
+        client.close()

@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from harness.core.outputs import Host
+from infra.host_probes import HTTP_PROBE
 
 
 def assert_owner_only(host: Any, target: Host, path: str, owner: str, rule: str) -> None:
@@ -18,33 +19,6 @@ def assert_owner_only(host: Any, target: Host, path: str, owner: str, rule: str)
     )
 
 
-HTTP_PROBE = """
-import json, socket, ssl, sys, urllib.error, urllib.request
-out = {}
-for ask in json.loads(sys.argv[1]):
-    context = None
-    if ask.get("ca"):
-        context = ssl.create_default_context(cafile=ask["ca"])
-        context.check_hostname = ask.get("check_hostname", True)
-        if ask.get("cert"):
-            context.load_cert_chain(*ask["cert"])
-    try:
-        if ask.get("tls_only"):
-            host, port = ask["tls_only"]
-            with socket.create_connection((host, port), 5) as raw, context.wrap_socket(raw) as tls:
-                out[ask["name"]] = tls.version()
-            continue
-        data = b"{}" if ask.get("method", "GET") != "GET" else None
-        request = urllib.request.Request(ask["url"], method=ask.get("method", "GET"), data=data,
-                                         headers={"Content-Type": "application/json", **ask.get("headers", {})})
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:
-            out[ask["name"]] = response.status
-    except urllib.error.HTTPError as e:
-        out[ask["name"]] = e.code
-    except Exception as e:
-        out[ask["name"]] = type(e).__name__
-print(json.dumps(out))
-"""
 
 
 def http_answers(host: Any, asks: list[dict[str, Any]]) -> dict[str, Any]:

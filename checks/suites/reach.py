@@ -8,22 +8,7 @@ from typing import Any
 
 from harness.core.outputs import StackOutputs
 from infra.database import ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_PORT, PGBACKREST_TLS_PORT, POSTGRES_PORT
-
-PROBE = """
-import json, socket, sys
-out = {}
-for name, port in json.loads(sys.argv[1]):
-    try:
-        with socket.create_connection((name, port), timeout=3):
-            out[f"{name}:{port}"] = "open"
-    except socket.gaierror:
-        out[f"{name}:{port}"] = "unresolved"
-    except ConnectionRefusedError:
-        out[f"{name}:{port}"] = "refused"
-    except OSError as e:
-        out[f"{name}:{port}"] = type(e).__name__
-print(json.dumps(out))
-"""
+from infra.host_probes import TCP_PROBE
 
 
 def database_tier_targets(outputs: StackOutputs) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
@@ -39,4 +24,4 @@ def database_tier_targets(outputs: StackOutputs) -> tuple[list[tuple[str, int]],
 def reach(host: Any, targets: list[tuple[str, int]]) -> dict[str, str]:
     """Each target's answer from ``host``: open, refused, unresolved, or the error that ended the attempt."""
     argument = shlex.quote(json.dumps(targets))
-    return json.loads(host.check_output(f"python3 -c {shlex.quote(PROBE)} {argument}"))
+    return json.loads(host.check_output(f"python3 -c {shlex.quote(TCP_PROBE)} {argument}"))

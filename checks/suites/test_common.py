@@ -8,8 +8,10 @@ import uuid
 
 import pytest
 
+from harness.core.ssh import run
 from harness.core.waiting import WaitTimeoutError, wait_for
 from infra.av_nodes import RELAY_PORTS, TURN_PORT
+from infra.drill_access import WRAPPER, wrapper_version
 from infra.log_host import FORWARD_CONF, LOG_PORT
 from infra.regions import is_mainland_china
 
@@ -105,6 +107,30 @@ def test_logs_reach_the_log_host_over_verified_tls(host, target, outputs, log_ho
                if log_host.run(f"grep -rqF {shlex.quote(text)} {folder}").rc != 0]
     assert not missing, (f"{target.name}: logs must reach the log host over verified TLS: {folder} holds the "
                          f"marker but not {', '.join(missing)}")
+
+
+def _sudo_rules(listing: str) -> list[str]:
+    """The command rules of ``sudo -l``'s output (after "may run the following commands")."""
+    _, _, rules = listing.partition("may run the following commands")
+    return [line.strip() for line in rules.splitlines()[1:] if line.strip()]
+
+
+@pytest.mark.requirements("GD-1.2.1")
+@pytest.mark.impact("critical")
+def test_ops_account_may_sudo_the_drill_wrapper_only(host, target, outputs) -> None:
+    """Least privilege: the account drills and checks log in with runs one command as root, the drill wrapper
+    (which refuses all but the drills' own commands), and that wrapper is root's alone and current."""
+    listing = run(host.backend.client, target.name, "sudo -n -l", check=False)
+    rules = _sudo_rules(listing.stdout)
+    assert rules == [f"(root) NOPASSWD: {WRAPPER}"], (
+        f"{target.name}: {outputs.ssh_user} must be able to sudo only {WRAPPER}: "
+        f"sudo -l lists {rules or listing.stderr.strip()}")
+    wrapper = host.file(WRAPPER)
+    assert wrapper.user == "root" and wrapper.mode & 0o022 == 0, (
+        f"{target.name}: {WRAPPER} must be root's and writable by root only: {oct(wrapper.mode)} {wrapper.user}")
+    found = run(host.backend.client, target.name, f"{WRAPPER} --version", check=False).stdout.strip()
+    assert found == wrapper_version(), (f"{target.name}: {WRAPPER} is version {found}, this harness ships "
+                                        f"{wrapper_version()}: install the current one (README, existing servers)")
 
 
 @pytest.mark.requirements("GD-1.2.1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from checks.suites.facts import assert_owner_only, http_answers
@@ -16,6 +18,7 @@ from harness.core.wal_disk import (
     parse_statfs,
 )
 from infra.database import DATA_DIR
+from infra.host_probes import WATCHDOG_OF_PATRONI
 
 ROLE = "database"
 
@@ -141,7 +144,7 @@ def test_wal_volume_has_headroom_and_no_archive_backlog(host, target) -> None:
     assert wal.free_bytes >= alarm_free_bytes(max_wal), (
         f"{target.name}: the WAL's filesystem must keep {WAL_HEADROOM_FACTOR} x max_wal_size free "
         f"({alarm_free_bytes(max_wal) / 2**30:.1f} GiB): {wal}")
-    ready = int(host.check_output(f"find {DATA_DIR}/pg_wal/archive_status -name '*.ready' | wc -l").strip())
+    ready = len(host.check_output(f"find {DATA_DIR}/pg_wal/archive_status -name '*.ready'").split())
     assert ready <= WAL_READY_LIMIT, (
         f"{target.name}: at most {WAL_READY_LIMIT} WAL segments may wait for the archiver: {ready} wait "
         "(is a backup copy unreachable?)")
@@ -149,10 +152,6 @@ def test_wal_volume_has_headroom_and_no_archive_backlog(host, target) -> None:
     assert keep != "-1", f"{target.name}: max_slot_wal_keep_size is unlimited: a dead standby's slot fills the disk"
 
 
-WATCHDOG_OF_PATRONI = (
-    "import yaml; w = yaml.safe_load(open('/etc/patroni/patroni.yml')).get('watchdog') or {}; "
-    "print(w.get('mode', 'automatic'), w.get('device', '/dev/watchdog'))"
-)
 
 
 @pytest.mark.requirements("EH-2.2.1")
@@ -162,7 +161,7 @@ def test_primary_is_fenced_by_its_watchdog(host, target) -> None:
 
     Without it, a primary whose etcd calls hang (dropped packets) takes writes beside the new one.
     """
-    mode, device = host.check_output(f"python3 -c {WATCHDOG_OF_PATRONI!r}").split()
+    mode, device = host.check_output(f"python3 -c {shlex.quote(WATCHDOG_OF_PATRONI)}").split()
     assert mode == "required", (
         f"{target.name}: Patroni's watchdog must be 'required', so a member that cannot arm it never leads: "
         f"mode {mode!r}")

@@ -8,29 +8,9 @@ import shlex
 import pytest
 
 from checks.suites.reach import database_tier_targets, reach
+from infra.host_probes import PLAIN_HTTP, TLS_HANDSHAKE
 
 ROLE = "ingress"
-HANDSHAKE = """
-import json, socket, ssl
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-try:
-    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", 443), 5)) as s:
-        print(json.dumps({"version": s.version()}))
-except OSError as e:
-    print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
-"""
-PLAIN = """
-import http.client, json
-try:
-    c = http.client.HTTPConnection("127.0.0.1", 80, timeout=5)
-    c.request("GET", "/v1/health")
-    r = c.getresponse()
-    print(json.dumps({"status": r.status, "location": r.getheader("Location") or ""}))
-except OSError as e:
-    print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
-"""
 
 
 def _python(host, program: str) -> dict:
@@ -40,7 +20,7 @@ def _python(host, program: str) -> dict:
 @pytest.mark.requirements("EH-1.2.1", "TM-5.2", "GD-1.2.1")
 @pytest.mark.impact("critical")
 def test_serves_https_with_tls_1_2_or_newer(host, target) -> None:
-    answer = _python(host, HANDSHAKE)
+    answer = _python(host, TLS_HANDSHAKE)
     assert "version" in answer, (
         f"{target.name}: patient traffic must be encrypted in transit: no TLS 1.2+ handshake on port 443 "
         f"({answer.get('error')})")
@@ -49,7 +29,7 @@ def test_serves_https_with_tls_1_2_or_newer(host, target) -> None:
 @pytest.mark.requirements("EH-1.2.1", "TM-5.2")
 @pytest.mark.impact("high")
 def test_plain_http_only_redirects_to_https(host, target) -> None:
-    answer = _python(host, PLAIN)
+    answer = _python(host, PLAIN_HTTP)
     redirected = answer.get("status") in (301, 302, 307, 308) and answer.get("location", "").startswith("https://")
     assert redirected or ("error" in answer and "Refused" in answer["error"]), (
         f"{target.name}: plain HTTP must only redirect to HTTPS: GET /v1/health answered "

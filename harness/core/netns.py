@@ -15,11 +15,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from harness.core.ssh import Sessions
+from infra.drill_access import QDISC_HANDLE, RULE_TAG
 
-TAG = "ihh-drill"
-"""Prefix of the comment on every iptables rule a drill adds: ``ihh-drill:<what>``."""
-QDISC_HANDLE = "1ab:"
-"""Handle of every root qdisc a drill adds."""
+__all__ = ["QDISC_HANDLE", "TAG", "HostNetwork", "NetworkNamespace", "SshNetwork"]
+
+TAG = RULE_TAG
 
 Completed = subprocess.CompletedProcess[str]
 
@@ -92,5 +92,7 @@ class SshNetwork(HostNetwork):
         return "over SSH"
 
     def _execute(self, command: tuple[str, ...], timeout_s: float, stdin: str | None) -> Completed:
-        result = self.sessions.result(self.host, shlex.join(command), timeout_s=timeout_s, stdin=stdin)
+        # the wrapper reads the batch and refuses any rule without the drills' tag before restoring it
+        wrapped = ("iptables-batch",) if command == ("iptables-restore", "--noflush") else command
+        result = self.sessions.result(self.host, shlex.join(wrapped), timeout_s=timeout_s, stdin=stdin)
         return subprocess.CompletedProcess(list(command), result.exit_code, result.stdout, result.stderr)

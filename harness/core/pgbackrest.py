@@ -190,7 +190,8 @@ class PgBackRest:
         """Whether ``member``'s TCP connection to the copy's pgBackRest port fails (refused, or no handshake within
         ``timeout_s``): the quick proof a copy is cut off; a copy that answers completes a handshake at once."""
         result = self.ssh.result(member, f"timeout {timeout_s:g} bash -c "
-                                 f"'exec 3<>/dev/tcp/{site.host}/{PGBACKREST_TLS_PORT}'", timeout_s=timeout_s + 30)
+                                 f"'exec 3<>/dev/tcp/{site.host}/{PGBACKREST_TLS_PORT}'", timeout_s=timeout_s + 30,
+                                 root=False)  # a connection attempt needs no privilege
         return result.exit_code != 0
 
     def restore(self, member: str, site: BackupSite) -> None:
@@ -252,7 +253,7 @@ def host_schedule(ssh: Sessions, site: BackupSite) -> BackupSchedule:
 
 def schedule_runs(ssh: Sessions, site: BackupSite) -> list[dict[str, Any]]:
     """The copy's own timer's log: one record per run (empty before its first)."""
-    text = ssh.run(site.host, f"sh -c 'cat {SCHEDULE_LOG} 2>/dev/null || true'")
+    text = ssh.run(site.host, f"cat {SCHEDULE_LOG}", check=False)  # none before the timer's first run
     return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
 
 

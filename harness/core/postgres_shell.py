@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import shlex
 
+from infra.drill_access import PATRONI_CONFIG, PG_BIN
+
+__all__ = ["AS_POSTGRES", "PATRONICTL", "PG_BIN", "psql"]
+
 AS_POSTGRES = "runuser -u postgres --"
-PG_BIN = "/usr/lib/postgresql/15/bin"
-PATRONICTL = f"{AS_POSTGRES} patronictl -c /etc/patroni/patroni.yml"
+PATRONICTL = f"{AS_POSTGRES} patronictl -c {PATRONI_CONFIG}"
 
 
 def psql(query: str) -> str:

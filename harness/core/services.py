@@ -11,15 +11,13 @@ import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.outputs import Host, Service
-from harness.core.ssh import Sessions
+from harness.core.ssh import Sessions, then
+from infra.drill_access import HELD_MARK
 
-DETECT = "sh -c 'if [ -d /run/systemd/system ]; then echo systemd; " \
-         "elif command -v supervisorctl >/dev/null; then echo supervisord; else echo none; fi'"
+__all__ = ["HELD_MARK", "crash", "held", "manager", "start"]
 
-
-HELD_MARK = "/var/lib/ihh-harness/services-held"
-"""On a host whose services a crash holds stopped: their names, written before the kill, removed once they are
-started again; ``harness chaos --cleanup`` looks for it (a cheap read) instead of asking every service manager."""
+DETECT = "ihh-manager"
+"""Prints systemd, supervisord or none (the drill wrapper looks)."""
 
 
 class ServiceError(RuntimeError):
@@ -44,9 +42,9 @@ def _services(host: Host) -> tuple[Service, ...]:
 
 def crash_commands(kind: str, services: tuple[Service, ...]) -> list[str]:
     """SIGKILL to every process of each service (and of its user), then the service held stopped: the manager
-    would restart it at once otherwise (supervisord's autorestart, systemd's Restart=)."""
-    commands = [f"mkdir -p {HELD_MARK.rsplit('/', 1)[0]}",
-                f"echo {shlex.quote(' '.join(s.name for s in services))} > {HELD_MARK}"]
+    would restart it at once otherwise (supervisord's autorestart, systemd's Restart=). The held services are
+    marked first (``HELD_MARK``), so `harness chaos --cleanup` starts them after a SIGKILL of the drill."""
+    commands = [f"ihh-hold {' '.join(shlex.quote(s.name) for s in services)}"]
     names = " ".join(shlex.quote(s.systemd if kind == "systemd" else s.supervisor) for s in services)
     commands.append(f"systemctl kill --signal=SIGKILL --kill-whom=all {names}" if kind == "systemd"
                     else f"supervisorctl signal KILL {names}")  # one call: every service in the same instant
@@ -63,12 +61,9 @@ def start_command(kind: str, services: tuple[Service, ...]) -> str:
 
 
 def stopped_command(kind: str, services: tuple[Service, ...]) -> str:
-    """Prints the services that are not running, one per line."""
-    if kind == "systemd":
-        return "sh -c '" + "; ".join(f"systemctl is-active --quiet {shlex.quote(s.systemd)} || echo {s.name}"
-                                     for s in services) + "'"
-    checks = "; ".join(f'echo "$s" | grep -Eq "^{s.supervisor} +RUNNING" || echo {s.name}' for s in services)
-    return f"sh -c 's=$(supervisorctl status); {checks}'"  # one supervisorctl (a Python start) for all
+    """Prints the services that are not running, one per line (one status call for all)."""
+    pairs = " ".join(shlex.quote(f"{s.systemd if kind == 'systemd' else s.supervisor}={s.name}") for s in services)
+    return f"ihh-stopped {kind} {pairs}"
 
 
 def crash(ssh: Sessions, hosts: list[Host]) -> None:
@@ -76,8 +71,8 @@ def crash(ssh: Sessions, hosts: list[Host]) -> None:
     one instant, as when the engine kills their containers)."""
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
         kinds = dict(zip([h.name for h in hosts], pool.map(lambda h: manager(ssh, h), hosts), strict=True))
-        list(pool.map(lambda h: ssh.run(h.name, "sh -c " + shlex.quote("; ".join(
-            crash_commands(kinds[h.name], _services(h)))), timeout_s=60, check=False), hosts))
+        list(pool.map(lambda h: ssh.run(h.name, then(*crash_commands(kinds[h.name], _services(h))), timeout_s=60,
+                                        check=False), hosts))
     for host in hosts:
         down = ssh.run(host.name, stopped_command(kinds[host.name], _services(host)), check=False).split()
         if len(down) != len(_services(host)):
@@ -93,9 +88,9 @@ def start(ssh: Sessions, hosts: list[Host]) -> None:
         stopped = tuple(s for s in _services(host) if s.name in down)
         if stopped:
             ssh.run(host.name, start_command(kind, stopped), timeout_s=120)
-        ssh.run(host.name, f"rm -f {HELD_MARK}")
+        ssh.run(host.name, "ihh-release")
 
 
 def held(ssh: Sessions, host: Host) -> list[str]:
     """The services a crash marked as held stopped on ``host`` (none: no mark)."""
-    return ssh.run(host.name, f"sh -c 'cat {HELD_MARK} 2>/dev/null || true'", check=False).split()
+    return ssh.run(host.name, "ihh-held", check=False).split()

@@ -13,6 +13,7 @@ import paramiko
 
 from harness.core.outputs import StackOutputs
 from harness.core.progress import say
+from infra.drill_access import WRAPPER
 
 
 class RemoteCommandError(RuntimeError):
@@ -92,6 +93,16 @@ def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 
     return result
 
 
+def as_root(command: str) -> str:
+    """``command`` (one of the drills' own, spelled as a shell would split it) run as root through the wrapper."""
+    return f"sudo -n {WRAPPER} {command}"
+
+
+def then(*commands: str) -> str:
+    """Commands the wrapper runs one after another in one call (a shell's ``;``)."""
+    return " ';' ".join(commands)
+
+
 class Sessions:
     """SSH sessions to the stack's hosts, opened on first use, closed together (a drill talks to many)."""
 
@@ -99,13 +110,15 @@ class Sessions:
         self.outputs = outputs
         self._open: dict[str, paramiko.SSHClient] = {}
 
-    def run(self, host: str, command: str, timeout_s: float = 600, check: bool = True) -> str:
-        """``command`` on ``host`` as root (sudo); its standard output."""
-        return self.result(host, command, timeout_s, check).stdout
+    def run(self, host: str, command: str, timeout_s: float = 600, check: bool = True, root: bool = True) -> str:
+        """``command`` on ``host`` as root (through the drill wrapper); its standard output."""
+        return self.result(host, command, timeout_s, check, root=root).stdout
 
     def result(self, host: str, command: str, timeout_s: float = 600, check: bool = False,
-               stdin: str | None = None) -> Result:
-        """``command`` on ``host`` as root, with its exit code and both outputs.
+               stdin: str | None = None, root: bool = True) -> Result:
+        """``command`` on ``host``, with its exit code and both outputs: as root through the drill wrapper
+        (the one command the ops account may sudo, which refuses anything but the drills' own commands), or,
+        with ``root=False``, as the ops account itself.
 
         A session whose connection has gone (the host restarted, say) is opened again first.
         """
@@ -113,7 +126,8 @@ class Sessions:
         if transport is None or not transport.is_active():
             self.forget(host)
             self._open[host] = connect(self.outputs, host)
-        return run(self._open[host], host, f"sudo {command}", timeout_s=timeout_s, check=check, stdin=stdin)
+        line = as_root(command) if root else command
+        return run(self._open[host], host, line, timeout_s=timeout_s, check=check, stdin=stdin)
 
     def forget(self, host: str) -> None:
         """Close ``host``'s session (it broke, say); the next command opens a new one."""

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from harness.core.postgres_shell import psql
 from infra.database import DATA_DIR, WAL_DIR
+from infra.drill_access import FILLER
+
+__all__ = ["FILLER", "WAL_PATH", "DiskUsage", "alarm_free_bytes", "on_own_disk", "parse_statfs"]
 
 WAL_PATH = f"{WAL_DIR}/pg_wal"
 STATFS_COMMAND = f"stat -f -c '%b %a %S' {DATA_DIR}/pg_wal/ {DATA_DIR}"
@@ -20,8 +23,6 @@ MAX_WAL_COMMAND = psql("select setting::bigint * 1048576 from pg_settings where 
 """Prints max_wal_size in bytes."""
 DEVICES_COMMAND = f"stat -L -c %d {DATA_DIR}/pg_wal/ {DATA_DIR}"
 """The device numbers of pg_wal's filesystem and of PGDATA's."""
-FILLER = f"{WAL_DIR}/ihh-drill-filler"
-"""The file the wal-disk-full drill fills the disk with (beside pg_wal, on the same filesystem)."""
 WAL_HEADROOM_FACTOR = 2
 """Free space on the WAL disk, in multiples of max_wal_size, below which the alarm is raised: WAL may
 outgrow max_wal_size between checkpoints, and a stalled archiver keeps every segment until it is pushed."""

@@ -11,8 +11,7 @@ mkdir -p /var/spool/rsyslog
 useradd --create-home --shell /bin/bash ihh-ops
 # No password at all ('*'), yet not locked ('!'): sshd without PAM refuses locked accounts even for keys.
 usermod -p '*' ihh-ops
-echo 'ihh-ops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/ihh-ops
-chmod 0440 /etc/sudoers.d/ihh-ops
+# sudo for ihh-ops: the stack installs /etc/sudoers.d/ihh-ops (the drill wrapper only, infra/drill_access.py).
 mkdir -p /etc/ssh/authorized_keys /etc/ihh/prestart.d /var/log/supervisor
 rm -f /etc/ssh/ssh_host_*
 rm -rf /tmp/common

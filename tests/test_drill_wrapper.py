@@ -1,0 +1,95 @@
+"""The drill wrapper (the one command the ops account may sudo): every command the harness sends is one it
+runs, and what a drill never sends (a shell, a key, an untagged rule) it refuses."""
+
+from __future__ import annotations
+
+import shlex
+import types
+
+import pytest
+
+from harness.core import services
+from harness.core.netns import QDISC_HANDLE, TAG
+from harness.core.outputs import StackOutputs
+from harness.core.postgres_shell import PATRONICTL, PG_BIN, psql
+from harness.core.ssh import then
+from harness.core.wal_disk import DEVICES_COMMAND, FILLER, MAX_WAL_COMMAND, STATFS_COMMAND
+from infra.database import DATA_DIR
+from infra.drill_access import RESTORE_LOG, sudoers_text, wrapper_text, wrapper_version
+from infra.host_probes import PROBES
+from tests.helpers import program
+
+
+@pytest.fixture(scope="module")
+def wrapper() -> types.ModuleType:
+    """The wrapper as the stack renders it, loaded as a module (what runs on every host)."""
+    module = types.ModuleType("ihh_drill_rendered")
+    exec(compile(wrapper_text(), "ihh-drill", "exec"), module.__dict__)  # noqa: S102 - our own rendered file
+    return module
+
+
+def _allowed(wrapper: types.ModuleType, line: str) -> bool:
+    try:
+        wrapper.commands(shlex.split(line))
+    except wrapper.RefusedError:
+        return False
+    return True
+
+
+def _harness_commands() -> list[str]:
+    database = StackOutputs.parse("local", program("local").outputs).hosts(role="database")[0]
+    sent = [*services.crash_commands("supervisord", database.services),
+            *services.crash_commands("systemd", database.services),
+            services.stopped_command("supervisord", database.services),
+            services.stopped_command("systemd", database.services),
+            services.start_command("supervisord", database.services), services.DETECT, "ihh-held", "ihh-release"]
+    sent += [f"{PATRONICTL} pause --wait", f"{PATRONICTL} resume --wait", psql("select pg_switch_wal()"),
+             STATFS_COMMAND, DEVICES_COMMAND, MAX_WAL_COMMAND, f"fallocate -l 1048576 {FILLER}",
+             f"fallocate -l 4096 {FILLER}-2", f"rm -f {FILLER} {FILLER}-2", "ihh-wal-fillers",
+             "ihh-clock-step 300", "ihh-clock-step -300", "ihh-clock-mark", "ihh-clock-unmark", "date +%s",
+             f"runuser -u postgres -- {PG_BIN}/pg_ctl -D {DATA_DIR} stop -m immediate",
+             f"runuser -u postgres -- {PG_BIN}/pg_ctl -D {DATA_DIR} start -w -t 3600 -l {RESTORE_LOG}",
+             "pkill -KILL -u postgres -f 'pgbackrest .*archive-(push|get)'", "ihh-pgdata-wipe", "ihh-pgdata-empty",
+             "runuser -u pgbackrest -- pgbackrest --stanza=main --repo=2 --type=incr backup",
+             "runuser -u pgbackrest -- pgbackrest --stanza=main --repo=1 --set=20260101-000000F info --output=json",
+             "timeout 20 runuser -u postgres -- pgbackrest --stanza=main --repo=1 info --output=json",
+             "runuser -u postgres -- pgbackrest --stanza=main --repo=1 restore --link-all",
+             "iptables -S", f"iptables -I INPUT -s 10.1.2.3/32 -m comment --comment {TAG}:cut -j DROP",
+             f"tc qdisc add dev eth0 root handle {QDISC_HANDLE} netem delay 100ms loss 1%",
+             f"tc qdisc del dev eth0 root handle {QDISC_HANDLE}", "getent ahostsv4 db-2", "hostname -I",
+             "cat /etc/ihh/backup-schedule.json", "stat -Lc %a /etc/ihh/tls/host.key", "/usr/sbin/sshd -T",
+             *[f"python3 -c {shlex.quote(p)} '[]'" for p in PROBES]]
+    return sent
+
+
+def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> None:
+    refused = [line for line in _harness_commands() if not _allowed(wrapper, line)]
+    assert not refused, f"the wrapper would refuse: {refused}"
+    database = StackOutputs.parse("local", program("local").outputs).hosts(role="database")[0]
+    crash = then(*services.crash_commands("supervisord", database.services))
+    assert _allowed(wrapper, crash) and len(wrapper.commands(shlex.split(crash))) > 4, "one call, each command checked"
+
+
+@pytest.mark.parametrize("line", [
+    "sh -c id", "bash", "cat /etc/shadow", "cat -- /etc/ihh/tls/host.key", "cat /etc/ihh/../shadow",
+    "iptables -F", "iptables -I INPUT -j DROP", "iptables -I INPUT -m comment --comment other -j DROP",
+    "tc qdisc del dev eth0 root", "rm -rf /", f"rm -f {FILLER} /etc/passwd", "pkill -KILL -u root",
+    "supervisorctl stop sshd", "systemctl stop sshd", "python3 -c 'import os; os.system(\"id\")'",
+    "runuser -u postgres -- pgbackrest --stanza=main info --output=json;id", "date -s @0",
+    "runuser -u root -- pgbackrest info", "true ';' sh -c id",
+])
+def test_anything_else_is_refused(wrapper, line: str) -> None:
+    assert not _allowed(wrapper, line), f"the wrapper would run {line!r}"
+
+
+def test_an_iptables_batch_with_an_untagged_rule_is_refused(wrapper, monkeypatch) -> None:
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("*filter\n-I INPUT -j DROP\nCOMMIT\n"))
+    with pytest.raises(wrapper.RefusedError, match="iptables-batch line"):
+        wrapper._iptables_batch()
+
+
+def test_sudoers_lists_the_wrapper_alone_and_the_version_is_stamped() -> None:
+    rules = [line for line in sudoers_text().splitlines() if line and not line.startswith(("#", "Defaults"))]
+    assert rules == ["ihh-ops ALL=(root) NOPASSWD: /usr/local/sbin/ihh-drill"]
+    assert len(wrapper_version()) == 16 and wrapper_version() in wrapper_text()
