@@ -460,6 +460,11 @@ def _load_measurements(journal: Journal, load_result: list[LoadRun], probe_outag
             "failed_operations": s["operations"] - s["successes"]}
 
 
+LOAD_ONLY_GOALS = frozenset({"raw_error_window_s", "failed_operations"})
+"""Goals only the users' load measures: without load they are unmeasured, not failed (the probes stand in for
+``user_visible_outage_s``)."""
+
+
 def _judge(experiment: Experiment, journal: Journal) -> None:
     """Goals against measurements, and the verdict with every reason that made it.
 
@@ -469,21 +474,26 @@ def _judge(experiment: Experiment, journal: Journal) -> None:
     actions = [a for a in journal.activities if a.kind == "action"]
     nothing_injected = bool(actions) and all(a.status == "not_possible_here" for a in actions)
     m = journal.measurements
-    unmet = []
+    unmet, unmeasured = [], []
     for goal, limit in experiment.goals.items():
         measured = m.get(goal)
-        met = None if nothing_injected else (measured is not None and measured <= limit)
+        without_load = measured is None and goal in LOAD_ONLY_GOALS and not journal.load
+        met = None if nothing_injected or without_load else (measured is not None and measured <= limit)
         journal.goals[goal] = {"goal": limit, "measured": measured, "met": met}
         if met is False:
             unmet.append(f"{goal} {measured} > {limit}" + _why_slow(goal, journal))
+        elif without_load and not nothing_injected:
+            unmeasured.append(goal)
     if journal.status == "running":
         journal.status = "completed"
     journal.deviated = journal.deviated or bool(unmet)
     if journal.status == "failed":
         return
-    journal.verdict = "not_tested" if nothing_injected and not journal.deviated else (
+    # a goal nothing measured (the users' raw error window, without load alongside) is not shown to be met
+    journal.verdict = "not_tested" if (nothing_injected or unmeasured) and not journal.deviated else (
         "fail" if journal.deviated else "pass")
-    reasons = unmet + [f"{a.name}: {a.error}" for a in journal.activities
+    reasons = unmet + [f"{goal} not measured: no load ran alongside (--no-load)" for goal in unmeasured]
+    reasons += [f"{a.name}: {a.error}" for a in journal.activities
                        if a.error and a.status != "not_possible_here"]
     reasons += [n for a in journal.activities for n in a.notes if n.startswith("hypothesis failed")]
     reasons += [f"not possible here: {a.name}: {a.error}" for a in journal.activities

@@ -297,6 +297,26 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_drill_access(args: argparse.Namespace) -> int:
+    """The wrapper and sudoers file for servers the stack did not create (platform existing), to install by hand."""
+    from pathlib import Path
+
+    from infra.drill_access import SUDOERS_DIR, WRAPPER, sudoers_text, wrapper_text, wrapper_version
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    wrapper, sudoers = out / "ihh-drill", out / f"sudoers-{args.user}"
+    wrapper.write_text(wrapper_text(), encoding="utf-8")
+    wrapper.chmod(0o755)
+    sudoers.write_text(sudoers_text(args.user), encoding="utf-8")
+    print(f"wrote {wrapper} (version {wrapper_version()}) and {sudoers}; on every host, as root:")
+    print(f"  install -o root -g root -m 0755 ihh-drill {WRAPPER}")
+    print(f"  visudo -cf sudoers-{args.user} && install -o root -g root -m 0440 sudoers-{args.user} "
+          f"{SUDOERS_DIR}/{args.user}")
+    print(f"and remove any other sudo rule of {args.user}: `harness check` fails a host where it may sudo more")
+    return 0
+
+
 def _trust(args: argparse.Namespace) -> Trust:
     from pathlib import Path
 
@@ -445,6 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="the operator's evidence signing key, which outlives every stack")
     keys.add_argument("action", choices=["init", "show"], help="init: create it once (kept if it exists); show")
     keys.set_defaults(func=_cmd_keys)
+    access = sub.add_parser("drill-access", help="write the drill wrapper and its sudoers file, for existing servers")
+    access.add_argument("--out", required=True, help="folder to write ihh-drill and sudoers-<user> into")
+    access.add_argument("--user", default="ihh-ops", help="the operations account (existing.sshUser)")
+    access.set_defaults(func=_cmd_drill_access)
     outputs = sub.add_parser("outputs", help="print the stack's outputs contract")
     outputs.add_argument("--json", action="store_true", help="print JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secrets instead of [secret]")

@@ -36,9 +36,10 @@ RULE_TAG = "ihh-drill"
 QDISC_HANDLE = "1ab:"
 """Handle of every root qdisc a drill adds."""
 PGBACKREST_COMMANDS = ("info", "check", "backup", "verify", "restore", "expire", "stanza-create")
-READABLE = ("/etc/ihh/", "/etc/pgbackrest/pgbackrest.conf", "/etc/rsyslog.d/", "/opt/ihh/", f"{STATE_DIR}/",
-            SCHEDULE_PATH, SCHEDULE_LOG, RETENTION_FILE, SERVER_CONF, FORWARD_CONF)
-"""Files whose content drills and checks read as root (configuration, the harness's marks); never a key."""
+READABLE = ("/etc/os-release", "/etc/ihh/", "/etc/pgbackrest/pgbackrest.conf", "/etc/rsyslog.d/", "/opt/ihh/",
+            f"{STATE_DIR}/", SCHEDULE_PATH, SCHEDULE_LOG, RETENTION_FILE, SERVER_CONF, FORWARD_CONF)
+"""Files whose content drills and checks read as root (configuration, the harness's marks, os-release for
+testinfra's system detection); never a key."""
 
 
 def settings() -> dict[str, object]:

@@ -43,8 +43,8 @@ def _path_ok(path: str) -> bool:
 
 
 def _readable(path: str) -> bool:
-    """Files whose content a check or drill reads: configuration and the harness's marks, never keys."""
-    if not _path_ok(path) or path.endswith(".key") or "/tls/" in path:
+    """Files whose content a check or drill reads: configuration, certificates and the harness's marks, never keys."""
+    if not _path_ok(path) or path.endswith(".key") or ("/tls/" in path and not path.endswith(".crt")):
         return False
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in SETTINGS["readable"])
 
@@ -83,7 +83,8 @@ def _shapes() -> list[tuple[Token, ...]]:
     data, pg_ctl, postgres = s["data_dir"], f"{s['pg_bin']}/pg_ctl", ("runuser", "-u", "postgres", "--")
     manager = ("ihh-manager",)
     return [
-        ("true",), ("date", "+%s"), ("date", "+%s.%N"), ("hostname", "-I"), ("getent", "ahostsv4", NAME),
+        ("true",), ("uname", re.compile("-[srm]")),
+        ("date", "+%s"), ("date", "+%s.%N"), ("hostname", "-I"), ("getent", "ahostsv4", NAME),
         ("ip", "-o", "link", "show"), ("iptables", "-S"), ("tc", "qdisc", "show"), ("ss", "-Htlnu"),
         ("supervisorctl", "status"), ("/usr/sbin/sshd", "-T"), manager,
         # reading: metadata of any path, the content of configuration files only
@@ -95,7 +96,7 @@ def _shapes() -> list[tuple[Token, ...]]:
         ("lsblk", "-s", "-n", "-o", "TYPE", re.compile(r"/dev/[A-Za-z0-9/_-]+")),
         ("find", f"{data}/pg_wal/archive_status", "-name", "*.ready"),
         ("pgrep", "-o", "-u", "postgres", "-f", "bin/patroni"),
-        (*postgres, "find", re.compile(r"/proc/[0-9]+/fd"), "-lname", re.compile(r"/dev/[A-Za-z0-9_-]+")),
+        (*postgres, "find", re.compile(r"/proc/[0-9]+/fd"), "-lname", ABSOLUTE),
         ("grep", re.compile(r"-r[lq][EF]"), ANY, re.compile(s["log_dir"] + r"(/[A-Za-z0-9_.@:-]+)*/?")),
         ("logger", "-p", "authpriv.notice", "-t", "ihh-log-check", NAME),
         ("python3", "-c", _probe),

@@ -149,6 +149,23 @@ def test_a_drill_whose_every_fault_was_not_possible_is_not_tested_not_passed(tmp
     assert journal.verdict == "fail" and "writes_back_s None > 15.0" in journal.reason, "one fault went in: judged"
 
 
+def test_a_goal_only_load_measures_is_not_tested_without_load_not_failed(tmp_path) -> None:
+    from chaos.journal import Journal
+    from chaos.runner import _judge
+
+    experiment = parse_experiment({**VALID, "goals": {"user_visible_outage_s": 0, "raw_error_window_s": 2}}, "t",
+                                  "t.yaml")
+    journal = Journal(tmp_path / "journal.json", {"name": "t"}, "app-server-kill")
+    journal.finish(journal.begin("kill", "action"), "succeeded")
+    journal.measurements = {"user_visible_outage_s": 0}  # the probes' outage: no load ran
+    _judge(experiment, journal)
+    assert journal.verdict == "not_tested" and journal.goals["raw_error_window_s"]["met"] is None
+    assert journal.reason == "raw_error_window_s not measured: no load ran alongside (--no-load)"
+    journal.measurements = {"user_visible_outage_s": 3.5}
+    _judge(experiment, journal)
+    assert journal.verdict == "fail", "a goal measured and missed still fails the drill"
+
+
 def test_a_slow_heal_says_what_the_hypothesis_was_still_waiting_on(tmp_path) -> None:
     from chaos.journal import Journal
     from chaos.runner import _judge, _waited_on
