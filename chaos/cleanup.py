@@ -113,12 +113,10 @@ def remove_wal_fillers(ssh: Sessions, hosts: list[str]) -> list[str]:
 def cleanup(containers: LocalContainers | None, outputs: StackOutputs) -> list[str]:
     """Every leftover fault removed; returns what was undone (empty when the stack was clean). ``containers``:
     the engine's side of a local stack, None for servers."""
-    undone = containers.restart_stopped() if containers is not None else []
-    restarted = {line.split()[-1] for line in undone}
+    started = containers.restart_stopped() if containers is not None else {}
     if any(h.instance_id for h in outputs.hosts()):  # a power-loss drill killed mid-fault leaves instances off
-        powered_on = HostPower(containers).restart_stopped_instances(outputs.hosts())
-        undone += powered_on
-        restarted |= {line.split()[3] for line in powered_on}
+        started |= HostPower(containers).restart_stopped_instances(outputs.hosts())
+    undone, restarted = list(started.values()), set(started)
     if outputs.toxiproxy_api:
         api = Toxiproxy(outputs.toxiproxy_api)
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)

@@ -13,6 +13,7 @@ experiment validator, the dry run and the runner all read that one table.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ class FaultContext:
     containers: LocalContainers | None
     notes: list[str] = field(default_factory=list)
     """What the fault found out while it held (the archive gap, the killed leader): goes into the journal."""
+    in_effect_at: float | None = None
+    """When the fault was set off, where the fault knows it before it has finished checking that it took (a kill
+    sent over SSH, then the services' status read back): the drill measures from here, so round trips to the
+    host after the fault never shorten a measured outage."""
     _access: HostAccess | None = None
 
     @property
@@ -217,9 +222,11 @@ def _crashed(ctx: FaultContext, hosts: list[Host]) -> Iterator[None]:
     by_ssh = [h for h in hosts if h.drill_target == "ssh"]
     by_engine = [h for h in hosts if h.drill_target != "ssh"]
     try:
+        sent_at = time.time()
         if by_engine:
             ctx.containers.kill(by_engine)
-        services.crash(ctx.access.ssh, by_ssh)
+        ssh_sent_at = services.crash(ctx.access.ssh, by_ssh)
+        ctx.in_effect_at = ssh_sent_at if ssh_sent_at and not by_engine else sent_at
         yield
     finally:
         try:

@@ -199,7 +199,8 @@ def _run_step(experiment: Experiment, step: Step, journal: Journal, ctx: ProbeCo
     say(f"  inject: {activity.target}")
     try:
         with inject(fctx, step.fault, step.arguments):
-            activity.phases["injected"] = time.time()
+            activity.phases["injected"] = fctx.in_effect_at or time.time()
+            fctx.in_effect_at = None
             journal.save()
             heavy = [p for p in _phase_probes(experiment, "during") if p.probe in HEAVY_PROBES]
             if heavy:

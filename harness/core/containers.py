@@ -51,16 +51,17 @@ class LocalContainers:
         wait_for(f"{len(names)} container(s) running again",
                  lambda: all(self.client.containers.get(n).status == "running" for n in names), timeout=timeout_s)
 
-    def restart_stopped(self) -> list[str]:
-        """Every container of the stack is meant to run: start the stopped, unpause the paused; what was done."""
-        undone = []
+    def restart_stopped(self) -> dict[str, str]:
+        """Every container of the stack is meant to run: start the stopped, unpause the paused; what was done,
+        by container name."""
+        undone = {}
         for container in self.client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={self.stack}"}):
             if container.status == "paused":
                 container.unpause()
-                undone.append(f"unpaused {container.name}")
+                undone[container.name] = f"unpaused {container.name}"
             elif container.status != "running":
                 container.start()
-                undone.append(f"started {container.name}")
+                undone[container.name] = f"started {container.name}"
         return undone
 
     def netns(self, host: Host) -> NetworkNamespace:

@@ -67,14 +67,14 @@ class HostPower:
         for region, ids in instances.items():
             self.ecs(region).wait_status(ids, status)
 
-    def restart_stopped_instances(self, hosts: list[Host]) -> list[str]:
+    def restart_stopped_instances(self, hosts: list[Host]) -> dict[str, str]:
         """Every cloud instance of the stack is meant to run: start those found Stopped (what a killed power-loss
-        drill leaves); what was done."""
-        undone = []
+        drill leaves); what was done, by instance ID."""
+        undone = {}
         for region, ids in by_region((h.region, h.instance_id) for h in hosts if h.instance_id).items():
             stopped = [i for i, status in self.ecs(region).statuses(ids).items() if status == STOPPED]
             if stopped:
                 self.ecs(region).start(stopped)
                 self.ecs(region).wait_status(stopped, RUNNING)
-                undone += [f"started ECS instance {i} ({region})" for i in stopped]
+                undone |= {i: f"started ECS instance {i} ({region})" for i in stopped}
         return undone

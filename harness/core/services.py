@@ -8,6 +8,7 @@ says which manager it has: systemd on a real server, supervisord in the local im
 from __future__ import annotations
 
 import shlex
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.outputs import Host, Service
@@ -66,11 +67,16 @@ def stopped_command(kind: str, services: tuple[Service, ...]) -> str:
     return f"ihh-stopped {kind} {pairs}"
 
 
-def crash(ssh: Sessions, hosts: list[Host]) -> None:
+def crash(ssh: Sessions, hosts: list[Host]) -> float | None:
     """Every service of every host killed: each host in one SSH command, the hosts at once (a quorum lost in
-    one instant, as when the engine kills their containers)."""
+    one instant, as when the engine kills their containers). Returns when the kill commands were sent (None: no
+    host): the kill lands after that and before they return, so an outage measured from it is never shorter
+    than the real one (the services' state is read back after, to confirm it)."""
+    if not hosts:
+        return None
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
         kinds = dict(zip([h.name for h in hosts], pool.map(lambda h: manager(ssh, h), hosts), strict=True))
+        sent_at = time.time()
         list(pool.map(lambda h: ssh.run(h.name, then(*crash_commands(kinds[h.name], _services(h))), timeout_s=60,
                                         check=False), hosts))
     for host in hosts:
@@ -78,6 +84,7 @@ def crash(ssh: Sessions, hosts: list[Host]) -> None:
         if len(down) != len(_services(host)):
             raise ServiceError(f"{host.name}: after the crash, still running: "
                                f"{', '.join(s.name for s in _services(host) if s.name not in down)}")
+    return sent_at
 
 
 def start(ssh: Sessions, hosts: list[Host]) -> None:
