@@ -97,7 +97,7 @@ def _shapes() -> list[tuple[Token, ...]]:
         ("find", f"{data}/pg_wal/archive_status", "-name", "*.ready"),
         ("pgrep", "-o", "-u", "postgres", "-f", "bin/patroni"),
         (*postgres, "find", re.compile(r"/proc/[0-9]+/fd"), "-lname", ABSOLUTE),
-        ("grep", re.compile(r"-r[lq][EF]"), ANY, re.compile(s["log_dir"] + r"(/[A-Za-z0-9_.@:-]+)*/?")),
+        ("grep", re.compile(r"-r[lqh][EF]"), ANY, re.compile(s["log_dir"] + r"(/[A-Za-z0-9_.@:-]+)*/?")),
         ("logger", "-p", "authpriv.notice", "-t", "ihh-log-check", NAME),
         ("python3", "-c", _probe),
         # PostgreSQL, Patroni, pgBackRest as their own accounts

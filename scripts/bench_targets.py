@@ -11,11 +11,15 @@ just disturbed by the other.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from chaos.experiment import find_experiments
 from chaos.runner import run_experiments
+from harness.core.outputs import StackOutputs
+from harness.core.ssh import Sessions
 
 FIGURES = ["probe_outage_s", "user_visible_outage_s", "writes_back_s", "recovered_s", "rpo_rows"]
 """The outage figures compared, where the drill measures them."""
@@ -34,6 +38,25 @@ def run_one(stack: str, name: str, target: str, root: Path, with_load: bool) -> 
     return row
 
 
+def command_latency(stack: str, samples: int) -> None:
+    """From sending a root command over SSH (an open session, sudo, the wrapper) to the host running it: the
+    host prints its clock, which on the local stack is this machine's (containers share the kernel's). A kill
+    lands this long after it is sent (plus its own program's start), which is what an outage measured from
+    the send (``FaultContext.in_effect_at``) can overstate."""
+    outputs = StackOutputs.load(stack)
+    delays: list[float] = []
+    with Sessions(outputs) as ssh:
+        for host in outputs.hosts():
+            ssh.run(host.name, "true")  # the session opened first: a drill's is open before its kill
+            for _ in range(samples):
+                sent = time.time()
+                delays.append(float(ssh.run(host.name, "date +%s.%N")) - sent)
+    ordered = sorted(delays)
+    print(f"root command over SSH, send to run, {len(delays)} samples on {len(outputs.hosts())} hosts: "
+          f"p50 {statistics.median(ordered):.3f} s, p95 {ordered[int(0.95 * (len(ordered) - 1))]:.3f} s, "
+          f"max {ordered[-1]:.3f} s", flush=True)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -45,8 +68,10 @@ def main() -> None:
     parser.add_argument("--stack", default="local")
     parser.add_argument("--no-load", action="store_true", help="drills without Locust (outages then unmeasured)")
     parser.add_argument("--keep", type=Path, help="keep the journals in this folder")
+    parser.add_argument("--latency-samples", type=int, default=10, help="per host, for the command latency")
     parser.add_argument("experiments", nargs="*", help="names (default: every drill)")
     args = parser.parse_args()
+    command_latency(args.stack, args.latency_samples)
     names = args.experiments or [e.name for e in find_experiments([])]
     columns = ["verdict", "inject_s", *FIGURES]
     print("drill | " + " | ".join(f"{c} docker/ssh" for c in columns), flush=True)

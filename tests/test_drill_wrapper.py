@@ -57,7 +57,9 @@ def _harness_commands() -> list[str]:
              "iptables -S", f"iptables -I INPUT -s 10.1.2.3/32 -m comment --comment {TAG}:cut -j DROP",
              f"tc qdisc add dev eth0 root handle {QDISC_HANDLE} netem delay 100ms loss 1%",
              f"tc qdisc del dev eth0 root handle {QDISC_HANDLE}", "getent ahostsv4 db-2", "hostname -I",
-             "cat /etc/ihh/backup-schedule.json", "stat -Lc %a /etc/ihh/tls/host.key", "/usr/sbin/sshd -T",
+             "cat /etc/ihh/backup-schedule.json", "grep -rhE 'action=booking[.]create record=1 ' /var/log/remote",
+             "grep -rlE 'ihh-log-check[-]abc' /var/log/remote", "date +%s.%N", "stat -Lc %a /etc/ihh/tls/host.key",
+             "/usr/sbin/sshd -T",
              *[f"python3 -c {shlex.quote(p)} '[]'" for p in PROBES]]
     return sent
 
@@ -76,7 +78,7 @@ def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> Non
     "tc qdisc del dev eth0 root", "rm -rf /", f"rm -f {FILLER} /etc/passwd", "pkill -KILL -u root",
     "supervisorctl stop sshd", "systemctl stop sshd", "python3 -c 'import os; os.system(\"id\")'",
     "runuser -u postgres -- pgbackrest --stanza=main info --output=json;id", "date -s @0",
-    "runuser -u root -- pgbackrest info", "true ';' sh -c id",
+    "runuser -u root -- pgbackrest info", "true ';' sh -c id", "grep -rhE x /etc/shadow",
 ])
 def test_anything_else_is_refused(wrapper, line: str) -> None:
     assert not _allowed(wrapper, line), f"the wrapper would run {line!r}"

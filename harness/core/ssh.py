@@ -7,6 +7,7 @@ check never talks to an impostor and never needs a known_hosts file.
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass
 
 import paramiko
@@ -32,6 +33,9 @@ class Result:
 
 
 HANDSHAKE_ATTEMPTS = 3
+# paramiko prints a traceback of its own for every failed handshake (a host still starting after a drill):
+# connect() retries and reports those in one line, and raises with the cause when it gives up
+logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
 
 
 def connect(outputs: StackOutputs, name: str, timeout_s: float = 10.0) -> paramiko.SSHClient:
