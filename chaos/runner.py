@@ -24,7 +24,7 @@ from chaos.rollbacks import ROLLBACKS
 from chaos.rollbacks import service_ready as wait_service_ready
 from harness.core.containers import LocalContainers
 from harness.core.outputs import StackOutputs
-from harness.core.patroni import wait_cluster_whole
+from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.progress import say
 from harness.core.request_log import attempts_logged
 from harness.core.waiting import WaitTimeoutError, wait_for
@@ -543,8 +543,12 @@ def _shared_budget_s(experiments: list[Experiment]) -> int:
 
 
 def _settle(outputs: StackOutputs, containers: LocalContainers | None) -> None:
-    """Between drills: the cluster whole again (a synchronous standby) and the service ready everywhere."""
+    """Between drills: the cluster whole again (a synchronous standby), every member in touch with the DCS, and
+    the service ready everywhere."""
     wait_cluster_whole(outputs, "a whole cluster before the next drill", log_tail=containers and containers.log_tail)
+    patroni = Patroni(outputs)
+    wait_for("every database member in touch with the DCS before the next drill",
+             lambda: not patroni.out_of_touch_with_dcs(), timeout=120)
     wait_service_ready(outputs, containers, timeout_s=120)
 
 

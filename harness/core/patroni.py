@@ -8,6 +8,7 @@ is it paused. They ask here.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,11 @@ def describe_members(members: list[Member]) -> str:
         return (f"{m.get('name')} {m.get('role')}/{m.get('state')} tl {m.get('timeline', '?')}"
                 + ("" if lag in (None, "") else f" lag {lag}"))
     return "; ".join(one(m) for m in members) or "no member registered"
+
+
+DCS_SEEN_SLACK_S = 2.0
+"""Allowed on top of loop_wait + retry_timeout between a member's DCS contacts: a real host's clock may be off by
+as much as the host checks allow (2 s)."""
 
 
 class Patroni:
@@ -102,6 +108,22 @@ class Patroni:
         if not whole:
             raise ClusterNotWholeError(describe_members(members))
         return [m["name"] for m in standbys]
+
+    def out_of_touch_with_dcs(self, timeout_s: float = 3) -> list[str]:
+        """Members whose last good contact with the DCS (``dcs_last_seen`` of ``GET /patroni``) is older than one
+        HA loop and its retries, or that do not answer: after an etcd outage the members' views can lag the
+        cluster's own report of a leader and a streaming standby, and a drill started then meets a cluster that
+        may not survive the next fault (seen: a leader demoting itself under a REJECT partition because etcd,
+        just healed from the drill before, had not answered it yet)."""
+        config = self.config(timeout_s=timeout_s)
+        within = float(config.get("loop_wait", 10)) + float(config.get("retry_timeout", 10)) + DCS_SEEN_SLACK_S
+        now, behind = time.time(), []
+        for member in self.outputs.database.members:
+            status, body = self._get(member, "/patroni", timeout_s)
+            seen = body.get("dcs_last_seen") if isinstance(body, dict) else None
+            if status == UNREACHABLE or not seen or now - float(seen) > within:
+                behind.append(member.name)
+        return behind
 
     def not_healthy(self) -> list[str]:
         """Members that neither lead nor stream synchronously (all of them when no member answers)."""
