@@ -38,3 +38,20 @@ def test_a_timed_out_wait_names_every_member_state_and_the_laggards_logs(monkeyp
                                    log_tail=lambda host: f"--- log of {host.name} ---")
     assert "db-2 replica/starting tl 3" in str(error.value)
     assert "--- log of db-2 ---" in str(error.value) and "log of db-1" not in str(error.value)
+
+
+def test_a_member_whose_dcs_contact_is_older_than_a_loop_and_its_retries_is_out_of_touch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failsafe mode keeps /cluster looking whole while no member reaches etcd: dcs_last_seen tells."""
+    import time
+
+    seen = {"db-1": time.time() - 1, "db-2": time.time() - 30}
+    monkeypatch.setattr(patroni.Patroni, "config", lambda self, member=None, timeout_s=5: {
+        "loop_wait": 1, "retry_timeout": 2})
+    monkeypatch.setattr(patroni.Patroni, "_get", lambda self, member, path, timeout_s: (
+        200, {"state": "running", "dcs_last_seen": seen[member.name]}))
+    assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == ["db-2"], "30 s > 1 + 2 + 2 s"
+    seen["db-2"] = time.time() - 4
+    assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == []
+    monkeypatch.setattr(patroni.Patroni, "_get", lambda self, member, path, timeout_s: (patroni.UNREACHABLE, None))
+    assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == ["db-1", "db-2"], "no answer is no contact"
