@@ -347,7 +347,11 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
         if actions:
             injected, started = actions[0].phases["injected"], actions[0].start
             m["old_primary_writable_s"] = old_primary_writable_s(loop.rounds, split, injected, started)
-            m["promoted_standby_rounds"] = promoted_standby_rounds(loop.rounds, split, injected, started)
+            healed = actions[0].phases.get("rolled_back")
+            m["promoted_standby_rounds"] = promoted_standby_rounds(loop.rounds, split, injected, started, healed)
+            # shown beside it: a standby promoted once caught up after the heal is a failover, not a lagging one
+            m["promoted_after_heal_rounds"] = (promoted_standby_rounds(loop.rounds, split, injected, started)
+                                               - m["promoted_standby_rounds"])
             actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
     m.update(_wal_alarm(experiment, actions, loop.rounds))
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
@@ -420,14 +424,18 @@ def _primary_before(rounds: list[dict[str, Any]], probes: set[str], injected: fl
 
 
 def promoted_standby_rounds(rounds: list[dict[str, Any]], probes: set[str], injected: float,
-                            started: float | None = None) -> int:
-    """Rounds after the fault in which a member other than the primary of before it took writes: a failover,
-    wanted when the primary is lost, a data loss when the promoted standby lagged.
+                            started: float | None = None, healed: float | None = None) -> int:
+    """Rounds after the fault (and before ``healed``, where given) in which a member other than the primary of
+    before it took writes: a failover, wanted when the primary is lost, a data loss when the promoted standby
+    lagged.
 
     The primary is the one of before the fault's start (``started``): a fault that goes in by stages (the
-    WAL disk filled) may stop it before the injection is complete."""
+    WAL disk filled) may stop it before the injection is complete. After the heal a standby that was cut off
+    may catch up from the archive and, its lag now within ``maximum_lag_on_failover``, be promoted while the
+    old primary is still recovering: no longer a lagging standby, so ``healed`` ends the window."""
     primary = _primary_before(rounds, probes, started or injected)
-    return sum(1 for r in rounds if r["t"] >= injected and _writable(r, probes) - primary) if primary else 0
+    end = healed if healed is not None else float("inf")
+    return sum(1 for r in rounds if injected <= r["t"] < end and _writable(r, probes) - primary) if primary else 0
 
 
 def old_primary_writable_s(rounds: list[dict[str, Any]], probes: set[str], injected: float,
@@ -547,8 +555,13 @@ def _settle(outputs: StackOutputs, containers: LocalContainers | None) -> None:
     the service ready everywhere."""
     wait_cluster_whole(outputs, "a whole cluster before the next drill", log_tail=containers and containers.log_tail)
     patroni = Patroni(outputs)
-    wait_for("every database member in touch with the DCS before the next drill",
-             lambda: not patroni.out_of_touch_with_dcs(), timeout=120)
+    behind = patroni.out_of_touch_with_dcs()
+    if behind:
+        started = time.monotonic()
+        say(f"waiting for {', '.join(behind)} to be in touch with the DCS again (not on failsafe, leader key seen)")
+        wait_for("every database member in touch with the DCS before the next drill",
+                 lambda: not patroni.out_of_touch_with_dcs(), timeout=120)
+        say(f"every database member in touch with the DCS after {time.monotonic() - started:.1f} s")
     wait_service_ready(outputs, containers, timeout_s=120)
 
 

@@ -53,5 +53,8 @@ def test_a_member_whose_dcs_contact_is_older_than_a_loop_and_its_retries_is_out_
     assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == ["db-2"], "30 s > 1 + 2 + 2 s"
     seen["db-2"] = time.time() - 4
     assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == []
+    monkeypatch.setattr(patroni.Patroni, "_get", lambda self, member, path, timeout_s: (
+        200, {"state": "running", "dcs_last_seen": time.time(), "failsafe_mode_is_active": member.name == "db-1"}))
+    assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == ["db-1"], "a leader kept by failsafe is not in touch"
     monkeypatch.setattr(patroni.Patroni, "_get", lambda self, member, path, timeout_s: (patroni.UNREACHABLE, None))
     assert patroni.Patroni(OUTPUTS).out_of_touch_with_dcs() == ["db-1", "db-2"], "no answer is no contact"

@@ -95,6 +95,7 @@ def test_a_standby_taking_writes_after_the_fault_is_counted_per_round() -> None:
     assert promoted_standby_rounds(waited, {"split"}, injected=10.0) == 0
     staged = _rounds((8.0, "db-1"), (9.0, ""), (10.5, ""), (12.0, "db-2"))  # the primary stopped before injection
     assert promoted_standby_rounds(staged, {"split"}, injected=10.0) == 0, "no primary right before: not judged"
+    assert promoted_standby_rounds(failover, {"split"}, injected=10.0, healed=12.5) == 1, "only while the fault held"
     assert promoted_standby_rounds(staged, {"split"}, injected=10.0, started=8.5) == 1
     assert old_primary_writable_s(staged, {"split"}, injected=10.0, started=8.5) == 0.5
 

@@ -110,18 +110,23 @@ class Patroni:
         return [m["name"] for m in standbys]
 
     def out_of_touch_with_dcs(self, timeout_s: float = 3) -> list[str]:
-        """Members whose last good contact with the DCS (``dcs_last_seen`` of ``GET /patroni``) is older than one
-        HA loop and its retries, or that do not answer: after an etcd outage the members' views can lag the
-        cluster's own report of a leader and a streaming standby, and a drill started then meets a cluster that
-        may not survive the next fault (seen: a leader demoting itself under a REJECT partition because etcd,
-        just healed from the drill before, had not answered it yet)."""
+        """Members still living on failsafe mode (``failsafe_mode_is_active`` in ``GET /patroni``: a leader kept
+        only because every member answered it, or a replica that heard so within ttl), that see no leader key
+        (``cluster_unlocked``), whose last read of the DCS (``dcs_last_seen``) is older than one HA loop and its
+        retries, or that do not answer. After an etcd outage ``/cluster`` shows a leader and a streaming standby
+        well before Patroni holds its lock in etcd again, and a drill started then meets a cluster that may not
+        survive the next fault (seen twice: the leader demoting itself, or the lagging standby promoted, under
+        the REJECT partition of the drill that followed a DCS drill). ``dcs_last_seen`` alone does not tell: the
+        etcd3 client's watch cache answers reads while lease keepalives fail."""
         config = self.config(timeout_s=timeout_s)
         within = float(config.get("loop_wait", 10)) + float(config.get("retry_timeout", 10)) + DCS_SEEN_SLACK_S
         now, behind = time.time(), []
         for member in self.outputs.database.members:
             status, body = self._get(member, "/patroni", timeout_s)
-            seen = body.get("dcs_last_seen") if isinstance(body, dict) else None
-            if status == UNREACHABLE or not seen or now - float(seen) > within:
+            body = body if isinstance(body, dict) else {}
+            seen = body.get("dcs_last_seen")
+            if (status == UNREACHABLE or not seen or now - float(seen) > within
+                    or body.get("failsafe_mode_is_active") or body.get("cluster_unlocked")):
                 behind.append(member.name)
         return behind
 
