@@ -24,7 +24,6 @@ from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.database import member_writable
 from harness.core.host_access import HostAccess
-from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.pgbackrest import PgBackRest, switch_wal
@@ -36,7 +35,6 @@ from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
 from harness.core.wal_disk import (
     DEVICES_COMMAND,
-    FILLER,
     MAX_WAL_COMMAND,
     STATFS_COMMAND,
     WAL_HEADROOM_FACTOR,
@@ -46,6 +44,7 @@ from harness.core.wal_disk import (
     parse_statfs,
 )
 from infra.database import MAX_LAG_ON_FAILOVER
+from infra.drill_access import FILLER, QDISC_HANDLE, RULE_TAG
 from infra.uplinks import INGRESS_PORT, PLAIN_HTTP_PORT
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
@@ -503,7 +502,7 @@ def _udp_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
     ns = ctx.access.network(_host(ctx.outputs, args))
     rule = ["INPUT", "-p", "udp", *(["--dport", str(args["port"])] if "port" in args else []), "-m", "statistic",
             "--mode", "random", "--probability", str(probability), "-j", "DROP",
-            "-m", "comment", "--comment", f"{TAG}:udp-loss"]
+            "-m", "comment", "--comment", f"{RULE_TAG}:udp-loss"]
     ns.run("iptables", "-I", *rule)
     try:
         yield

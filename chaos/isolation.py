@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from harness.core.host_access import HostAccess
-from harness.core.netns import TAG, HostNetwork
+from harness.core.netns import HostNetwork
 from harness.core.outputs import Host
 from harness.core.progress import say
 from harness.core.ssh import Sessions
+from infra.drill_access import RULE_TAG
 
 
 def _addresses(ssh: Sessions, source: Host, target: str) -> list[str]:
@@ -68,7 +69,7 @@ def line_cut(access: HostAccess, ingress: Host, ports: tuple[int, ...], line: st
     """A provider's line gone dead, as its users meet it: every packet arriving on the ingress host's public
     ports dropped (connections hang, nothing answers), established ones included; undone afterwards."""
     rules = [["INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP", "-m", "comment", "--comment",
-              f"{TAG}:line-{line}"] for port in ports]
+              f"{RULE_TAG}:line-{line}"] for port in ports]
     with _applied(access, {ingress.name: (ingress, rules)}, f"line {line}"):
         say(f"line {line} is dead at {ingress.name}: ports {', '.join(map(str, ports))} drop every packet")
         yield
@@ -80,7 +81,7 @@ def _rules(access: HostAccess, planned: list[tuple[Host, str, str]], action: str
     cut lands at one instant; every rule is removed afterwards, whatever happens."""
     by_source: dict[str, tuple[Host, list[list[str]]]] = {}
     for source, address, target in planned:
-        rule = ["OUTPUT", "-d", address, "-j", action, "-m", "comment", "--comment", f"{TAG}:{target}"]
+        rule = ["OUTPUT", "-d", address, "-j", action, "-m", "comment", "--comment", f"{RULE_TAG}:{target}"]
         by_source.setdefault(source.name, (source, []))[1].append(rule)
     with _applied(access, by_source, what):
         yield

@@ -24,12 +24,12 @@ from harness.core.outputs import BackupSite, StackOutputs
 from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.pgbackrest import REACH_TIMEOUT_S, PgBackRest, switch_wal, wait_archived
 from harness.core.phases import Phases
-from harness.core.postgres_shell import AS_POSTGRES, PATRONICTL, PG_BIN, psql
+from harness.core.postgres_shell import AS_POSTGRES, PATRONICTL, psql
 from harness.core.progress import say
 from harness.core.ssh import Sessions
 from harness.core.waiting import wait_for
 from infra.database import DATA_DIR
-from infra.drill_access import RESTORE_LOG
+from infra.drill_access import PG_BIN, RESTORE_LOG
 
 SENTINEL_CHECKSUM = ("select md5(string_agg(seq || ':' || payload, ',' order by seq)) "
                      "from drill.sentinel where seq <= %s")

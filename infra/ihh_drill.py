@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -81,18 +82,16 @@ def _qdisc(rest: Sequence[str]) -> bool:
 def _shapes() -> list[tuple[Token, ...]]:
     s = SETTINGS
     data, pg_ctl, postgres = s["data_dir"], f"{s['pg_bin']}/pg_ctl", ("runuser", "-u", "postgres", "--")
-    manager = ("ihh-manager",)
     return [
         ("true",), ("uname", re.compile("-[srm]")),
         ("date", "+%s"), ("date", "+%s.%N"), ("hostname", "-I"), ("getent", "ahostsv4", NAME),
         ("ip", "-o", "link", "show"), ("iptables", "-S"), ("tc", "qdisc", "show"), ("ss", "-Htlnu"),
-        ("supervisorctl", "status"), ("/usr/sbin/sshd", "-T"), manager,
+        ("supervisorctl", "status"), ("/usr/sbin/sshd", "-T"), ("ihh-manager",),
         # reading: metadata of any path, the content of configuration files only
-        ("test", re.compile(r"-[efdxpSL]"), _path_ok_token()), ("stat", re.compile(r"-Lc"), re.compile(r"%[UuGgaYsi]"),
-                                                               _path_ok_token()),
-        ("cat", "--", _readable_token()), ("cat", _readable_token()),
+        ("test", re.compile(r"-[efdxpSL]"), _one_path), ("stat", "-Lc", re.compile(r"%[UuGgaYsi]"), _one_path),
+        ("cat", "--", _one_readable), ("cat", _one_readable),
         ("stat", "-f", "-c", "%b %a %S", f"{data}/pg_wal/", data), ("stat", "-L", "-c", "%d", f"{data}/pg_wal/", data),
-        ("mountpoint", "-q", _path_ok_token()), ("findmnt", "-n", "-o", "SOURCE", "-T", _path_ok_token()),
+        ("mountpoint", "-q", _one_path), ("findmnt", "-n", "-o", "SOURCE", "-T", _one_path),
         ("lsblk", "-s", "-n", "-o", "TYPE", re.compile(r"/dev/[A-Za-z0-9/_-]+")),
         ("find", f"{data}/pg_wal/archive_status", "-name", "*.ready"),
         ("pgrep", "-o", "-u", "postgres", "-f", "bin/patroni"),
@@ -127,12 +126,12 @@ def _shapes() -> list[tuple[Token, ...]]:
     ]
 
 
-def _path_ok_token() -> Callable[[Sequence[str]], bool]:
-    return lambda rest: len(rest) == 1 and _path_ok(rest[0])
+def _one_path(rest: Sequence[str]) -> bool:
+    return len(rest) == 1 and _path_ok(rest[0])
 
 
-def _readable_token() -> Callable[[Sequence[str]], bool]:
-    return lambda rest: len(rest) == 1 and _readable(rest[0])
+def _one_readable(rest: Sequence[str]) -> bool:
+    return len(rest) == 1 and _readable(rest[0])
 
 
 def _one_filler(rest: Sequence[str]) -> bool:
@@ -210,8 +209,7 @@ def _run(argv: Sequence[str], stdin: str | None = None) -> int:
 def _manager() -> str:
     if os.path.isdir("/run/systemd/system"):
         return "systemd"
-    return "supervisord" if any(os.access(os.path.join(d, "supervisorctl"), os.X_OK)
-                                for d in os.environ.get("PATH", "").split(":")) else "none"
+    return "supervisord" if shutil.which("supervisorctl") else "none"
 
 
 def _stopped(kind: str, pairs: Sequence[str]) -> int:
@@ -248,6 +246,7 @@ def _iptables_batch() -> int:
 
 
 def _builtin(argv: Sequence[str]) -> int | None:
+    """Run ``argv`` if it is one of the wrapper's own verbs; None when it is a program to execute instead."""
     s, verb = SETTINGS, argv[0]
     data, wal = s["data_dir"], s["wal_dir"]
     actions: dict[str, Callable[[], int]] = {
@@ -278,13 +277,10 @@ def run(argv: Sequence[str]) -> int:
     code = 0
     for command in commands(argv):
         sys.stdout.flush()
-        code = _builtin(command) if command[0] in _BUILTINS else _run(command)
+        code = _builtin(command)
+        if code is None:
+            code = _run(command)
     return code
-
-
-_BUILTINS = {"ihh-manager", "ihh-hold", "ihh-held", "ihh-release", "ihh-stopped", "ihh-clock-step", "ihh-clock-mark",
-             "ihh-clock-unmark", "ihh-wal-fillers", "ihh-pgdata-wipe", "ihh-pgdata-empty", "ihh-pgdata-copy",
-             "ihh-pgdata-drop-copy", "iptables-batch", "--version"}
 
 
 def main() -> int:

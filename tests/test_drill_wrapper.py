@@ -9,13 +9,21 @@ import types
 import pytest
 
 from harness.core import services
-from harness.core.netns import QDISC_HANDLE, TAG
 from harness.core.outputs import StackOutputs
-from harness.core.postgres_shell import PATRONICTL, PG_BIN, psql
+from harness.core.postgres_shell import PATRONICTL, psql
 from harness.core.ssh import then
-from harness.core.wal_disk import DEVICES_COMMAND, FILLER, MAX_WAL_COMMAND, STATFS_COMMAND
+from harness.core.wal_disk import DEVICES_COMMAND, MAX_WAL_COMMAND, STATFS_COMMAND
 from infra.database import DATA_DIR
-from infra.drill_access import RESTORE_LOG, sudoers_text, wrapper_text, wrapper_version
+from infra.drill_access import (
+    FILLER,
+    PG_BIN,
+    QDISC_HANDLE,
+    RESTORE_LOG,
+    RULE_TAG,
+    sudoers_text,
+    wrapper_text,
+    wrapper_version,
+)
 from infra.host_probes import PROBES
 from tests.helpers import program
 
@@ -54,7 +62,7 @@ def _harness_commands() -> list[str]:
              "runuser -u pgbackrest -- pgbackrest --stanza=main --repo=1 --set=20260101-000000F info --output=json",
              "timeout 20 runuser -u postgres -- pgbackrest --stanza=main --repo=1 info --output=json",
              "runuser -u postgres -- pgbackrest --stanza=main --repo=1 restore --link-all",
-             "iptables -S", f"iptables -I INPUT -s 10.1.2.3/32 -m comment --comment {TAG}:cut -j DROP",
+             "iptables -S", f"iptables -I INPUT -s 10.1.2.3/32 -m comment --comment {RULE_TAG}:cut -j DROP",
              f"tc qdisc add dev eth0 root handle {QDISC_HANDLE} netem delay 100ms loss 1%",
              f"tc qdisc del dev eth0 root handle {QDISC_HANDLE}", "getent ahostsv4 db-2", "hostname -I",
              "cat /etc/ihh/backup-schedule.json", "grep -rhE 'action=booking[.]create record=1 ' /var/log/remote",

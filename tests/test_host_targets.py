@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.core import services
-from harness.core.netns import QDISC_HANDLE, Completed, HostNetwork
+from harness.core.netns import Completed, HostNetwork
 from harness.core.outputs import OutputsError, StackOutputs
+from infra.drill_access import QDISC_HANDLE
 from infra.model import ROLE_SERVICES
 from tests.helpers import outputs_record, program
 

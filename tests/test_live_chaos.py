@@ -19,12 +19,13 @@ from chaos.runner import RunOptions, run_experiment
 from harness.core.containers import LocalContainers
 from harness.core.ecs_power import ENDPOINT_ENV, KEY_ID_ENV, KEY_SECRET_ENV
 from harness.core.http_json import ready_on_every_uplink
-from harness.core.netns import QDISC_HANDLE, NetworkNamespace
+from harness.core.netns import NetworkNamespace
 from harness.core.outputs import Host
 from harness.core.patroni import Patroni, wait_cluster_whole
 from harness.core.toxiproxy import TOXIC_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
 from harness.pipeline import QUICK_EXPERIMENTS
+from infra.drill_access import QDISC_HANDLE
 from tests.drill_journals import assert_drill_ran_and_undid_its_faults
 from tests.fake_ecs import FakeEcs
 
@@ -206,7 +207,7 @@ def test_sigkill_mid_fault_then_cleanup_leaves_nothing(steady, containers, tmp_p
 def test_cleanup_removes_a_wal_disk_filler_a_killed_drill_left(steady, containers) -> None:
     """The wal-disk-full drill's filler is its own mark: after a SIGKILL, --cleanup finds and deletes it."""
     from harness.core.ssh import Sessions
-    from harness.core.wal_disk import FILLER
+    from infra.drill_access import FILLER
 
     standby = next(h.name for h in steady.hosts(role="database")
                    if h.name != wait_for("a leader", lambda: Patroni(steady).leader(timeout_s=2), timeout=60))

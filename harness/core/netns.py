@@ -3,8 +3,8 @@
 The same iptables and tc commands run either way. ``SshNetwork`` runs them on the host as root over
 SSH (any host: a cloud server, a machine in the server room, a local container); ``NetworkNamespace``
 enters a local container's namespace with ``nsenter`` from the control machine. Rules and qdiscs the
-harness adds carry its marks (``TAG`` in iptables comments, ``QDISC_HANDLE``), so a cleanup finds them
-after a crash, whichever way they were added.
+harness adds carry its marks (``RULE_TAG`` in iptables comments, ``QDISC_HANDLE``; both in
+``infra.drill_access``), so a cleanup finds them after a crash, whichever way they were added.
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from dataclasses import dataclass
 
 from harness.core.ssh import Sessions
 from infra.drill_access import QDISC_HANDLE, RULE_TAG
-
-__all__ = ["QDISC_HANDLE", "TAG", "HostNetwork", "NetworkNamespace", "SshNetwork"]
-
-TAG = RULE_TAG
 
 Completed = subprocess.CompletedProcess[str]
 
@@ -52,7 +48,7 @@ class HostNetwork(ABC):
     def tagged_rules(self) -> list[list[str]]:
         """The drills' iptables rules still present, each as arguments for ``iptables -D``."""
         listing = self.run("iptables", "-S", check=False).stdout.splitlines()
-        return [shlex.split(line[3:]) for line in listing if line.startswith("-A ") and f"{TAG}:" in line]
+        return [shlex.split(line[3:]) for line in listing if line.startswith("-A ") and f"{RULE_TAG}:" in line]
 
     def drill_qdisc_devices(self) -> list[str]:
         """The interfaces that carry a root qdisc with the drills' handle (one ``tc`` call for all)."""

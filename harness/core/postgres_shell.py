@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from infra.drill_access import PATRONI_CONFIG, PG_BIN
-
-__all__ = ["AS_POSTGRES", "PATRONICTL", "PG_BIN", "psql"]
+from infra.drill_access import PATRONI_CONFIG
 
 AS_POSTGRES = "runuser -u postgres --"
 PATRONICTL = f"{AS_POSTGRES} patronictl -c {PATRONI_CONFIG}"

@@ -13,9 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.outputs import Host, Service
 from harness.core.ssh import Sessions, then
-from infra.drill_access import HELD_MARK
-
-__all__ = ["HELD_MARK", "crash", "held", "manager", "start"]
 
 DETECT = "ihh-manager"
 """Prints systemd, supervisord or none (the drill wrapper looks)."""
@@ -44,7 +41,8 @@ def _services(host: Host) -> tuple[Service, ...]:
 def crash_commands(kind: str, services: tuple[Service, ...]) -> list[str]:
     """SIGKILL to every process of each service (and of its user), then the service held stopped: the manager
     would restart it at once otherwise (supervisord's autorestart, systemd's Restart=). The held services are
-    marked first (``HELD_MARK``), so `harness chaos --cleanup` starts them after a SIGKILL of the drill."""
+    marked first (``infra.drill_access.HELD_MARK``), so `harness chaos --cleanup` starts them after a SIGKILL
+    of the drill."""
     commands = [f"ihh-hold {' '.join(shlex.quote(s.name) for s in services)}"]
     names = " ".join(shlex.quote(s.systemd if kind == "systemd" else s.supervisor) for s in services)
     commands.append(f"systemctl kill --signal=SIGKILL --kill-whom=all {names}" if kind == "systemd"

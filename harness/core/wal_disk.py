@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 from harness.core.postgres_shell import psql
 from infra.database import DATA_DIR, WAL_DIR
-from infra.drill_access import FILLER
-
-__all__ = ["FILLER", "WAL_PATH", "DiskUsage", "alarm_free_bytes", "on_own_disk", "parse_statfs"]
 
 WAL_PATH = f"{WAL_DIR}/pg_wal"
 STATFS_COMMAND = f"stat -f -c '%b %a %S' {DATA_DIR}/pg_wal/ {DATA_DIR}"
