@@ -218,7 +218,7 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
     return 0 if all(j.verdict in ("pass", "not_tested") for j in journals) else EXIT_FAILED  # not_tested: not injected
 
 
-def _interrupted(signum: int, frame: object) -> None:
+def undo_then_exit(signum: int, frame: object) -> None:
     """The first SIGTERM or SIGINT unwinds every fault's ``finally``; later ones must not cut that undo short."""
     for kind in (signal.SIGTERM, signal.SIGINT):
         signal.signal(kind, _while_undoing)
@@ -482,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # every command that injects a fault (chaos, restore, all) undoes it in `finally`: SIGTERM must unwind too
-    previous = {kind: signal.signal(kind, _interrupted) for kind in (signal.SIGTERM, signal.SIGINT)}
+    previous = {kind: signal.signal(kind, undo_then_exit) for kind in (signal.SIGTERM, signal.SIGINT)}
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

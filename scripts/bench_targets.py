@@ -11,6 +11,7 @@ just disturbed by the other.
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import tempfile
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from chaos.experiment import find_experiments
 from chaos.runner import run_experiments
+from harness.cli import undo_then_exit
 from harness.core.outputs import StackOutputs
 from harness.core.ssh import Sessions
 
@@ -71,6 +73,8 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=10, help="per host, for the command latency")
     parser.add_argument("experiments", nargs="*", help="names (default: every drill)")
     args = parser.parse_args()
+    for kind in (signal.SIGTERM, signal.SIGINT):  # as `harness chaos`: a signal undoes the fault in effect first
+        signal.signal(kind, undo_then_exit)
     command_latency(args.stack, args.latency_samples)
     names = args.experiments or [e.name for e in find_experiments([])]
     columns = ["verdict", "inject_s", *FIGURES]
