@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import tempfile
 from pathlib import Path
 
 from chaos.runner import run_experiments
+from harness.cli import undo_then_exit
 
 DEFAULT = ["database-primary-kill", "primary-partition-drop", "primary-partition-reject", "dcs-quorum-loss"]
 FIGURES = ["writes_back_s", "user_visible_outage_s", "old_primary_writable_s", "dual_writable_rounds",
@@ -55,6 +57,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the journals in this folder")
     parser.add_argument("experiments", nargs="*", default=DEFAULT)
     args = parser.parse_args()
+    for kind in (signal.SIGTERM, signal.SIGINT):  # as `harness chaos`: a signal undoes the fault in effect first
+        signal.signal(kind, undo_then_exit)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         for name in args.experiments:
