@@ -41,6 +41,16 @@ max_wal_size, recycled segments kept) and 256 MB wal_keep_size that was ~900 MB 
 Standbys keep their place by replication slots (use_slots), not by wal_keep_size; a slot of a standby that is
 down holds WAL only up to ``max_slot_wal_keep_size``, so it cannot fill the WAL disk (the standby then needs
 a rebuild instead). max_wal_size + max_slot_wal_keep_size stays well inside ``WAL_DISK_MB``. Converged by ``up``."""
+WAL_RECEIVER_TIMEOUT = "10s"
+"""How long a standby's walreceiver waits on a silent upstream. It also bounds a wait that ignores shutdown:
+PostgreSQL 15.20's walreceiver, asked for a start point up to a segment ahead of the new primary's flush
+position (a crashed primary restarted as a standby, the wal-disk-full drill), waits for the upstream to catch
+up for wal_receiver_timeout and does not stop on a fast shutdown meanwhile; Patroni's stop before pg_rewind
+waited out the default 60 s ("terminating walreceiver due to timeout while waiting for upstream to catch up";
+CI: whole 69.6 s after the heal). The walreceiver asks the primary for a reply after half of it, so 10 s only
+ends a connection that is really silent."""
+REPLICATION_PARAMETERS = {**WAL_SIZING, "wal_receiver_timeout": WAL_RECEIVER_TIMEOUT}
+"""The PostgreSQL parameters that ``up`` converges on a running cluster (all reloadable)."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""
 PRIMARY_START_TIMEOUT_S = 0
@@ -171,7 +181,7 @@ def patroni_config(
                         "log_connections": "on",
                         "log_disconnections": "on",
                         "shared_buffers": "128MB",
-                        **WAL_SIZING,
+                        **REPLICATION_PARAMETERS,
                     },
                 },
             },

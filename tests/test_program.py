@@ -253,7 +253,7 @@ def test_local_database_hosts_keep_their_wal_on_a_disk_of_its_own(local) -> None
     """A loop-mounted filesystem per database host (sized by label), bound at WAL_DIR; Patroni puts pg_wal there."""
     import yaml
 
-    from infra.database import WAL_DIR, WAL_DISK_MB, WAL_SIZING
+    from infra.database import REPLICATION_PARAMETERS, WAL_DIR, WAL_DISK_MB, WAL_SIZING
 
     disks = {v.name: v for v in local.graph.of_type("docker:index/volume:Volume") if v.name.startswith("disk-")}
     assert set(disks) == {"disk-db-1-wal", "disk-db-2-wal"}, "only the database hosts have a WAL disk"
@@ -266,6 +266,8 @@ def test_local_database_hosts_keep_their_wal_on_a_disk_of_its_own(local) -> None
     patroni = yaml.safe_load({u["file"]: u["content"] for u in db1.inputs["uploads"]}["/etc/patroni/patroni.yml"])
     assert {"waldir": f"{WAL_DIR}/pg_wal"} in patroni["bootstrap"]["initdb"]
     assert {"waldir": f"{WAL_DIR}/pg_wal"} in patroni["postgresql"]["basebackup"]
+    # what `up` converges later is what a new cluster starts with
+    assert REPLICATION_PARAMETERS.items() <= patroni["bootstrap"]["dcs"]["postgresql"]["parameters"].items()
     # a dead standby's slot may not fill the disk: WAL kept for slots and checkpoints fits with room to spare
     megabytes = {k: int(v.removesuffix("MB")) for k, v in WAL_SIZING.items() if str(v).endswith("MB")}
     assert megabytes["max_wal_size"] + megabytes["max_slot_wal_keep_size"] <= WAL_DISK_MB * 0.75

@@ -14,7 +14,7 @@ from harness.core.patroni import Patroni
 from harness.core.progress import say
 from harness.core.waiting import wait_for
 from infra.config import DatabaseConfig
-from infra.database import FAILSAFE_MODE, PRIMARY_START_TIMEOUT_S, WAL_SIZING
+from infra.database import FAILSAFE_MODE, PRIMARY_START_TIMEOUT_S, REPLICATION_PARAMETERS
 
 
 def wanted(config: DatabaseConfig) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def wanted(config: DatabaseConfig) -> dict[str, Any]:
     return {"ttl": timing.ttl, "loop_wait": timing.loop_wait, "retry_timeout": timing.retry_timeout,
             "synchronous_mode": config.synchronous, "failsafe_mode": FAILSAFE_MODE,
             "primary_start_timeout": PRIMARY_START_TIMEOUT_S,
-            "postgresql": {"parameters": dict(WAL_SIZING)}}
+            "postgresql": {"parameters": dict(REPLICATION_PARAMETERS)}}
 
 
 def differences(current: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
