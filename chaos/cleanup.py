@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.host_access import HostAccess
+from harness.core.media_line import MediaLine
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.power import HostPower
@@ -122,6 +123,10 @@ def cleanup(containers: LocalContainers | None, outputs: StackOutputs) -> list[s
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)
         undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
         undone += restore_contract(api, outputs)
+    if outputs.media_line_api:
+        line = MediaLine(outputs.media_line_api, outputs.secret("media_line_token"))
+        wait_for("the media line's API", line.answers, timeout=60)
+        undone += line.clear_all()
     with HostAccess(outputs, containers) as access:
         undone += start_stopped_services(access, restarted)
         undone += remove_network_faults(access)

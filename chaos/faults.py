@@ -24,6 +24,7 @@ from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.database import member_writable
 from harness.core.host_access import HostAccess
+from harness.core.media_line import IMPAIRMENTS, MediaLine, impaired
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.pgbackrest import PgBackRest, switch_wal
@@ -86,6 +87,13 @@ class FaultContext:
                 "in front of its lines: a real provider's line can be cut (at its ingress host) but not shaped "
                 "from here")
         return Toxiproxy(self.outputs.toxiproxy_api)
+
+    def media_line(self) -> MediaLine:
+        if not self.outputs.media_line_api:
+            raise FaultUnavailableError(
+                f"stack {self.outputs.stack!r} (platform {self.outputs.platform}) has no media line simulator in "
+                "front of its TURN nodes: a real client's path cannot be impaired from here")
+        return MediaLine(self.outputs.media_line_api, self.outputs.secret("media_line_token"))
 
 
 @dataclass(frozen=True)
@@ -542,4 +550,32 @@ def _udp_rate(ctx: FaultContext, args: Args) -> Iterator[None]:
 def _udp_delay(ctx: FaultContext, args: Args) -> Iterator[None]:
     """Delay needs netem; where the kernel lacks it the fault is reported unavailable, never faked."""
     with _root_qdiscs(ctx, args, "netem", "delay", f"{int(args.get('delay_ms', 100))}ms"):
+        yield
+
+
+def _media_link(outputs: StackOutputs, args: Args) -> str:
+    """The TURN node whose media line is impaired: ``node`` by name or position in the outputs."""
+    ref = args.get("node", 0)
+    nodes = outputs.av_nodes
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        if not 0 <= ref < len(nodes):
+            raise KeyError(f"no TURN node number {ref} in the stack outputs ({len(nodes)} node(s))")
+        return nodes[ref].name
+    return outputs.av_node(str(ref)).name
+
+
+def _impairment(args: Args) -> dict[str, float]:
+    values = {k: float(args[k]) for k in IMPAIRMENTS if k in args}
+    if not values:
+        raise ValueError(f"media-impair: give at least one of {', '.join(IMPAIRMENTS)}")
+    return values
+
+
+@fault("media-impair", describe=lambda o, a: (
+    f"impair the media line in front of TURN node {_media_link(o, a)} (the wan host's UDP impairer, both "
+    f"directions): {_impairment(a)}"))
+def _media_impair(ctx: FaultContext, args: Args) -> Iterator[None]:
+    """Delay, jitter, loss, duplication or a rate cap on the UDP path to one TURN node, without netem."""
+    link, values = _media_link(ctx.outputs, args), _impairment(args)
+    with impaired(ctx.media_line(), link, values):
         yield

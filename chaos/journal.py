@@ -57,6 +57,8 @@ class Journal:
     measurements: dict[str, Any] = field(default_factory=dict)
     goals: dict[str, dict[str, Any]] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)
+    media: list[dict[str, Any]] = field(default_factory=list)
+    """The calls carried during the drill (``media-call`` probes): figures per direction, moves between nodes."""
 
     def begin(self, name: str, kind: str, target: str = "") -> Activity:
         activity = Activity(name, kind, target, start=time.time())
@@ -75,7 +77,7 @@ class Journal:
             "deviated": self.deviated, "verdict": self.verdict, "reason": self.reason,
             "hypothesis": self.hypothesis, "activities": [a.to_json() for a in self.activities],
             "measurements": self.measurements, "goals": self.goals, "load": self.load,
-            "timeline": self.timeline,
+            "timeline": self.timeline, "media": self.media,
         }
 
     def save(self) -> None:

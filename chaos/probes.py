@@ -17,8 +17,10 @@ from typing import Any
 
 import paramiko
 
+from chaos.av_call import CallSetupError, RunningCall, start_call
 from harness.core.database import connect, member_writable
 from harness.core.http_json import post_json, ready
+from harness.core.media_call import CallReport
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni, PatroniError
 from harness.core.pgbackrest import PgBackRest, switch_wal, wait_archived
@@ -45,6 +47,8 @@ class ProbeContext:
     rng: random.Random = field(default_factory=random.Random)
     max_wal: dict[str, int] = field(default_factory=dict)
     """Each member's max_wal_size in bytes, read once: the WAL disk's alarm level is twice it."""
+    calls: dict[int, RunningCall] = field(default_factory=dict)
+    """The calls ``media-call`` probes carry, by the TURN node they started on; stopped by ``finish_calls``."""
     _ssh: Sessions | None = None
 
     @property
@@ -58,7 +62,14 @@ class ProbeContext:
             self._ssh = Sessions(self.outputs)
         return self._ssh
 
+    def finish_calls(self) -> list[CallReport]:
+        """Stop every call the probes carried; their reports (a call whose thread did not end has none)."""
+        reports = [call.finish() for call in self.calls.values()]
+        self.calls.clear()
+        return [r for r in reports if r is not None]
+
     def close(self) -> None:
+        self.finish_calls()
         if self._ssh is not None:
             self._ssh.close()
             self._ssh = None
@@ -103,6 +114,30 @@ def turn_allocate(ctx: ProbeContext, args: dict[str, Any]) -> Result:
         except (TurnError, OSError):
             results.append(False)
     return _select(nodes, args.get("need", "any"), results, "TURN nodes allocate")
+
+
+CALL_LENGTH_S = 600.0
+"""The longest a drill's call runs; the drill stops it sooner, when it measures."""
+
+
+@PROBES.register("media-call")
+def media_call(ctx: ProbeContext, args: dict[str, Any]) -> Result:
+    """A call through TURN node number ``through``, set up through the service at the first round and carried
+    from then on; it holds while media arrived in the last ``silence_s`` (moving nodes on its own after
+    ``restart_after_s`` of silence, as an ICE restart does)."""
+    through = int(args.get("through", 0))
+    if through not in ctx.calls:
+        try:
+            ctx.calls[through] = start_call(ctx.outputs, ctx.rng, through, CALL_LENGTH_S,
+                                            float(args.get("restart_after_s", 1.0)))
+        except (CallSetupError, TurnError, OSError, ValueError) as exc:
+            return False, f"call not set up: {exc}"
+    running = ctx.calls[through]
+    if not running.thread.is_alive():
+        report = running.result[0] if running.result else None
+        return False, f"call ended: {report.dropped if report else 'its thread died'}"
+    silent = running.call.silent_for()
+    return silent <= float(args.get("silence_s", 0.5)), f"media through {running.call.node}, silent {silent:.2f} s"
 
 
 @PROBES.register("database-leader")

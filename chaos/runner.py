@@ -171,6 +171,12 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
         load_result.append(LoadRun(shared.out_dir, shared.slice(since, until), 0))
         journal.load = {"dir": str(shared.out_dir), "users": experiment.load_users, "window": [since, until]}
     journal.timeline = [{"t": r["t"], "failed": r["failed"]} for r in loop.rounds if r["failed"]]
+    calls = ctx.finish_calls()
+    journal.media = [report.as_dict() for report in calls]
+    for action in [a for a in journal.activities if a.kind == "action" and a.phases.get("rolled_back")]:
+        if calls:  # the call's figures while this fault held: call quality under each impairment
+            held = (action.phases["injected"] or action.start or 0.0, action.phases["rolled_back"] or 0.0)
+            action.output = {**(action.output or {}), "media": [d for c in calls for d in c.window(*held)]}
     _measure(experiment, journal, ctx, loop, load_result)
 
 
@@ -354,9 +360,20 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
                                                - m["promoted_standby_rounds"])
             actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
     m.update(_wal_alarm(experiment, actions, loop.rounds))
+    m.update(_media_measurements(journal.media))
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
     journal.measurements = m
     _judge(experiment, journal)
+
+
+def _media_measurements(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the drill carried calls: the longest media gap in any direction, the loss outside it, the moves."""
+    if not calls:
+        return {}
+    return {"media_gap_s": max(c["longest_gap_s"] for c in calls),
+            "media_loss_outside_gap_pct": max(c["loss_outside_gap_pct"] for c in calls),
+            "media_node_moves": sum(len(c["moves"]) for c in calls),
+            "media_dropped_calls": sum(1 for c in calls if c["dropped"])}
 
 
 def _probe_measurements(experiment: Experiment, actions: list[Activity]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class AppTierArgs:
     database_hosts: tuple[str, ...]
     av_nodes: list[Host]
     """The A/V nodes whose client-facing TURN addresses the service hands out with credentials."""
+    av_udp: dict[str, pulumi.Output[str]]
+    """Where clients send each node's UDP (the platform's media line, or the node itself)."""
     secrets: StackSecrets
     depends_on: list[pulumi.Resource]
     replacement_image: str | None = None
@@ -65,7 +67,7 @@ class AppTier(pulumi.ComponentResource):
         super().__init__("ihh:app:AppTier", name, None, opts)
         self.service_port = SERVICE_PORT
         av_endpoints = pulumi.Output.all(
-            *[pulumi.Output.all(h.endpoints["turn-udp"], h.endpoints["turn-tcp"]) for h in args.av_nodes]
+            *[pulumi.Output.all(args.av_udp[h.name], h.endpoints["turn-tcp"]) for h in args.av_nodes]
         )
         service = av_endpoints.apply(lambda eps: service_config(args, [h.name for h in args.av_nodes], eps))
         self.hosts = [

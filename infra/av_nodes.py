@@ -3,11 +3,13 @@
 The service mints short-lived credentials (username ``expiry:user``, password the
 HMAC-SHA1 of it under the shared secret), so no long-term TURN password exists.
 Peers on loopback and private ranges are denied, so a TURN node is no open relay
-into the hospital's own networks.
+into the hospital's own networks; only the nodes' own relay addresses are allowed
+where they are private (locally), so a call's two legs can reach each other.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -43,8 +45,9 @@ class AvNodesArgs:
     depends_on: list[pulumi.Resource]
 
 
-def turnserver_config(name: str, secret: str) -> str:
-    """coturn's configuration: REST-API auth, no CLI, private and loopback peers denied."""
+def turnserver_config(name: str, secret: str, relay: str | None = None, relays: tuple[str, ...] = ()) -> str:
+    """coturn's configuration: REST-API auth, no CLI, private and loopback peers denied but the TURN nodes'
+    own ``relays`` (coturn checks allowed-peer-ip first); ``relay`` is this node's relay address, if fixed."""
     lines = [
         f"listening-port={TURN_PORT}",
         "fingerprint",
@@ -65,7 +68,9 @@ def turnserver_config(name: str, secret: str) -> str:
         "total-quota=1200",
         "log-file=stdout",
         "simple-log",
+        *([f"relay-ip={relay}"] if relay else []),
         *[f"denied-peer-ip={r}" for r in DENIED_PEERS],
+        *[f"allowed-peer-ip={r}" for r in relays],
     ]
     return "\n".join([*lines, ""])
 
@@ -74,33 +79,41 @@ class AvNodes(pulumi.ComponentResource):
     """At least two TURN nodes (GD-1.2.4), each reachable by clients on its own port."""
 
     hosts: list[Host]
+    relays: dict[str, str | None]
+    """Each node's relay address where the platform fixes it (the peers the nodes allow)."""
 
     def __init__(self, name: str, args: AvNodesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ihh:av:AvNodes", name, None, opts)
+        specs = [self._spec(args, node, i) for i, node in enumerate(args.nodes, start=1)]
+        relays = {spec.name: args.platform.relay_address(spec) for spec in specs}
+        allowed = tuple(r for r in relays.values() if r)
         self.hosts = [
             args.platform.host(
-                HostSpec(
-                    name=node,
-                    roles=("av",),
-                    site=args.site,
-                    image="av",
-                    ordinal=i,
-                    networks=("media",),
-                    ports=(Port("turn-udp", TURN_PORT, "udp"), Port("turn-tcp", TURN_PORT, "tcp")),
-                    files=(
-                        File(
-                            "/etc/ihh/turnserver.conf",
-                            args.shared_secret.apply(lambda secret, node=node: turnserver_config(node, secret)),
-                            owner="turnserver",
-                            mode="0600",
-                        ),
-                    ),
-                    healthcheck=Healthcheck(("ihh-probe", "tcp", "127.0.0.1", str(TURN_PORT))),
-                    labels={f"{LABEL_PREFIX}av.protocol": "turn", f"{LABEL_PREFIX}av.auth": "rest-shared-secret"},
-                ),
+                dataclasses.replace(spec, files=(File(
+                    "/etc/ihh/turnserver.conf",
+                    args.shared_secret.apply(lambda secret, spec=spec: turnserver_config(
+                        spec.name, secret, relays[spec.name], allowed)),
+                    owner="turnserver",
+                    mode="0600",
+                ),)),
                 parent=self,
                 depends_on=args.depends_on,
             )
-            for i, node in enumerate(args.nodes, start=1)
+            for spec in specs
         ]
+        self.relays = relays
         self.register_outputs({"nodes": [h.name for h in self.hosts]})
+
+    @staticmethod
+    def _spec(args: AvNodesArgs, node: str, ordinal: int) -> HostSpec:
+        return HostSpec(
+            name=node,
+            roles=("av",),
+            site=args.site,
+            image="av",
+            ordinal=ordinal,
+            networks=("media",),
+            ports=(Port("turn-udp", TURN_PORT, "udp"), Port("turn-tcp", TURN_PORT, "tcp")),
+            healthcheck=Healthcheck(("ihh-probe", "tcp", "127.0.0.1", str(TURN_PORT))),
+            labels={f"{LABEL_PREFIX}av.protocol": "turn", f"{LABEL_PREFIX}av.auth": "rest-shared-secret"},
+        )

@@ -88,6 +88,10 @@ class LocalConfig:
 
     bind_address: str = "127.0.0.1"
     port_base: int = 17000
+    media_subnet: str = "10.213.77.0/24"
+    """The media network's subnet: fixed, so each TURN node's relay address is known when its configuration
+    is written and the nodes may relay to each other's relays and to nothing else private. Outside the
+    engine's own address pools (172.17-31.x, 192.168.x), so no network it makes later can overlap it."""
 
 
 @dataclass(frozen=True)
@@ -321,7 +325,7 @@ def _database(value: Any) -> DatabaseConfig:
 
 
 def _local(value: Any) -> LocalConfig:
-    raw = _object("local", value, {"bindAddress", "portBase"}, set())
+    raw = _object("local", value, {"bindAddress", "portBase", "mediaSubnet"}, set())
     bind = _str("local.bindAddress", raw.get("bindAddress", "127.0.0.1"))
     try:
         loopback = ipaddress.ip_address(bind).is_loopback
@@ -329,7 +333,16 @@ def _local(value: Any) -> LocalConfig:
         raise ConfigError("local.bindAddress", f"must be an IP address, got {bind!r}") from exc
     if not loopback:
         raise ConfigError("local.bindAddress", f"must be a loopback address (127.0.0.0/8 or ::1), got {bind}")
-    return LocalConfig(bind_address=bind, port_base=_int("local.portBase", raw.get("portBase", 17000), 1024, 64000))
+    subnet = _str("local.mediaSubnet", raw.get("mediaSubnet", LocalConfig.media_subnet))
+    try:
+        media = ipaddress.IPv4Network(subnet)
+    except ValueError as exc:
+        raise ConfigError("local.mediaSubnet",
+                          f"must be an IPv4 network such as 10.213.77.0/24, got {subnet!r}") from exc
+    if not media.is_private or not 16 <= media.prefixlen <= 26:
+        raise ConfigError("local.mediaSubnet", f"must be a private IPv4 network of /16 to /26, got {subnet}")
+    return LocalConfig(bind_address=bind, port_base=_int("local.portBase", raw.get("portBase", 17000), 1024, 64000),
+                       media_subnet=str(media))
 
 
 def _prod(value: Any) -> ProdConfig:

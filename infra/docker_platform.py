@@ -8,12 +8,14 @@ it joins nothing that the segmentation keeps apart.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_tls as tls
 
+from infra.av_nodes import TURN_PORT
 from infra.config import LocalConfig, Site, Uplink
 from infra.drill_access import drill_access_files
 from infra.images import IMAGES_DIR, ROLE_PACKAGES, TOXIPROXY_BINARY, base_image_tag, role_image_tag
@@ -45,9 +47,19 @@ PORTS_PER_HOST: dict[Role, int] = {"wan": 40, "ingress": 4, "app": 4, "database"
 TOXIPROXY_API_PORT = 8474
 DNS_OPTIONS = ("timeout:1", "attempts:1")
 """resolv.conf options of every local host: a name the engine no longer knows fails within a second."""
+RELAY_HOST_OFFSET = 10
+"""TURN node N relays from the media subnet's host number 10 + N; the engine hands out addresses from the
+bottom of the subnet to the other hosts on it, which are fewer than ten."""
 DISKS_DIR = "/var/lib/ihh/disks"
 """Where the local stack's disks (loop-mounted ext4 images) are mounted on this machine, one per host and disk."""
 UPLINK_LISTEN_BASE = 20000
+MEDIA_LINE_LISTEN_BASE = 21000
+"""Where the wan host's UDP impairer listens for each TURN node's clients (the media line), one port per node."""
+MEDIA_LINE_API_PORT = 8475
+MEDIA_LINE_SLOT = 20
+"""The wan host's published ports from here on are the media line's: its API, then one UDP port per TURN node.
+Fixed, since the service is told these addresses before the wan host is declared (after the app tier)."""
+MEDIA_LINE_TOKEN_PATH = "/etc/ihh/wan/media-line-token"  # noqa: S105 - a path, not the token
 
 
 class DockerPlatform(pulumi.ComponentResource):
@@ -72,6 +84,8 @@ class DockerPlatform(pulumi.ComponentResource):
         self.prefix = f"ihh-{stack}"
         self.local = local
         self._images: dict[Role, docker.Image] = {}
+        self._media_links: list[dict[str, str]] = []
+        self._media_token: pulumi.Output[str] | None = None
         child = pulumi.ResourceOptions(parent=self)
         self.management = docker.Network(
             "net-mgmt",
@@ -85,6 +99,7 @@ class DockerPlatform(pulumi.ComponentResource):
                 f"net-{segment}",
                 name=f"{self.prefix}-{segment}",
                 internal=internal,
+                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=local.media_subnet)] if segment == "media" else None,
                 labels=self._labels({f"{LABEL_PREFIX}network": segment}),
                 opts=child,
             )
@@ -133,6 +148,12 @@ class DockerPlatform(pulumi.ComponentResource):
     def internal_address(self, host_name: str) -> str:
         return host_name
 
+    def relay_address(self, spec: HostSpec) -> str | None:
+        """A TURN node's fixed address on the media network: the subnet's tenth host onwards, by ordinal."""
+        if "av" not in spec.roles or "media" not in spec.networks:
+            return None
+        return str(ipaddress.IPv4Network(self.local.media_subnet)[RELAY_HOST_OFFSET + spec.ordinal])
+
     def address_on(self, host_name: str, network: NetworkName) -> str:
         return f"{host_name}.{network}"  # an alias on that network alone (the short name is on every one)
 
@@ -140,6 +161,7 @@ class DockerPlatform(pulumi.ComponentResource):
         container_name = f"{self.prefix}-{spec.name}"
         opts = pulumi.ResourceOptions(parent=parent, depends_on=depends_on)
         published = (Port("ssh", 22), *spec.ports)
+        slots = [port.slot if port.slot is not None else index for index, port in enumerate(published)]
         ports = [
             docker.ContainerPortArgs(
                 internal=port.container_port,
@@ -147,13 +169,13 @@ class DockerPlatform(pulumi.ComponentResource):
                 ip=self.local.bind_address,
                 protocol=port.protocol,
             )
-            for slot, port in enumerate(published)
+            for slot, port in zip(slots, published, strict=True)
         ]
         endpoints = {
             port.purpose: pulumi.Output.from_input(
                 f"{self.local.bind_address}:{self.port(spec.image, spec.ordinal, slot)}"
             )
-            for slot, port in enumerate(published)
+            for slot, port in zip(slots, published, strict=True)
         }
         # The stack generates each host's SSH host key, so checks verify it instead of trusting on first use.
         host_key = tls.PrivateKey(
@@ -189,8 +211,9 @@ class DockerPlatform(pulumi.ComponentResource):
             image=spec.replacement_image or self.image(spec.image).image_name,
             networks_advanced=[
                 *[
-                    docker.ContainerNetworksAdvancedArgs(name=self.networks[n].name,
-                                                         aliases=[spec.name, self.address_on(spec.name, n)])
+                    docker.ContainerNetworksAdvancedArgs(
+                        name=self.networks[n].name, aliases=[spec.name, self.address_on(spec.name, n)],
+                        ipv4_address=self.relay_address(spec) if n == "media" else None)
                     for n in spec.networks
                 ],
                 docker.ContainerNetworksAdvancedArgs(name=self.management.name),
@@ -232,6 +255,31 @@ class DockerPlatform(pulumi.ComponentResource):
             ssh_host_key=host_key.public_key_openssh,
         )
 
+    def media_lines(self, av_hosts: list[Host], token: pulumi.Output[str]) -> dict[str, pulumi.Output[str]]:
+        """Each TURN node's clients go through the wan host's UDP impairer (declared with the provider lines)."""
+        self._media_links = [
+            {"name": h.name, "listen": f"0.0.0.0:{MEDIA_LINE_LISTEN_BASE + i}",
+             "upstream": f"{self.address_on(h.name, 'media')}:{TURN_PORT}"}
+            for i, h in enumerate(av_hosts)
+        ]
+        self._media_token = token
+        return {h.name: pulumi.Output.from_input(
+                    f"{self.local.bind_address}:{self.port('wan', 1, MEDIA_LINE_SLOT + 1 + i)}")
+                for i, h in enumerate(av_hosts)}
+
+    def _media_line(self) -> tuple[tuple[Port, ...], tuple[File, ...]]:
+        """The wan host's media line: its ports and files, where TURN nodes stand behind it."""
+        if not self._media_links or self._media_token is None:
+            return (), ()
+        ports = (Port("media-line-api", MEDIA_LINE_API_PORT, slot=MEDIA_LINE_SLOT),
+                 *[Port(f"media-{link['name']}", int(link["listen"].rpartition(":")[2]), "udp",
+                        slot=MEDIA_LINE_SLOT + 1 + i) for i, link in enumerate(self._media_links)])
+        config = {"api": f"0.0.0.0:{MEDIA_LINE_API_PORT}", "token_file": MEDIA_LINE_TOKEN_PATH,
+                  "ready_file": "/tmp/ihh-media-line-ready", "links": self._media_links}  # noqa: S108 - in the host
+        files = (File("/etc/ihh/wan/udp-links.json", json.dumps(config, indent=2)),
+                 File(MEDIA_LINE_TOKEN_PATH, self._media_token, owner="nobody", mode="0600"))
+        return ports, files
+
     def provider_lines(
         self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,
         parent: pulumi.Resource, site: Site,
@@ -248,18 +296,20 @@ class DockerPlatform(pulumi.ComponentResource):
              "toxicity": 1.0, "attributes": {"rate": kbytes[u.name]}}
             for u in uplinks for stream in ("downstream", "upstream")
         ]
+        media_ports, media_files = self._media_line()
         spec = HostSpec(
             name="wan",
             roles=("wan",),
             site=site,
             image="wan",
             ordinal=1,
-            networks=("uplink",),
+            networks=("uplink", "media") if media_ports else ("uplink",),
             ports=(Port("toxiproxy-api", TOXIPROXY_API_PORT),
-                   *[Port(f"uplink-{u.name}", UPLINK_LISTEN_BASE + i) for i, u in enumerate(uplinks)]),
+                   *[Port(f"uplink-{u.name}", UPLINK_LISTEN_BASE + i) for i, u in enumerate(uplinks)], *media_ports),
             files=(
                 File("/etc/ihh/wan/proxies.json", json.dumps(proxies, indent=2)),
                 File("/etc/ihh/wan/toxics.json", json.dumps(toxics, indent=2)),
+                *media_files,
             ),
             # Healthy once the contracted shaping is applied, not merely when the API answers.
             healthcheck=Healthcheck(("ihh-probe", "file", "/tmp/ihh-wan-ready")),  # noqa: S108 - in the container

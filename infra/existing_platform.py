@@ -99,6 +99,14 @@ class ExistingPlatform(pulumi.ComponentResource):
     def internal_address(self, host_name: str) -> str:
         return host_name
 
+    def relay_address(self, spec: HostSpec) -> str | None:
+        """An existing TURN node relays from whatever address it has; none is fixed from here."""
+        return None
+
+    def media_lines(self, av_hosts: list[Host], token: pulumi.Output[str]) -> dict[str, pulumi.Output[str]]:
+        """Clients reach each TURN node directly; no simulator stands in front of a real line."""
+        return {h.name: h.endpoints["turn-udp"] for h in av_hosts}
+
     def address_on(self, host_name: str, network: NetworkName) -> str:
         return host_name
 

@@ -47,6 +47,9 @@ class Port:
     purpose: str
     container_port: int
     protocol: Literal["tcp", "udp"] = "tcp"
+    slot: int | None = None
+    """Where a platform publishes a host's ports in a block of its own (locally): a fixed place in it, for a port
+    whose address other hosts are told before this host is declared; by default the next free place."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,16 @@ class Platform(Protocol):
 
     def address_on(self, host_name: str, network: NetworkName) -> str:
         """The name that reaches ``host_name`` on ``network`` itself, whatever other networks two hosts share."""
+        ...
+
+    def relay_address(self, spec: HostSpec) -> str | None:
+        """The address a TURN node's relays get, where the platform fixes it before the node exists (locally, on
+        the media network); None where relays use public addresses, which no denied peer range covers."""
+        ...
+
+    def media_lines(self, av_hosts: list[Host], token: pulumi.Output[str]) -> dict[str, pulumi.Output[str]]:
+        """Where clients send each TURN node's UDP: the node itself, or a line simulator in front of it whose
+        API (``token``) impairs the media path as Toxiproxy does the uplinks."""
         ...
 
     def provider_lines(

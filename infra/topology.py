@@ -75,11 +75,12 @@ class Topology(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.av_udp = platform.media_lines(self.av.hosts, secrets.passwords["media-line-token"])
         self.app = AppTier(
             "app",
             AppTierArgs(
                 platform=platform, site=config.primary_site, servers=layout.app,
-                database_hosts=layout.database, av_nodes=self.av.hosts, secrets=secrets,
+                database_hosts=layout.database, av_nodes=self.av.hosts, av_udp=self.av_udp, secrets=secrets,
                 depends_on=[h.resource for h in self.database.members],
                 replacement_image=config.service_image,
             ),
@@ -125,8 +126,11 @@ class Topology(pulumi.ComponentResource):
             "uplinks": uplinks,
             "toxiproxy_api": None if line_host is None
             else line_host.endpoints["toxiproxy-api"].apply(lambda ep: f"http://{ep}"),
+            "media_line_api": None if line_host is None or "media-line-api" not in line_host.endpoints
+            else line_host.endpoints["media-line-api"].apply(lambda ep: f"http://{ep}"),
             "av_nodes": [
-                {"name": h.name, "turn": h.endpoints["turn-udp"], "turn_tcp": h.endpoints["turn-tcp"],
+                {"name": h.name, "turn": self.av_udp[h.name], "turn_tcp": h.endpoints["turn-tcp"],
+                 "turn_direct": h.endpoints["turn-udp"],
                  "realm": "ihh.local", "internal_port": TURN_PORT}
                 for h in self.av.hosts
             ],
@@ -167,6 +171,7 @@ class Topology(pulumi.ComponentResource):
                 "turn_shared_secret": self.credentials.passwords["turn-shared-secret"],
                 "patroni_rest_password": self.credentials.passwords["patroni-rest"],
                 "service_session_key": self.credentials.passwords["service-session-key"],
+                "media_line_token": self.secrets.passwords["media-line-token"],
             },
         }
 

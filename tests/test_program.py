@@ -295,3 +295,34 @@ def test_the_executor_finds_exactly_the_disks_the_program_declares(local) -> Non
     disks = sorted(d for r in local.graph.resources if (d := disk_of(r)) is not None)
     assert [(str(path), size) for path, size in disks] == [
         ("/var/lib/ihh/disks/ihh-local-db-1-wal", WAL_DISK_MB), ("/var/lib/ihh/disks/ihh-local-db-2-wal", WAL_DISK_MB)]
+
+
+def test_turn_nodes_relay_to_each_others_relays_and_no_other_private_peer(local) -> None:
+    """Locally the relays are private and fixed: each node allows exactly the nodes' relay addresses (a call's
+    legs reach each other), every other private range stays denied; where none is fixed, none is allowed."""
+    import ipaddress
+
+    from infra.av_nodes import turnserver_config
+    from infra.config import LocalConfig
+
+    def turnserver(graph, name: str) -> list[str]:
+        node = next(c for c in graph.of_type("docker:index/container:Container") if c.name == name)
+        return {u["file"]: u["content"] for u in node.inputs["uploads"]}["/etc/ihh/turnserver.conf"].splitlines()
+
+    subnet = ipaddress.IPv4Network(LocalConfig.media_subnet)
+    media = next(n for n in local.graph.of_type("docker:index/network:Network") if n.name == "net-media")
+    assert media.inputs["ipamConfigs"] == [{"subnet": str(subnet)}]
+    relays = {}
+    for name in ("turn-1", "turn-2"):
+        node = next(c for c in local.graph.of_type("docker:index/container:Container") if c.name == name)
+        on_media = next(n for n in node.inputs["networksAdvanced"] if n["name"].endswith("-media"))
+        relays[name] = on_media["ipv4Address"]
+        assert ipaddress.IPv4Address(relays[name]) in subnet
+    assert len(set(relays.values())) == 2
+    for name, relay in relays.items():
+        lines = turnserver(local.graph, name)
+        assert f"relay-ip={relay}" in lines
+        assert sorted(x.split("=", 1)[1] for x in lines if x.startswith("allowed-peer-ip=")) == sorted(relays.values())
+        assert "denied-peer-ip=10.0.0.0-10.255.255.255" in lines
+    unfixed = turnserver_config("turn-1", "secret")  # a platform that fixes no relay address (prod, existing)
+    assert "allowed-peer-ip" not in unfixed and "relay-ip" not in unfixed

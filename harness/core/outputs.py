@@ -183,9 +183,12 @@ class AvNode(_Record):
 
     name: str
     turn: str
+    """Where clients send UDP to the node: through the media line where one stands in front of it (locally)."""
     turn_tcp: str = ""
     realm: str = ""
     internal_port: int = 3478
+    turn_direct: str = ""
+    """The node's own published UDP address, bypassing any media line."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +329,8 @@ class StackOutputs(_Record):
     availability: Availability
     backup_schedule: BackupSchedule
     toxiproxy_api: str | None = None
+    media_line_api: str | None = None
+    """The UDP impairer in front of the TURN nodes (the local media line), where one exists."""
     log_host: LogHost | None = None
     """None for hosts whose logs go to a log server of the hospital's own, outside the stack."""
     stack: str = dataclasses.field(default="", metadata={KEY: None})

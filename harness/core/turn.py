@@ -1,8 +1,9 @@
-"""A minimal TURN client (RFC 5766 Allocate over UDP) with TURN REST API credentials.
+"""A minimal TURN client (RFC 5766 over UDP) with TURN REST API credentials.
 
 It proves an A/V node really relays: the Allocate succeeds only when the node
 authenticates the short-lived credential minted from the shared secret, exactly as
-a browser's ICE agent would with credentials from the service.
+a browser's ICE agent would with credentials from the service. ``open_relay`` keeps
+an allocation for a call: the peer bound to a channel, media as ChannelData.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ REFRESH_REQUEST = 0x0004
 CREATE_PERMISSION_REQUEST = 0x0008
 CREATE_PERMISSION_SUCCESS = 0x0108
 CREATE_PERMISSION_ERROR = 0x0118
+CHANNEL_BIND_REQUEST = 0x0009
+CHANNEL_BIND_SUCCESS = 0x0109
+CHANNEL_BIND_ERROR = 0x0119
+FIRST_CHANNEL = 0x4000
+"""RFC 5766 §11: channel numbers 0x4000-0x7FFF; ChannelData starts with the number, so its first bits are 01."""
 ATTR_USERNAME = 0x0006
+ATTR_CHANNEL_NUMBER = 0x000C
 ATTR_MESSAGE_INTEGRITY = 0x0008
 ATTR_ERROR_CODE = 0x0009
 ATTR_LIFETIME = 0x000D
@@ -135,13 +142,46 @@ class TurnClient:
         wait = 0.25
         while time.monotonic() < deadline:
             self.sock.sendto(message, self.address)
-            self.sock.settimeout(min(wait, max(0.01, deadline - time.monotonic())))
+            answer = self._answer_to(transaction, min(time.monotonic() + wait, deadline))
+            if answer is not None:
+                return answer
+            wait *= 2  # RFC 5389 retransmission back-off
+        raise TurnError(f"no answer from TURN server {self.address[0]}:{self.address[1]} in {self.timeout_s:.1f} s")
+
+    def _answer_to(self, transaction: bytes, until: float) -> tuple[int, dict[int, bytes]] | None:
+        """The answer to ``transaction`` if it comes before ``until``; other datagrams (a peer's media that
+        arrives while a request waits, a late answer to an earlier try) are passed over."""
+        while (left := until - time.monotonic()) > 0:
+            self.sock.settimeout(max(0.005, left))
             try:
                 data, _ = self.sock.recvfrom(2048)
-                return _parse(data, transaction)
             except TimeoutError:
-                wait *= 2  # RFC 5389 retransmission back-off
-        raise TurnError(f"no answer from TURN server {self.address[0]}:{self.address[1]} in {self.timeout_s:.1f} s")
+                return None
+            if len(data) >= 20 and data[8:20] == transaction:
+                return _parse(data, transaction)
+        return None
+
+    def _authenticate(self, username: str, password: str) -> _Session:
+        """Allocate a UDP relay: first the unauthenticated try for realm and nonce, then the signed one."""
+        transport = _attr(ATTR_REQUESTED_TRANSPORT, bytes([UDP, 0, 0, 0]))
+        kind, attrs = self._exchange(ALLOCATE_REQUEST, [transport], None)
+        if kind != ALLOCATE_ERROR or _error_code(attrs)[0] != 401:
+            raise TurnError(f"expected a 401 challenge, got message type {kind:#06x}")
+        realm, nonce = attrs[ATTR_REALM], attrs[ATTR_NONCE]
+        key = hashlib.md5(f"{username}:{realm.decode()}:{password}".encode()).digest()  # noqa: S324 - RFC 5389
+        credentials = [_attr(ATTR_USERNAME, username.encode()), _attr(ATTR_REALM, realm), _attr(ATTR_NONCE, nonce)]
+        kind, attrs = self._exchange(ALLOCATE_REQUEST, [transport, *credentials], key)
+        if kind == ALLOCATE_ERROR:
+            code, reason = _error_code(attrs)
+            raise TurnError(f"allocation refused: {code} {reason}", code)
+        if kind != ALLOCATE_SUCCESS or ATTR_XOR_RELAYED_ADDRESS not in attrs:
+            raise TurnError(f"unexpected answer to Allocate: message type {kind:#06x}")
+        lifetime = struct.unpack("!I", attrs.get(ATTR_LIFETIME, b"\0\0\0\0"))[0]
+        return _Session(_xor_address(attrs[ATTR_XOR_RELAYED_ADDRESS]), lifetime, credentials, key)
+
+    def open_relay(self, username: str, password: str) -> Relay:
+        """An allocation kept for a call (released by ``Relay.close``)."""
+        return Relay(self, self._authenticate(username, password))
 
     def allocate(self, username: str, password: str, peers: tuple[str, ...] = ()) -> Allocation:
         """Allocate a UDP relay: first the unauthenticated try for realm and nonce, then the signed one.
@@ -150,26 +190,10 @@ class TurnClient:
         (peer -> True when granted, or the refusal's error code).
         """
         started = time.monotonic()
-        transport = _attr(ATTR_REQUESTED_TRANSPORT, bytes([UDP, 0, 0, 0]))
-        kind, attrs = self._exchange(ALLOCATE_REQUEST, [transport], None)
-        if kind != ALLOCATE_ERROR or _error_code(attrs)[0] != 401:
-            raise TurnError(f"expected a 401 challenge, got message type {kind:#06x}")
-        realm, nonce = attrs[ATTR_REALM], attrs[ATTR_NONCE]
-        key = hashlib.md5(f"{username}:{realm.decode()}:{password}".encode()).digest()  # noqa: S324 - RFC 5389
-        signed = [transport, _attr(ATTR_USERNAME, username.encode()), _attr(ATTR_REALM, realm),
-                  _attr(ATTR_NONCE, nonce)]
-        kind, attrs = self._exchange(ALLOCATE_REQUEST, signed, key)
-        if kind == ALLOCATE_ERROR:
-            code, reason = _error_code(attrs)
-            raise TurnError(f"allocation refused: {code} {reason}", code)
-        if kind != ALLOCATE_SUCCESS or ATTR_XOR_RELAYED_ADDRESS not in attrs:
-            raise TurnError(f"unexpected answer to Allocate: message type {kind:#06x}")
-        host, port = _xor_address(attrs[ATTR_XOR_RELAYED_ADDRESS])
-        lifetime = struct.unpack("!I", attrs.get(ATTR_LIFETIME, b"\0\0\0\0"))[0]
-        credentials = [_attr(ATTR_USERNAME, username.encode()), _attr(ATTR_REALM, realm), _attr(ATTR_NONCE, nonce)]
-        permissions = {peer: self._permission(peer, credentials, key) for peer in peers}
-        self._release(username, realm, nonce, key)
-        return Allocation(host, port, lifetime, time.monotonic() - started, permissions)
+        session = self._authenticate(username, password)
+        permissions = {peer: self._permission(peer, session.credentials, session.key) for peer in peers}
+        self._release(session)
+        return Allocation(*session.relayed, session.lifetime_s, time.monotonic() - started, permissions)
 
     def _permission(self, peer: str, credentials: list[bytes], key: bytes) -> bool | int:
         kind, attrs = self._exchange(
@@ -181,11 +205,84 @@ class TurnClient:
             return _error_code(attrs)[0]
         raise TurnError(f"unexpected answer to CreatePermission: message type {kind:#06x}")
 
-    def _release(self, username: str, realm: bytes, nonce: bytes, key: bytes) -> None:
+    def _release(self, session: _Session) -> None:
         """Refresh with lifetime 0 frees the relay at once instead of holding it for its lifetime."""
-        attrs = [_attr(ATTR_LIFETIME, struct.pack("!I", 0)), _attr(ATTR_USERNAME, username.encode()),
-                 _attr(ATTR_REALM, realm), _attr(ATTR_NONCE, nonce)]
-        self._exchange(REFRESH_REQUEST, attrs, key)
+        self._exchange(REFRESH_REQUEST, [_attr(ATTR_LIFETIME, struct.pack("!I", 0)), *session.credentials],
+                       session.key)
+
+
+@dataclass(frozen=True)
+class _Session:
+    """What an allocation's later requests need: its relayed address, and the credentials that sign them."""
+
+    relayed: tuple[str, int]
+    lifetime_s: int
+    credentials: list[bytes]
+    key: bytes
+
+
+class Relay:
+    """One allocation held for a call: its peer bound to a channel, media sent and received as ChannelData.
+
+    The allocation (600 s) and the channel binding (10 min) outlast a drill's call; a longer call would need
+    Refresh and ChannelBind again every few minutes, which this does not do.
+    """
+
+    def __init__(self, client: TurnClient, session: _Session) -> None:
+        self.client, self.session = client, session
+        self.channel = FIRST_CHANNEL
+        self._header = struct.pack("!H", self.channel)
+
+    @property
+    def relayed(self) -> tuple[str, int]:
+        return self.session.relayed
+
+    @property
+    def sock(self) -> socket.socket:
+        return self.client.sock
+
+    def bind(self, peer: tuple[str, int]) -> None:
+        """ChannelBind to ``peer`` (also its permission); the node refuses peers it may not relay to (403)."""
+        value = _attr(ATTR_CHANNEL_NUMBER, struct.pack("!HH", self.channel, 0))
+        kind, attrs = self.client._exchange(
+            CHANNEL_BIND_REQUEST, [value, _attr(ATTR_XOR_PEER_ADDRESS, _xor_encode(*peer)), *self.session.credentials],
+            self.session.key)
+        if kind == CHANNEL_BIND_ERROR:
+            code, reason = _error_code(attrs)
+            raise TurnError(f"channel bind to {peer[0]}:{peer[1]} refused: {code} {reason}", code)
+        if kind != CHANNEL_BIND_SUCCESS:
+            raise TurnError(f"unexpected answer to ChannelBind: message type {kind:#06x}")
+        self.sock.setblocking(False)
+
+    def send(self, payload: bytes) -> None:
+        """One datagram to the bound peer; a full socket buffer or a refused port drops it, as UDP would."""
+        try:
+            self.sock.sendto(self._header + struct.pack("!H", len(payload)) + payload, self.client.address)
+        except (BlockingIOError, ConnectionRefusedError):
+            pass
+
+    def received(self) -> list[bytes]:
+        """The peer's payloads waiting on the socket now (other messages, such as late answers, are dropped)."""
+        payloads = []
+        while True:
+            try:
+                data = self.sock.recv(2048)
+            except (BlockingIOError, ConnectionRefusedError):
+                return payloads
+            if len(data) >= 4 and data[:2] == self._header:
+                length = struct.unpack("!H", data[2:4])[0]
+                payloads.append(data[4:4 + length])
+
+    def close(self, release: bool = True) -> None:
+        """Free the allocation (skipped for a node that is gone: nothing would answer) and the socket."""
+        try:
+            if release:
+                self.sock.setblocking(True)
+                self.client._release(self.session)
+        except (TurnError, OSError):
+            pass  # the allocation times out on the node by itself
+        finally:
+            self.client.close()
 
 
 def allocate(

@@ -24,6 +24,7 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
+from docker.types import IPAMConfig, IPAMPool
 
 from harness.core.graph import GraphResource, ResourceGraph
 from harness.core.progress import say, step
@@ -52,13 +53,13 @@ class ApplyError(RuntimeError):
 APPLIED_INPUTS: dict[str, dict[str, frozenset[str] | None]] = {
     IMAGE: {"imageName": None, "build": frozenset({"context", "dockerfile", "args"}),
             "buildOnPreview": None, "skipPush": None},
-    NETWORK: {"name": None, "labels": None, "internal": None, "options": None},
+    NETWORK: {"name": None, "labels": None, "internal": None, "options": None, "ipamConfigs": frozenset({"subnet"})},
     VOLUME: {"name": None, "labels": None, "driver": None, "driverOpts": None},
     CONTAINER: {"name": None, "image": None, "hostname": None, "command": None, "envs": None, "labels": None,
                 "init": None, "restart": None, "capabilities": frozenset({"adds"}), "dnsOpts": None,
                 "ports": frozenset({"internal", "external", "ip", "protocol"}),
                 "volumes": frozenset({"volumeName", "containerPath", "readOnly"}),
-                "networksAdvanced": frozenset({"name", "aliases"}),
+                "networksAdvanced": frozenset({"name", "aliases", "ipv4Address"}),
                 "uploads": frozenset({"file", "content", "executable"}),
                 "healthcheck": frozenset({"tests", "interval", "timeout", "retries", "startPeriod"})},
 }
@@ -275,11 +276,13 @@ class DockerApplier:
         if name in self.existing_networks():
             report.unchanged.append(name)
             return
+        pools = [IPAMPool(subnet=c["subnet"]) for c in resource.inputs.get("ipamConfigs") or []]
         self.client.networks.create(
             name,
             driver="bridge",
             internal=bool(resource.inputs.get("internal", False)),
             options=resource.inputs.get("options") or None,
+            ipam=IPAMConfig(pool_configs=pools) if pools else None,
             labels=self._labels(resource, spec_hash),
         )
         report.created.append(name)
@@ -344,7 +347,8 @@ class DockerApplier:
         networking = None
         if first is not None:
             networking = api.create_networking_config(
-                {first["name"]: api.create_endpoint_config(aliases=first.get("aliases") or None)}
+                {first["name"]: api.create_endpoint_config(aliases=first.get("aliases") or None,
+                                                           ipv4_address=first.get("ipv4Address") or None)}
             )
         created = api.create_container(
             image=inputs["image"],
@@ -360,7 +364,8 @@ class DockerApplier:
         )
         container_id = created["Id"]
         for network in networks[1:]:
-            api.connect_container_to_network(container_id, network["name"], aliases=network.get("aliases") or None)
+            api.connect_container_to_network(container_id, network["name"], aliases=network.get("aliases") or None,
+                                             ipv4_address=network.get("ipv4Address") or None)
         uploads = inputs.get("uploads") or []
         if uploads:
             api.put_archive(container_id, "/", _tar(uploads))

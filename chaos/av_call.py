@@ -1,0 +1,83 @@
+"""A consultation's audio call, set up as a patient's and a doctor's apps set it up, carried while a drill runs.
+
+Both ends get their ICE servers (and short-lived TURN credentials) from the service's ``/v1/av-sessions``
+for one booking between a drill patient and a drill doctor; the call then runs in a thread of its own
+(``harness.core.media_call``) while the drill's probes ask, each round, whether media still flows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import uuid
+from typing import Any
+
+from harness.core.http_json import post_json
+from harness.core.media_call import CallReport, IceServer, MediaCall
+from harness.core.outputs import StackOutputs
+from harness.core.service_sessions import ADMIN, bearer, session_for
+from loadtests.identities import mobile, resident_id
+
+SETUP_TIMEOUT_S = 5.0
+
+
+class CallSetupError(RuntimeError):
+    """The service would not set up the call (which request, and what it answered)."""
+
+
+def _post(outputs: StackOutputs, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """One write through the first uplink that answers, as an app retries on the other line."""
+    answers = []
+    headers = {**(bearer(token) if token else {}), "Idempotency-Key": uuid.uuid4().hex}
+    for uplink in outputs.uplinks:
+        status, answer = post_json(f"{uplink.url}{path}", body, headers,
+                                   timeout_s=SETUP_TIMEOUT_S, ca=outputs.ca_cert_path)
+        if status == 201:
+            return answer
+        answers.append(f"{uplink.name}: {status or 'no answer'}")
+    raise CallSetupError(f"POST {path} failed on every uplink ({', '.join(answers)})")
+
+
+def call_ice_servers(outputs: StackOutputs, rng: random.Random) -> tuple[list[IceServer], list[IceServer]]:
+    """(patient's, doctor's) ICE servers for one new booking, each from ``POST /v1/av-sessions`` with its session."""
+    admin = session_for(outputs, ADMIN, ttl_s=300)
+    patient = _post(outputs, "/v1/patients", {"name": "演练患者 drill patient", "id_number": resident_id(rng),
+                                               "mobile": mobile(rng)}, None)
+    doctor = _post(outputs, "/v1/doctors", {"name": "演练医生 drill doctor", "department": "全科",
+                                             "license_no": f"D{uuid.uuid4().hex[:10]}"}, admin)
+    slot = dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * rng.randint(0, 500_000))
+    patient_token = patient["session_token"]
+    booking = _post(outputs, "/v1/bookings", {"patient_id": patient["patient_id"], "doctor_id": doctor["doctor_id"],
+                                              "slot": slot.isoformat()}, patient_token)
+    doctor_token = session_for(outputs, f"doctor:{doctor['doctor_id']}", ttl_s=300)
+    legs = [_post(outputs, "/v1/av-sessions", {"booking_id": booking["booking_id"]}, token)["ice_servers"]
+            for token in (patient_token, doctor_token)]
+    return ([IceServer.from_service(s) for s in legs[0]], [IceServer.from_service(s) for s in legs[1]])
+
+
+class RunningCall:
+    """A call carried in a thread of its own until ``finish`` stops it and returns its report."""
+
+    def __init__(self, call: MediaCall, duration_s: float) -> None:
+        self.call = call
+        self.result: list[CallReport] = []
+        self.thread = threading.Thread(target=lambda: self.result.append(call.run(duration_s)), daemon=True,
+                                       name="media-call")
+        self.thread.start()
+
+    def finish(self, timeout_s: float = 10.0) -> CallReport | None:
+        self.call.stop.set()
+        self.thread.join(timeout=timeout_s)
+        return self.result[0] if self.result else None
+
+
+def start_call(outputs: StackOutputs, rng: random.Random, through: int, duration_s: float,
+               restart_after_s: float) -> RunningCall:
+    """Set a call up through the service and start carrying it through the stack's TURN node number ``through``."""
+    node = outputs.av_nodes[through].name
+    patient, doctor = call_ice_servers(outputs, rng)
+    start = next((i for i, server in enumerate(patient) if server.node == node), None)
+    if start is None:
+        raise CallSetupError(f"the service's ICE servers ({', '.join(s.node for s in patient)}) do not include {node}")
+    return RunningCall(MediaCall(patient, doctor, start=start, restart_after_s=restart_after_s), duration_s)
