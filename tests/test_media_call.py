@@ -68,3 +68,14 @@ def test_ice_servers_are_read_from_the_services_answer_and_must_match() -> None:
         MediaCall([parsed], [other])
     with pytest.raises(ValueError, match="start must name"):
         MediaCall([parsed], [parsed], start=1)
+
+
+def test_the_reports_timeline_counts_arrivals_per_bin_and_shows_the_gap() -> None:
+    from harness.core.media_call import CallReport
+
+    d = stream(50)  # 1 s; nothing arrives from 0.4 s to 0.6 s
+    d.arrivals = [(s, t + 5 * MS) for s, t in d.sent_at.items() if not 20 <= s < 30]
+    timeline = CallReport(["turn-1"], [], [], 1.0, raw=[d], clock_offset_ns=10**18).timeline()
+    counts = timeline["received"]["a->b"]
+    assert timeline["start"] == 1e9 and sum(counts) == 40
+    assert counts[4] == 0 and counts[5] == 0 and counts[3] == 5

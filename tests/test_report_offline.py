@@ -52,3 +52,34 @@ def test_a_run_that_never_reached_its_stack_still_gets_a_report(tmp_path: Path) 
     assert evidence["run"]["project_commit"] == "unknown" and evidence["run"]["project_tree_dirty"] is None
     claimed = {r["id"] for r in evidence["requirements"] if r["verdict"] not in ("not_tested", "organisational")}
     assert not claimed, claimed  # nothing ran, so nothing is claimed, not even the monthly summary
+
+
+def test_a_drills_call_is_evidence_for_gd_1_2_4_with_its_plot_and_quality_under_each_fault(tmp_path: Path) -> None:
+    folder, _ = run_folder(tmp_path)
+    direction = {"direction": "patient->doctor", "sent": 500, "received": 440, "lost": 60, "duplicated": 0,
+                 "reordered": 0, "loss_pct": 12.0, "loss_outside_gap_pct": 0.0, "delay_ms_p50": 1.2,
+                 "delay_ms_p95": 3.4, "delay_ms_max": 9.0, "jitter_ms": 0.4, "longest_gap_s": 1.21}
+    call = {"nodes": ["turn-1", "turn-2"], "directions": [direction], "dropped": "", "seconds": 10.0,
+            "moves": [{"from": "turn-1", "to": "turn-2", "at": 1005.0, "setup_s": 0.05}],
+            "longest_gap_s": 1.21, "loss_outside_gap_pct": 0.0,
+            "timeline": {"start": 1000.0, "bin_s": 0.1,
+                         "received": {"patient->doctor": [5] * 40 + [0] * 12 + [5] * 48}}}
+    kill = {"name": "kill the TURN node relaying the call", "kind": "action", "status": "succeeded",
+            "phases": {"injected": 1004.0, "rolled_back": 1008.0}, "output": {"media": [direction]}}
+    journal = folder / "chaos" / "av-call-failover" / "journal.json"
+    journal.parent.mkdir(parents=True)
+    journal.write_text(json.dumps({
+        "experiment": {"name": "av-call-failover", "requirements": ["GD-1.2.4"]}, "verdict": "pass",
+        "failure_mode": "av-node-failure", "status": "completed", "timeline": [], "load": {}, "goals": {},
+        "reason": "goals met", "measurements": {"media_gap_s": 1.21}, "activities": [kill], "media": [call]}))
+    build_report(folder, "local", folder.name, "2026-11-25T00:00:00Z")
+    evidence = json.loads((folder / "evidence.json").read_text())
+    by_id = {r["id"]: r for r in evidence["requirements"]}
+    details = [e["detail"] for e in by_id["GD-1.2.4"]["evidence"]]
+    assert any("call through turn-1 -> turn-2: patient->doctor 440/500 packets" in d and "1.21 s" in d
+               for d in details), details
+    assert any("call under kill the TURN node" in e["detail"] for e in by_id["TM-5.3"]["evidence"])
+    assert evidence["plots"]["media_calls"] == "plots/media-calls.svg"
+    assert (folder / "plots" / "media-calls.svg").read_text().startswith("<?xml")
+    html = (folder / "index.html").read_text()
+    assert "Audio/video calls carried (GD-1.2.4, TM-5.3)" in html and "av-call-failover: turn-1 -&gt; turn-2" in html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from checks.suites.facts import assert_owner_only
@@ -44,6 +46,26 @@ def test_no_relay_to_loopback_or_private_peers(target, outputs) -> None:
     allocation = allocate(_node(outputs, target).turn, outputs.secret("turn_shared_secret"), peers=FORBIDDEN_PEERS)
     granted = [peer for peer, answer in allocation.permissions.items() if answer is True]
     assert not granted, f"{target.name}: must not relay to loopback or private peers: granted {granted}"
+
+
+@pytest.mark.requirements("GD-1.2.4", "EH-2.2.2")
+@pytest.mark.impact("critical")
+def test_private_peers_allowed_are_exactly_the_turn_nodes_relays(host, target, outputs) -> None:
+    """A call's two legs meet through the nodes' own relay addresses, so those may be peers where they are private
+    (locally); nothing else private may: the address beside each allowed one is tried and must be refused."""
+    lines = host.file(CONFIG).content_string.splitlines()
+    allowed = {line.split("=", 1)[1].strip() for line in lines if line.startswith("allowed-peer-ip=")}
+    secret = outputs.secret("turn_shared_secret")
+    relays = {allocate(node.turn, secret).relayed_host for node in outputs.av_nodes}
+    private = {r for r in relays if ipaddress.ip_address(r).is_private}
+    assert allowed == private, (f"{target.name}: allowed-peer-ip must be exactly the TURN nodes' private relay "
+                                f"addresses {sorted(private)}, got {sorted(allowed)}")
+    beside = {str(ipaddress.ip_address(a) + 1) for a in allowed} - allowed
+    answers = allocate(_node(outputs, target).turn, secret, peers=(*sorted(allowed), *sorted(beside))).permissions
+    refused = [peer for peer in allowed if answers[peer] is not True]
+    granted = [peer for peer in beside if answers[peer] is True]
+    assert not refused, f"{target.name}: the nodes' relays must be reachable peers, refused {refused}: {answers}"
+    assert not granted, f"{target.name}: only the nodes' relays may be private peers, granted {granted}"
 
 
 @pytest.mark.requirements("TM-5.2")

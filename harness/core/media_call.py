@@ -25,6 +25,8 @@ PAYLOAD_BYTES = 160
 """20 ms of G.711 audio; with the 12-byte RTP header a packet is 172 bytes."""
 RTP_HEADER = struct.Struct("!BBHII")
 STAMP = struct.Struct("!Q")
+TIMELINE_BIN_S = 0.1
+"""The report's arrival timeline counts packets per 100 ms: fine enough to see a gap, small in a journal."""
 DRAIN_S = 0.5
 """How long the legs listen after the last packet is sent: late packets are delayed, not lost."""
 
@@ -167,9 +169,23 @@ class CallReport:
         lo, hi = int(since * 1e9) - self.clock_offset_ns, int(until * 1e9) - self.clock_offset_ns
         return [d.between(lo, hi).summary() for d in self.raw]
 
+    def timeline(self) -> dict[str, Any]:
+        """Packets that arrived per TIMELINE_BIN_S in each direction, from the first packet sent (wall clock)."""
+        starts = [min(d.sent_at.values()) for d in self.raw if d.sent_at]
+        if not starts:
+            return {}
+        start, bin_ns = min(starts), int(TIMELINE_BIN_S * 1e9)
+        end = max([start, *(t for d in self.raw for _, t in d.arrivals), *(max(d.sent_at.values()) for d in self.raw
+                                                                           if d.sent_at)])
+        counts = {d.name: [0] * ((end - start) // bin_ns + 1) for d in self.raw}
+        for d in self.raw:
+            for _, arrived in d.arrivals:
+                counts[d.name][(arrived - start) // bin_ns] += 1
+        return {"start": round((start + self.clock_offset_ns) / 1e9, 3), "bin_s": TIMELINE_BIN_S, "received": counts}
+
     def as_dict(self) -> dict[str, Any]:
         return {"nodes": self.nodes, "directions": self.directions, "moves": self.moves,
-                "seconds": round(self.seconds, 3), "dropped": self.dropped,
+                "seconds": round(self.seconds, 3), "dropped": self.dropped, "timeline": self.timeline(),
                 "longest_gap_s": max((d["longest_gap_s"] for d in self.directions), default=0.0),
                 "loss_outside_gap_pct": max((d["loss_outside_gap_pct"] for d in self.directions), default=0.0)}
 

@@ -107,6 +107,33 @@ def failover_phases(journals: list[dict[str, Any]], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def media_calls(journals: list[dict[str, Any]], path: Path) -> Path | None:
+    """Per drill that carried a call: packets/s arriving each way, fault windows shaded, moves to another node."""
+    calls = [(j, c) for j in journals for c in j.get("media", []) if c.get("timeline")]
+    if not calls:
+        return None
+    fig, axes = plt.subplots(len(calls), 1, figsize=(9, 1.9 * len(calls)), squeeze=False)
+    for ax, (journal, call) in zip(axes[:, 0], calls, strict=True):
+        timeline = call["timeline"]
+        start, step = timeline["start"], timeline["bin_s"]
+        for (direction, counts), color in zip(timeline["received"].items(), ("#1565c0", "#6a1b9a"), strict=False):
+            ax.plot([i * step for i in range(len(counts))], [c / step for c in counts], color=color, lw=1,
+                    label=direction)
+        for activity in journal["activities"]:
+            phases = activity["phases"]
+            if phases.get("injected") and phases.get("rolled_back"):
+                ax.axvspan(phases["injected"] - start, phases["rolled_back"] - start, color=FAULT, alpha=0.6,
+                           label="fault held", zorder=0)
+        for move in call["moves"]:
+            ax.axvline(move["at"] - start, color=BAD, lw=1, ls="--", label=f"moved {move['from']} -> {move['to']}")
+        ax.set_title(f"{journal['experiment']['name']}: call through {' -> '.join(call['nodes'])}, longest gap "
+                     f"{call['longest_gap_s']} s", loc="left")
+        ax.set_ylabel("packets/s")
+        ax.legend(loc="lower right", fontsize=6)
+    axes[-1, 0].set_xlabel("seconds from the call's first packet")
+    return _save(fig, path)
+
+
 def restore_phases(restore: dict[str, Any], path: Path) -> Path:
     """Stacked phases of each restore drill, and the projected RTO range against 4 h."""
     drills = restore["drills"]

@@ -96,6 +96,10 @@ def _measurements(run_dir: Path) -> dict[str, Any]:
         m["drills"] = {"count": len(journals), "failed": sum(1 for j in journals if j["verdict"] != "pass"),
                        "by_experiment": {j["experiment"]["name"]: {"verdict": j["verdict"], **j["measurements"]}
                                          for j in journals}}
+        calls = [{"experiment": j["experiment"]["name"], **c, "timeline": None, "under": _under_faults(j)}
+                 for j in journals for c in j.get("media", [])]
+        if calls:
+            m["calls"] = calls
     restore = _read(run_dir / "restore" / "restore.json")
     if restore:
         m["restore"] = {"worst_rto_s": max(d["rto_seconds"] for d in restore["drills"]),
@@ -113,6 +117,12 @@ def _measurements(run_dir: Path) -> dict[str, Any]:
     return m
 
 
+def _under_faults(journal: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call's figures while each fault held (call quality under each impairment)."""
+    return [{"fault": a["name"], "directions": a["output"]["media"]} for a in journal["activities"]
+            if a.get("kind") == "action" and isinstance(a.get("output"), dict) and a["output"].get("media")]
+
+
 def _plots(run_dir: Path) -> dict[str, str]:
     made: dict[str, str] = {}
     out = run_dir / "plots"
@@ -123,6 +133,7 @@ def _plots(run_dir: Path) -> dict[str, str]:
         "availability_timeline": lambda: plots.availability_timeline(journals, run_dir, out / "availability.svg"),
         "latency_per_uplink": lambda: plots.latency_per_uplink(load, out / "latency.svg") if load else None,
         "failover_phases": lambda: plots.failover_phases(journals, out / "failover-phases.svg"),
+        "media_calls": lambda: plots.media_calls(journals, out / "media-calls.svg"),
         "restore": lambda: plots.restore_phases(restore, out / "restore.svg") if restore else None,
     }
     for name, make in candidates.items():
@@ -246,6 +257,8 @@ def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[Requirem
         sections.append(_availability_section(run_dir, m["availability"], figures))
     if "drills" in m:
         sections.append(_drills_section(run_dir, m["drills"], figures))
+    if "calls" in m:
+        sections.append(_calls_section(run_dir, m["calls"], figures))
     if "backups" in m:
         sections.append(_backups_section(m["backups"]["copies"]))
     if "restore" in m:
@@ -313,6 +326,22 @@ def _drills_section(run_dir: Path, drills: dict[str, Any], figures: dict[str, st
                       "原始错误窗口 Raw error window s", "写入恢复 Writes back s", "RPO rows"], rows)
             + _svg(run_dir, figures.get("availability_timeline"))
             + _svg(run_dir, figures.get("failover_phases")))
+
+
+def _direction_row(label: str, d: dict[str, Any]) -> list[str]:
+    return [escape(label), escape(d["direction"]), str(d["sent"]), f"{d['loss_pct']}%",
+            f"{d['loss_outside_gap_pct']}%", str(d["delay_ms_p50"]), str(d["delay_ms_p95"]), str(d["jitter_ms"]),
+            str(d["longest_gap_s"])]
+
+
+def _calls_section(run_dir: Path, calls: list[dict[str, Any]], figures: dict[str, str]) -> str:
+    rows = [_direction_row(f"{c['experiment']}: {' -> '.join(c['nodes'])}", d) for c in calls for d in c["directions"]]
+    rows += [_direction_row(f"{c['experiment']}: {u['fault']}", d) for c in calls for u in c["under"]
+             for d in u["directions"]]
+    return ("<h2>音视频通话 Audio/video calls carried (GD-1.2.4, TM-5.3)</h2>"
+            + _table(["通话 Call", "方向 Direction", "发送 Sent", "丢包 Loss", "间断外丢包 Loss outside gap",
+                      "时延 Delay p50 ms", "时延 Delay p95 ms", "抖动 Jitter ms", "最长间断 Longest gap s"], rows)
+            + _svg(run_dir, figures.get("media_calls")))
 
 
 def _restore_section(run_dir: Path, r: dict[str, Any], figures: dict[str, str]) -> str:

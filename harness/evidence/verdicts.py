@@ -132,7 +132,31 @@ def chaos_items(run_dir: Path) -> dict[str, list[Item]]:
                          artefact, basis=[f"drill {name} step {a['name']}: not possible here"]) for a in uninjected]
         for requirement in journal["experiment"]["requirements"]:
             items.setdefault(requirement, []).extend(own)
+        for requirement, call_items in _call_items(journal, status, artefact).items():
+            items.setdefault(requirement, []).extend(call_items)
     return items
+
+
+def _figures(d: dict[str, Any]) -> str:
+    return (f"{d['direction']} {d['received']}/{d['sent']} packets, loss {d['loss_pct']}% "
+            f"({d['loss_outside_gap_pct']}% outside the longest gap of {d['longest_gap_s']} s), delay p95 "
+            f"{d['delay_ms_p95']} ms, jitter {d['jitter_ms']} ms")
+
+
+def _call_items(journal: dict[str, Any], status: str, artefact: str) -> dict[str, list[Item]]:
+    """The calls a drill carried (GD-1.2.4: media relayed, per node) and their quality under each fault (TM-5.3)."""
+    name = journal["experiment"]["name"]
+    carried = [Item("chaos", status, f"{name}: call through {' -> '.join(c['nodes'])}"
+                    + (f", dropped: {c['dropped']}" if c["dropped"] else "") + ": "
+                    + "; ".join(_figures(d) for d in c["directions"]), artefact,
+                    {"directions": c["directions"], "moves": c["moves"]}, [f"drill {name} call"])
+               for c in journal.get("media", [])]
+    under = [Item("chaos", status, f"{name}: call under {a['name']}: " + "; ".join(_figures(d) for d in
+                                                                              a["output"]["media"]),
+                  artefact, {"directions": a["output"]["media"]}, [f"drill {name} step {a['name']}: call"])
+             for a in journal.get("activities", []) if a.get("kind") == "action"
+             and isinstance(a.get("output"), dict) and a["output"].get("media")]
+    return {k: v for k, v in {"GD-1.2.4": carried, "TM-5.3": under}.items() if v}
 
 
 def restore_items(run_dir: Path) -> dict[str, list[Item]]:
