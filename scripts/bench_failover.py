@@ -1,4 +1,4 @@
-"""Benchmark the database drills: each named experiment N times, its figures per run, then their spread.
+"""Benchmark the failover drills: each named experiment N times, its figures per run, then their spread.
 
 Prints figures; asserts nothing. Needs the local stack up. Each run is the experiment with load
 alongside, from a whole cluster, exactly as `harness chaos` runs it; journals go to a temporary
@@ -19,7 +19,7 @@ from harness.cli import undo_then_exit
 
 DEFAULT = ["database-primary-kill", "primary-partition-drop", "primary-partition-reject", "dcs-quorum-loss"]
 FIGURES = ["writes_back_s", "user_visible_outage_s", "old_primary_writable_s", "dual_writable_rounds",
-           "whole_after_heal_s", "rpo_rows", "wal_alarm_lead_s"]
+           "whole_after_heal_s", "rpo_rows", "wal_alarm_lead_s", "media_gap_s", "media_loss_outside_gap_pct"]
 """What each run is judged on, where the experiment measures it."""
 
 

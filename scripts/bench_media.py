@@ -1,0 +1,78 @@
+"""Benchmark the media probe and the media line: what the probe sustains, and a call's quality under impairments.
+
+Prints figures; asserts nothing. Needs the local stack up (a call is set up through the service and relayed by
+TURN node 0, through the media line in front of it). Two parts:
+  overhead      the call at rising packet rates: packets/s sent and received each way, CPU seconds the probe
+                used per second of call (one Python thread carries both legs)
+  impairments   a 50 packets/s call for each impairment of the media line in turn: loss, one-way delay, RFC 3550
+                jitter, duplicates; each impairment is taken back afterwards (and on SIGINT/SIGTERM)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import time
+from types import FrameType
+
+from chaos.av_call import call_ice_servers
+from harness.core.media_call import MediaCall
+from harness.core.media_line import MediaLine
+from harness.core.outputs import StackOutputs
+
+RATES = (50, 200, 500, 1000, 2000)
+IMPAIRMENTS = ({}, {"delay_ms": 50}, {"delay_ms": 150, "jitter_ms": 40}, {"loss": 0.05}, {"duplicate": 0.03},
+               {"rate_kbit": 128}, {"rate_kbit": 64})
+
+
+def overhead(outputs: StackOutputs, seconds: float) -> None:
+    for rate in RATES:
+        patient, doctor = call_ice_servers(outputs, random.Random())
+        call = MediaCall(patient, doctor, packets_per_s=rate, restart_after_s=seconds)
+        cpu = time.process_time()
+        report = call.run(seconds)
+        used = (time.process_time() - cpu) / report.seconds
+        each = ", ".join(f"{d['direction']} sent {d['sent'] / seconds:.0f}/s received {d['received'] / seconds:.0f}/s "
+                         f"loss {d['loss_pct']}% delay p95 {d['delay_ms_p95']} ms" for d in report.directions)
+        print(f"asked {rate} packets/s each way: {each}; probe CPU {used:.2f} s per s", flush=True)
+
+
+def impairments(outputs: StackOutputs, seconds: float) -> None:
+    line = MediaLine(outputs.media_line_api or "", outputs.secret("media_line_token"))
+    node = outputs.av_nodes[0].name
+
+    def undo(signum: int, _frame: FrameType | None) -> None:
+        line.clear(node)
+        sys.exit(128 + signum)
+
+    for kind in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(kind, undo)
+    try:
+        for values in IMPAIRMENTS:
+            line.impair(node, values) if values else line.clear(node)
+            patient, doctor = call_ice_servers(outputs, random.Random())
+            report = MediaCall(patient, doctor, restart_after_s=seconds).run(seconds)
+            each = "; ".join(f"{d['direction']} loss {d['loss_pct']}% delay p50 {d['delay_ms_p50']} p95 "
+                             f"{d['delay_ms_p95']} ms jitter {d['jitter_ms']} ms dup {d['duplicated']} "
+                             f"reordered {d['reordered']}" for d in report.directions)
+            print(f"{values or 'clean line'}: {each}", flush=True)
+    finally:
+        line.clear(node)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default="local")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("parts", nargs="*", default=["overhead", "impairments"],
+                        choices=["overhead", "impairments"])
+    args = parser.parse_args()
+    outputs = StackOutputs.load(args.stack)
+    for part in args.parts:
+        {"overhead": overhead, "impairments": impairments}[part](outputs, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
