@@ -17,9 +17,11 @@ from harness.core.http_json import post_json
 from harness.core.media_call import CallReport, IceServer, MediaCall
 from harness.core.outputs import StackOutputs
 from harness.core.service_sessions import ADMIN, bearer, session_for
+from harness.core.waiting import WaitTimeoutError, wait_for
 from loadtests.identities import mobile, resident_id
 
 SETUP_TIMEOUT_S = 5.0
+MEDIA_FLOWS_WITHIN_S = 10.0
 
 
 class CallSetupError(RuntimeError):
@@ -80,4 +82,13 @@ def start_call(outputs: StackOutputs, rng: random.Random, through: int, duration
     start = next((i for i, server in enumerate(patient) if server.node == node), None)
     if start is None:
         raise CallSetupError(f"the service's ICE servers ({', '.join(s.node for s in patient)}) do not include {node}")
-    return RunningCall(MediaCall(patient, doctor, start=start, restart_after_s=restart_after_s), duration_s)
+    running = RunningCall(MediaCall(patient, doctor, start=start, restart_after_s=restart_after_s), duration_s)
+    # streaming before the drill goes on: a fault's share of the call then covers its whole hold
+    try:
+        wait_for("the call's media to flow both ways", lambda: running.call.flowing() or not running.thread.is_alive(),
+                 timeout=MEDIA_FLOWS_WITHIN_S, interval=0.05)
+    except WaitTimeoutError as exc:
+        report = running.finish()
+        raise CallSetupError(f"no media flowed both ways through {node} within {MEDIA_FLOWS_WITHIN_S:g} s"
+                             + (f": {report.dropped}" if report and report.dropped else "")) from exc
+    return running

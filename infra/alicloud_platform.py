@@ -391,7 +391,7 @@ def _cloud_init(spec: HostSpec, files: list[Any], contents: list[str], ssh_publi
             "mounts": [[f"LABEL={disk.name}", disk.mount, "ext4", "defaults,nofail", "0", "2"]
                        for disk, _ in disks]} if disks else {}),
         "write_files": [
-            {"path": f.path, **_packed(content), "owner": f"{f.owner}:{f.owner}", "permissions": f.mode,
+            {"path": f.path, **_packed(content), "owner": f"{f.owner}:{f.group or f.owner}", "permissions": f.mode,
              "defer": True}
             for f, content in zip(files, contents, strict=True)
         ] + [{"path": AUTHORIZED_KEYS, "content": ssh_public_key, "permissions": "0644"}],

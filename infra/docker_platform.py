@@ -60,6 +60,7 @@ MEDIA_LINE_SLOT = 20
 """The wan host's published ports from here on are the media line's: its API, then one UDP port per TURN node.
 Fixed, since the service is told these addresses before the wan host is declared (after the app tier)."""
 MEDIA_LINE_TOKEN_PATH = "/etc/ihh/wan/media-line-token"  # noqa: S105 - a path, not the token
+MEDIA_LINE_READY = "/tmp/ihh-media-line-ready"  # noqa: S108 - in the wan host
 
 
 class DockerPlatform(pulumi.ComponentResource):
@@ -275,9 +276,9 @@ class DockerPlatform(pulumi.ComponentResource):
                  *[Port(f"media-{link['name']}", int(link["listen"].rpartition(":")[2]), "udp",
                         slot=MEDIA_LINE_SLOT + 1 + i) for i, link in enumerate(self._media_links)])
         config = {"api": f"0.0.0.0:{MEDIA_LINE_API_PORT}", "token_file": MEDIA_LINE_TOKEN_PATH,
-                  "ready_file": "/tmp/ihh-media-line-ready", "links": self._media_links}  # noqa: S108 - in the host
+                  "ready_file": MEDIA_LINE_READY, "links": self._media_links}
         files = (File("/etc/ihh/wan/udp-links.json", json.dumps(config, indent=2)),
-                 File(MEDIA_LINE_TOKEN_PATH, self._media_token, owner="nobody", mode="0600"))
+                 File(MEDIA_LINE_TOKEN_PATH, self._media_token, owner="nobody", group="nogroup", mode="0600"))
         return ports, files
 
     def provider_lines(
@@ -311,8 +312,11 @@ class DockerPlatform(pulumi.ComponentResource):
                 File("/etc/ihh/wan/toxics.json", json.dumps(toxics, indent=2)),
                 *media_files,
             ),
-            # Healthy once the contracted shaping is applied, not merely when the API answers.
-            healthcheck=Healthcheck(("ihh-probe", "file", "/tmp/ihh-wan-ready")),  # noqa: S108 - in the container
+            # Healthy once the contracted shaping is applied (and the media line listens), not merely when the API
+            # answers.
+            healthcheck=Healthcheck(("sh", "-c", "ihh-probe file /tmp/ihh-wan-ready && ihh-probe file "
+                                     f"{MEDIA_LINE_READY}") if media_ports else (
+                "ihh-probe", "file", "/tmp/ihh-wan-ready")),  # noqa: S108 - in the container
             labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)},
         )
         wan = self.host(spec, parent, [h.resource for h in ingress.values()])
@@ -327,7 +331,8 @@ class DockerPlatform(pulumi.ComponentResource):
 
 
 def _uploads(files: tuple[File, ...]) -> list[docker.ContainerUploadArgs]:
-    manifest = [{"path": f.path, "owner": f.owner, "mode": f.mode} for f in files]
+    manifest = [{"path": f.path, "owner": f.owner, "mode": f.mode, **({"group": f.group} if f.group else {})}
+                for f in files]
     uploads = [docker.ContainerUploadArgs(file=f.path, content=f.content) for f in files]
     uploads.append(docker.ContainerUploadArgs(file="/etc/ihh/files.json", content=json.dumps(manifest, indent=2)))
     return uploads

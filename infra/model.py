@@ -60,6 +60,8 @@ class File:
     content: pulumi.Input[str]
     owner: str = "root"
     mode: str = "0644"
+    group: str | None = None
+    """The file's group where it is not the owner's own (``nobody`` has none on Debian: ``nogroup``)."""
 
 
 @dataclass(frozen=True)

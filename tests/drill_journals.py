@@ -44,6 +44,18 @@ def assert_drill_ran_and_undid_its_faults(data: dict[str, Any], name: str) -> No
         assert m["promoted_standby_rounds"] == 0 and m["dual_writable_rounds"] == 0, m
     if name == "database-clock-step":  # containers share the kernel's clock: nothing injected, nothing claimed
         assert data["verdict"] == "not_tested" and "kernel clock" in data["reason"], data["reason"]
+    if name == "av-call-failover":  # the call moved to the surviving node, its gap measured from its own packets
+        assert data["verdict"] == "pass", data["reason"]
+        [call] = data["media"]
+        assert call["nodes"] == ["turn-1", "turn-2"] and len(call["moves"]) == 1 and not call["dropped"], call
+        assert 0.5 < m["media_gap_s"] <= 3 and m["media_loss_outside_gap_pct"] <= 1, m
+    if name == "media-path":  # the call's quality under each impairment, from the media line's faults
+        under = {a["name"]: a["output"]["media"] for a in data["activities"] if a["kind"] == "action"}
+        assert all(d["sent"] >= 150 for directions in under.values() for d in directions), under
+        delayed = next(v for k, v in under.items() if k.startswith("150 ms delay"))
+        assert all(d["delay_ms_p50"] >= 250 for d in delayed), delayed  # 150 ms each way through the line, twice
+        duplicated = next(v for k, v in under.items() if "duplication" in k)
+        assert sum(d["duplicated"] for d in duplicated) > 0, duplicated
     if name == "database-primary-kill":
         assert m["writes_back_s"] > 0
         assert any("killed the primary" in n for a in data["activities"] for n in a["notes"])

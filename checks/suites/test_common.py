@@ -11,6 +11,7 @@ import pytest
 from harness.core.ssh import run
 from harness.core.waiting import WaitTimeoutError, wait_for
 from infra.av_nodes import RELAY_PORTS, TURN_PORT
+from infra.docker_platform import MEDIA_LINE_API_PORT, MEDIA_LINE_LISTEN_BASE, UPLINK_LISTEN_BASE
 from infra.drill_access import WRAPPER, wrapper_version
 from infra.log_host import FORWARD_CONF, LOG_PORT
 from infra.regions import is_mainland_china
@@ -32,7 +33,10 @@ ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "database": {("tcp", 5432), ("tcp", 8008), ("tcp", 8432)},
     "dcs": {("tcp", 2379), ("tcp", 2380)},
     "ingress": {("tcp", 80), ("tcp", 443)},
-    "wan": {("tcp", 8474), *{("tcp", p) for p in range(20000, 20040)}},
+    "wan": {("tcp", 8474), *{("tcp", p) for p in range(UPLINK_LISTEN_BASE, UPLINK_LISTEN_BASE + 20)},
+            # the media line: its API and one UDP port per TURN node
+            ("tcp", MEDIA_LINE_API_PORT),
+            *{("udp", p) for p in range(MEDIA_LINE_LISTEN_BASE, MEDIA_LINE_LISTEN_BASE + 20)}},
     # coturn answers on TURN_PORT and on TURN_PORT + 1 (its RFC 5780 NAT-behaviour port), plus relays.
     "av": {(proto, port) for proto in ("tcp", "udp") for port in (TURN_PORT, TURN_PORT + 1)}
     | {("udp", port) for port in range(RELAY_PORTS[0], RELAY_PORTS[1] + 1)},

@@ -215,6 +215,10 @@ class MediaCall:
     def node(self) -> str:
         return self.legs[0].servers[self.index].node
 
+    def flowing(self) -> bool:
+        """Media has arrived both ways on the current node, and recently."""
+        return all(leg.inbound.arrivals for leg in self.legs) and self.silent_for() < 0.2
+
     def silent_for(self) -> float:
         """Seconds since media last arrived in either direction: what a drill's probe asks each round."""
         with self._lock:
