@@ -51,7 +51,10 @@ def impairments(outputs: StackOutputs, seconds: float) -> None:
         signal.signal(kind, undo)
     try:
         for values in IMPAIRMENTS:
-            line.impair(node, values) if values else line.clear(node)
+            if values:
+                line.impair(node, values)
+            else:
+                line.clear(node)
             patient, doctor = call_ice_servers(outputs, random.Random())
             report = MediaCall(patient, doctor, restart_after_s=seconds).run(seconds)
             each = "; ".join(f"{d['direction']} loss {d['loss_pct']}% delay p50 {d['delay_ms_p50']} p95 "
@@ -62,16 +65,18 @@ def impairments(outputs: StackOutputs, seconds: float) -> None:
         line.clear(node)
 
 
+PARTS = {"overhead": overhead, "impairments": impairments}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default="local")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("parts", nargs="*", default=["overhead", "impairments"],
-                        choices=["overhead", "impairments"])
+    parser.add_argument("parts", nargs="*", choices=[*PARTS, []], help="default: both")
     args = parser.parse_args()
     outputs = StackOutputs.load(args.stack)
-    for part in args.parts:
-        {"overhead": overhead, "impairments": impairments}[part](outputs, args.seconds)
+    for part in args.parts or PARTS:
+        PARTS[part](outputs, args.seconds)
 
 
 if __name__ == "__main__":
