@@ -11,6 +11,7 @@ ICE restart does, and the gap that leaves in each direction is measured.
 from __future__ import annotations
 
 import itertools
+import select
 import selectors
 import struct
 import threading
@@ -322,10 +323,10 @@ class MediaCall:
                     self.last_arrival = time.monotonic()
 
     def _drain(self) -> None:
+        """Packets still in flight when sending stops are delayed, not lost: listen DRAIN_S more."""
+        legs = {leg.relay.sock: leg for leg in self.legs if leg.relay is not None}
         deadline = time.monotonic() + DRAIN_S
-        while time.monotonic() < deadline:
-            if not any(leg.relay for leg in self.legs):
-                return
-            for leg in self.legs:
-                self._receive(leg)
-            self.stop.wait(0.02)
+        while legs and (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select(list(legs), [], [], left)
+            for sock in readable:
+                self._receive(legs[sock])
