@@ -13,7 +13,7 @@ import threading
 import uuid
 from typing import Any
 
-from harness.core.http_json import post_json
+from harness.core.http_json import post_through_uplinks
 from harness.core.media_call import CallReport, IceServer, MediaCall
 from harness.core.outputs import StackOutputs
 from harness.core.service_sessions import ADMIN, bearer, session_for
@@ -30,15 +30,11 @@ class CallSetupError(RuntimeError):
 
 def _post(outputs: StackOutputs, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
     """One write through the first uplink that answers, as an app retries on the other line."""
-    answers = []
     headers = {**(bearer(token) if token else {}), "Idempotency-Key": uuid.uuid4().hex}
-    for uplink in outputs.uplinks:
-        status, answer = post_json(f"{uplink.url}{path}", body, headers,
-                                   timeout_s=SETUP_TIMEOUT_S, ca=outputs.ca_cert_path)
-        if status == 201:
-            return answer
-        answers.append(f"{uplink.name}: {status or 'no answer'}")
-    raise CallSetupError(f"POST {path} failed on every uplink ({', '.join(answers)})")
+    uplink, answer, said = post_through_uplinks(outputs, path, body, headers, SETUP_TIMEOUT_S)
+    if uplink is None:
+        raise CallSetupError(f"POST {path} failed on every uplink ({', '.join(said)})")
+    return answer
 
 
 def call_ice_servers(outputs: StackOutputs, rng: random.Random) -> tuple[list[IceServer], list[IceServer]]:

@@ -19,7 +19,7 @@ import paramiko
 
 from chaos.av_call import CallSetupError, RunningCall, start_call
 from harness.core.database import connect, member_writable
-from harness.core.http_json import post_json, ready
+from harness.core.http_json import post_through_uplinks, ready
 from harness.core.media_call import CallReport
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni, PatroniError
@@ -92,14 +92,12 @@ def service_ready(ctx: ProbeContext, args: dict[str, Any]) -> Result:
 def service_write(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     """A real write (patient registration), tried on each uplink in turn as a client would."""
     body = {"name": "演练探针 drill probe", "id_number": resident_id(ctx.rng), "mobile": mobile(ctx.rng)}
-    key = uuid.uuid4().hex
-    for uplink in ctx.outputs.uplinks:
-        status, answer = post_json(f"{uplink.url}/v1/patients", body, {"Idempotency-Key": key},
-                                   timeout_s=float(args.get("timeout_s", 2)), ca=ctx.outputs.ca_cert_path)
-        if status == 201:
-            ctx.committed.append(int(answer["patient_id"]))
-            return True, f"written through {uplink.name}"
-    return False, "no uplink accepted the write"
+    uplink, answer, _ = post_through_uplinks(ctx.outputs, "/v1/patients", body, {"Idempotency-Key": uuid.uuid4().hex},
+                                             float(args.get("timeout_s", 2)))
+    if uplink is None:
+        return False, "no uplink accepted the write"
+    ctx.committed.append(int(answer["patient_id"]))
+    return True, f"written through {uplink}"
 
 
 @PROBES.register("turn-allocate")

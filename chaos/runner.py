@@ -173,10 +173,10 @@ def _run(experiment: Experiment, journal: Journal, ctx: ProbeContext, fctx: Faul
     journal.timeline = [{"t": r["t"], "failed": r["failed"]} for r in loop.rounds if r["failed"]]
     calls = ctx.finish_calls()
     journal.media = [report.as_dict() for report in calls]
-    for action in [a for a in journal.activities if a.kind == "action" and a.phases.get("rolled_back")]:
-        if calls:  # the call's figures while this fault held: call quality under each impairment
-            held = (action.phases["injected"] or action.start or 0.0, action.phases["rolled_back"] or 0.0)
-            action.output = {**(action.output or {}), "media": [d for c in calls for d in c.window(*held)]}
+    held = [a for a in journal.activities if a.kind == "action" and a.phases.get("rolled_back")] if calls else []
+    for action in held:  # the call's figures while this fault held: call quality under each impairment
+        window = (action.phases["injected"] or action.start or 0.0, action.phases["rolled_back"] or 0.0)
+        action.output = {**(action.output or {}), "media": [d for c in calls for d in c.window(*window)]}
     _measure(experiment, journal, ctx, loop, load_result)
 
 

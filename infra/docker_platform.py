@@ -265,7 +265,7 @@ class DockerPlatform(pulumi.ComponentResource):
         ]
         self._media_token = token
         return {h.name: pulumi.Output.from_input(
-                    f"{self.local.bind_address}:{self.port('wan', 1, MEDIA_LINE_SLOT + 1 + i)}")
+                    f"{self.local.bind_address}:{self.port('wan', 1, _media_node_slot(i))}")
                 for i, h in enumerate(av_hosts)}
 
     def _media_line(self) -> tuple[tuple[Port, ...], tuple[File, ...]]:
@@ -274,7 +274,7 @@ class DockerPlatform(pulumi.ComponentResource):
             return (), ()
         ports = (Port("media-line-api", MEDIA_LINE_API_PORT, slot=MEDIA_LINE_SLOT),
                  *[Port(f"media-{link['name']}", int(link["listen"].rpartition(":")[2]), "udp",
-                        slot=MEDIA_LINE_SLOT + 1 + i) for i, link in enumerate(self._media_links)])
+                        slot=_media_node_slot(i)) for i, link in enumerate(self._media_links)])
         config = {"api": f"0.0.0.0:{MEDIA_LINE_API_PORT}", "token_file": MEDIA_LINE_TOKEN_PATH,
                   "ready_file": MEDIA_LINE_READY, "links": self._media_links}
         files = (File("/etc/ihh/wan/udp-links.json", json.dumps(config, indent=2)),
@@ -328,6 +328,11 @@ class DockerPlatform(pulumi.ComponentResource):
             for u in uplinks
         }
         return wan, lines
+
+
+def _media_node_slot(index: int) -> int:
+    """The wan host's port slot for the media line of the ``index``-th TURN node (after the line's API)."""
+    return MEDIA_LINE_SLOT + 1 + index
 
 
 def _uploads(files: tuple[File, ...]) -> list[docker.ContainerUploadArgs]:

@@ -64,6 +64,20 @@ def post_json(url: str, body: dict, headers: dict[str, str], timeout_s: float = 
     return request_json("POST", url, body, headers, timeout_s, ca)
 
 
+def post_through_uplinks(outputs: StackOutputs, path: str, body: dict, headers: dict[str, str], timeout_s: float
+                         ) -> tuple[str | None, dict, list[str]]:
+    """One write tried on each uplink in turn, as a patient's app retries on the other line (the caller's
+    Idempotency-Key in ``headers`` makes the retry the same write): the uplink that created it (201) and the
+    answer, or None and what each uplink said."""
+    said = []
+    for uplink in outputs.uplinks:
+        status, answer = post_json(f"{uplink.url}{path}", body, headers, timeout_s=timeout_s, ca=outputs.ca_cert_path)
+        if status == 201:
+            return uplink.name, answer, said
+        said.append(f"{uplink.name}: {status or 'no answer'}")
+    return None, {}, said
+
+
 def get_json(url: str, headers: dict[str, str], timeout_s: float = 5, ca: Path | None = None) -> tuple[int, dict]:
     """One JSON GET; (0, {}) when the connection fails."""
     return request_json("GET", url, None, headers, timeout_s, ca)
