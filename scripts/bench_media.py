@@ -11,15 +11,15 @@ TURN node 0, through the media line in front of it). Two parts:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import signal
-import sys
 import time
-from types import FrameType
 
 from chaos.av_call import call_ice_servers
+from harness.cli import undo_then_exit
 from harness.core.media_call import MediaCall
-from harness.core.media_line import MediaLine
+from harness.core.media_line import MediaLine, impaired
 from harness.core.outputs import StackOutputs
 
 RATES = (50, 200, 500, 1000, 2000)
@@ -42,27 +42,14 @@ def overhead(outputs: StackOutputs, seconds: float) -> None:
 def impairments(outputs: StackOutputs, seconds: float) -> None:
     line = MediaLine(outputs.media_line_api or "", outputs.secret("media_line_token"))
     node = outputs.av_nodes[0].name
-
-    def undo(signum: int, _frame: FrameType | None) -> None:
-        line.clear(node)
-        sys.exit(128 + signum)
-
-    for kind in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(kind, undo)
-    try:
-        for values in IMPAIRMENTS:
-            if values:
-                line.impair(node, values)
-            else:
-                line.clear(node)
+    for values in IMPAIRMENTS:
+        with impaired(line, node, values) if values else contextlib.nullcontext():
             patient, doctor = call_ice_servers(outputs, random.Random())
             report = MediaCall(patient, doctor, restart_after_s=seconds).run(seconds)
-            each = "; ".join(f"{d['direction']} loss {d['loss_pct']}% delay p50 {d['delay_ms_p50']} p95 "
-                             f"{d['delay_ms_p95']} ms jitter {d['jitter_ms']} ms dup {d['duplicated']} "
-                             f"reordered {d['reordered']}" for d in report.directions)
-            print(f"{values or 'clean line'}: {each}", flush=True)
-    finally:
-        line.clear(node)
+        each = "; ".join(f"{d['direction']} loss {d['loss_pct']}% delay p50 {d['delay_ms_p50']} p95 "
+                         f"{d['delay_ms_p95']} ms jitter {d['jitter_ms']} ms dup {d['duplicated']} "
+                         f"reordered {d['reordered']}" for d in report.directions)
+        print(f"{values or 'clean line'}: {each}", flush=True)
 
 
 PARTS = {"overhead": overhead, "impairments": impairments}
@@ -74,6 +61,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("parts", nargs="*", choices=[*PARTS, []], help="default: both")
     args = parser.parse_args()
+    for kind in (signal.SIGTERM, signal.SIGINT):  # as `harness chaos`: a signal undoes the impairment first
+        signal.signal(kind, undo_then_exit)
     outputs = StackOutputs.load(args.stack)
     for part in args.parts or PARTS:
         PARTS[part](outputs, args.seconds)
