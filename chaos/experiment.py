@@ -39,8 +39,8 @@ from chaos.rollbacks import ROLLBACKS
 from infra.config import FAILURE_MODES
 
 EXPERIMENTS_DIR = Path(__file__).with_name("experiments")
-GOALS = {"user_visible_outage_s", "raw_error_window_s", "writes_back_s", "recovered_s", "rpo_rows",
-         "false_failovers", "dual_writable_rounds", "whole_after_heal_s",
+GOALS = {"user_visible_outage_s", "raw_error_window_s", "client_error_window_s", "writes_back_s", "recovered_s",
+         "rpo_rows", "false_failovers", "dual_writable_rounds", "whole_after_heal_s",
          "old_primary_writable_s", "promoted_standby_rounds", "wal_alarm_missed", "media_gap_s",
          "media_loss_outside_gap_pct", "media_dropped_calls"}
 PHASES = ("before", "during", "after")

@@ -483,10 +483,11 @@ def _load_measurements(journal: Journal, load_result: list[LoadRun], probe_outag
                          "failed_over": s["failed_over"], "per_uplink": s["per_uplink"]})
     return {"user_visible_outage_s": round(sum(w["seconds"] for w in s["user_visible_error_windows"]), 3),
             "raw_error_window_s": s["longest_raw_error_window_s"],
+            "client_error_window_s": s.get("longest_client_error_window_s"),
             "failed_operations": s["operations"] - s["successes"]}
 
 
-LOAD_ONLY_GOALS = frozenset({"raw_error_window_s", "failed_operations"})
+LOAD_ONLY_GOALS = frozenset({"raw_error_window_s", "client_error_window_s", "failed_operations"})
 """Goals only the users' load measures: without load they are unmeasured, not failed (the probes stand in for
 ``user_visible_outage_s``)."""
 
@@ -536,9 +537,13 @@ def _why_slow(goal: str, journal: Journal) -> str:
 
 
 def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = True,
-                    target: str | None = None) -> list[Journal]:
+                    target: str | None = None, load_dir: Path | None = None) -> list[Journal]:
     """Every named experiment (all by default), one after another, each from a clean stack; every host reached
-    by ``target`` where given (``ssh``: as a real host is), else as the outputs say."""
+    by ``target`` where given (``ssh``: as a real host is), else as the outputs say.
+
+    The series' one Locust run writes to ``load_dir`` (default ``out/load-shared``); given, its summary there is
+    a load run of its own too, availability verdict included (the downtime model reads the journals in ``out``).
+    """
     outputs = StackOutputs.load(stack).reached_by(target)
     experiments = find_experiments(names)  # every file validated before anything is injected
     containers = local_containers(outputs)
@@ -553,7 +558,8 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
                 say(f"before {experiment.name}: leftover fault removed: {undone}")
             _settle(outputs, containers)
             if shared is None and experiment in loaded:
-                shared = SharedLoad(stack, out / "load-shared", _shared_budget_s(loaded), experiment.load_users)
+                shared = SharedLoad(stack, load_dir or out / "load-shared", _shared_budget_s(loaded),
+                                    experiment.load_users, chaos_dir=out if load_dir else None)
             journals.append(run_experiment(experiment, outputs, containers, out,
                                            RunOptions(with_load=with_load, shared_load=shared)))
     finally:

@@ -1,21 +1,27 @@
 """``harness all``: the main job, one command from a bare stack to a signed evidence bundle.
 
-setup (if needed) -> up -> check -> chaos (load alongside) -> restore from each copy
--> steady-state load -> report (-> down). Each step's outcome is saved in the run's
-``run.json`` as it ends; a failed step keeps what was gathered, the report is still
-written (failures first), and ``harness all --resume`` goes on from the failed step.
+setup (if needed) -> up -> backups -> chaos (load alongside) -> restore from each copy
+-> host checks while the steady-state load runs -> report (-> down). Each step's outcome is
+saved in the run's ``run.json`` as it ends; a failed step keeps what was gathered, the report
+is still written (failures first), and ``harness all --resume`` goes on from the failed step.
+
+The host checks come after the drills, so they also show that every fault was taken back, and
+they run beside the steady-state load: neither waits on the other, and the load sees the stack
+as production sees it, with its monitoring at work.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.experiment import find_experiments
 from chaos.restore_runs import run_restores
 from chaos.runner import run_experiments
 from checks.backups import copies_freshness
@@ -31,13 +37,16 @@ from harness.provisioning.run_snapshot import snapshot
 from harness.provisioning.stack_ops import down, setup, up
 from loadtests.runner import LoadPlan, run_load
 
-STEPS = ("setup", "up", "check", "backups", "chaos", "restore", "load", "report")
+STAGES = (("setup",), ("up",), ("backups",), ("chaos",), ("restore",), ("load", "check"), ("report",))
+"""The steps in order; the steps of one stage run at the same time (the first in the main thread)."""
+STEPS = tuple(name for stage in STAGES for name in stage)
 
 
 @dataclass
 class RunState:
     run_dir: Path
     data: dict[str, Any]
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def new(cls, stack: str) -> RunState:
@@ -66,7 +75,14 @@ class RunState:
         return cls(run_dir, json.loads(path.read_text()))
 
     def save(self) -> None:
-        (self.run_dir / "run.json").write_text(json.dumps(self.data, indent=2))
+        with self._lock:
+            (self.run_dir / "run.json").write_text(json.dumps(self.data, indent=2))
+
+    def record(self, step: str, outcome: dict[str, Any]) -> None:
+        """A step's outcome, saved at once (steps of one stage end in threads of their own)."""
+        with self._lock:
+            self.data["steps"][step] = outcome
+        self.save()
 
     def done(self, step: str) -> bool:
         return self.data["steps"].get(step, {}).get("status") == "done"
@@ -74,11 +90,15 @@ class RunState:
 
 QUICK_EXPERIMENTS = ("uplink-outage", "app-server-kill", "database-primary-kill")
 """What `harness all --quick` drills: one each of the network, the app tier and the database."""
+STEADY_STATE_DRILL = "no-false-failover"
+"""The drill whose load is the full run's steady-state load step: no fault, the leader watched, the users'
+every request logged to ``load/``, which the availability verdict reads. One window of load serves both."""
 
 
 def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0,
            target: str | None = None) -> dict[str, Callable[[], Any]]:
-    experiments = list(QUICK_EXPERIMENTS) if quick else []
+    experiments = list(QUICK_EXPERIMENTS) if quick else [
+        e.name for e in find_experiments([]) if e.name != STEADY_STATE_DRILL]
     return {
         "setup": lambda: _setup(stack),
         "up": lambda: (up(stack), snapshot(stack, run_dir)),
@@ -87,9 +107,16 @@ def _steps(stack: str, run_dir: Path, quick: bool, fill_gb: float = 0.0,
         "chaos": lambda: run_experiments(stack, experiments, run_dir / "chaos", target=target),
         "restore": lambda: run_restores(stack, _first_site(stack) if quick else [], run_dir / "restore",
                                         500 if quick else 1000, fill_gb, target=target),
-        "load": lambda: run_load(stack, LoadPlan(users=20, run_time_s=30 if quick else 60), run_dir / "load",
-                                 chaos_dir=run_dir / "chaos"),
+        "load": lambda: _steady_state_load(stack, run_dir, quick, target),
     }
+
+
+def _steady_state_load(stack: str, run_dir: Path, quick: bool, target: str | None) -> None:
+    """The load step: the steady-state drill with its load logged to ``load/`` (a quick run: 30 s of load alone)."""
+    if quick:
+        run_load(stack, LoadPlan(users=20, run_time_s=30), run_dir / "load", chaos_dir=run_dir / "chaos")
+        return
+    run_experiments(stack, [STEADY_STATE_DRILL], run_dir / "chaos", target=target, load_dir=run_dir / "load")
 
 
 def _setup(stack: str) -> None:
@@ -116,16 +143,33 @@ def _run_step(state: RunState, index: int, name: str, action: Callable[[], Any])
     try:
         action()
     except Exception as exc:  # noqa: BLE001 - recorded, the report still runs, the exit code says it failed
-        state.data["steps"][name] = {"status": "failed", "seconds": round(time.monotonic() - started, 1),
-                                     "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
-        state.save()
+        state.record(name, {"status": "failed", "seconds": round(time.monotonic() - started, 1),
+                            "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)})
         say(f"{progress} {name} FAILED: {exc}; the report shows what was gathered; "
             f"`harness all --resume` goes on from here")
         return False
-    state.data["steps"][name] = {"status": "done", "seconds": round(time.monotonic() - started, 1)}
-    state.save()
+    state.record(name, {"status": "done", "seconds": round(time.monotonic() - started, 1)})
     say(f"{progress} {name}: done in {state.data['steps'][name]['seconds']} s")
     return True
+
+
+def _run_stage(state: RunState, stage: tuple[str, ...], steps: dict[str, Callable[[], Any]]) -> bool:
+    """The stage's steps, side by side; False when any failed. The first runs in this thread, which
+    takes the signals (a drill undoes its fault on SIGINT or SIGTERM), the others beside it."""
+    outcomes: dict[str, bool] = {}
+
+    def run(name: str) -> None:
+        outcomes[name] = _run_step(state, STEPS.index(name) + 1, name, steps[name])
+
+    beside = [threading.Thread(target=run, args=(name,), name=f"step-{name}", daemon=True) for name in stage[1:]]
+    for thread in beside:
+        thread.start()
+    try:
+        run(stage[0])
+    finally:
+        for thread in beside:
+            thread.join()
+    return all(outcomes.get(name, False) for name in stage)
 
 
 def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False,
@@ -143,8 +187,7 @@ def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, t
     say(f"run {state.data['id']}: evidence in {state.run_dir}, sealed by {key.fingerprint}")
     target = state.data.setdefault("target", target)  # a resumed run reaches the hosts as it began
     steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb, target)
-    failed = next((name for index, name in enumerate(STEPS[:-1], start=1)
-                   if not _run_step(state, index, name, steps[name])), None)
+    failed = next((stage for stage in STAGES[:-1] if not _run_stage(state, stage, steps)), None)
     say(f"[{len(STEPS)}/{len(STEPS)}] report ...")
     started = time.monotonic()
     # run.json is final before the bundle is sealed: the manifest covers it as written.

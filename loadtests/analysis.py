@@ -39,6 +39,32 @@ def error_windows(failures: list[Request]) -> list[ErrorWindow]:
     return windows
 
 
+def client_error_windows(rows: list[Request]) -> list[ErrorWindow]:
+    """Per user: from a failed attempt to the answer of that user's next successful one (consecutive failures
+    joined), or to the last failure's answer when none succeeded. How long one user's requests kept failing,
+    which is the failover itself, where the windows merged across users also span the users' think time.
+    Rows without a client (logs from before the column) are left out."""
+    windows: list[ErrorWindow] = []
+    by_client: dict[str, list[Request]] = {}
+    for r in rows:
+        if r.client:
+            by_client.setdefault(r.client, []).append(r)
+    for mine in by_client.values():
+        open_window: ErrorWindow | None = None
+        for r in sorted(mine, key=lambda r: r.ts):
+            end = r.ts + r.latency_ms / 1000
+            if not r.ok:
+                open_window = (ErrorWindow(open_window.start, max(open_window.end, end), open_window.failures + 1,
+                                           sorted({*open_window.uplinks, r.uplink}))
+                               if open_window else ErrorWindow(r.ts, end, 1, [r.uplink]))
+            elif open_window:
+                windows.append(ErrorWindow(open_window.start, end, open_window.failures, open_window.uplinks))
+                open_window = None
+        if open_window:
+            windows.append(open_window)
+    return sorted(windows, key=lambda w: w.start)
+
+
 def percentiles(latencies: list[float]) -> dict[str, float | None]:
     if not latencies:
         return {"p50": None, "p95": None, "p99": None}
@@ -65,6 +91,7 @@ def summarize(rows: list[Request]) -> dict[str, Any]:
         per_endpoint[endpoint] = {"operations": len(mine), "failed": sum(not r.ok for r in mine)}
     raw = error_windows([r for r in rows if not r.ok])
     visible = error_windows(failed_ops)
+    per_client = client_error_windows(rows)
     span = (rows[-1].ts - rows[0].ts) if rows else 0.0
     return {
         "attempts": len(rows),
@@ -77,5 +104,7 @@ def summarize(rows: list[Request]) -> dict[str, Any]:
         "raw_error_windows": [{**asdict(w), "seconds": round(w.seconds, 3)} for w in raw],
         "user_visible_error_windows": [{**asdict(w), "seconds": round(w.seconds, 3)} for w in visible],
         "longest_raw_error_window_s": round(max((w.seconds for w in raw), default=0.0), 3),
+        "longest_client_error_window_s": (round(max((w.seconds for w in per_client), default=0.0), 3)
+                                          if any(r.client for r in rows) else None),
         "failed_operations": [asdict(r) for r in failed_ops[:50]],
     }

@@ -82,6 +82,8 @@ class FailoverClient:
         self.log = log
         self.budget = budget
         self._away_since: float | None = None
+        self.client_id = uuid.uuid4().hex[:12]
+        """This user's mark in the request log: a user's own error windows are measured from it."""
 
     def _uplink_for_attempt(self) -> int:
         if self._away_since is not None and time.monotonic() - self._away_since > self.budget.home_after_s:
@@ -117,7 +119,7 @@ class FailoverClient:
             spent = time.monotonic() - started
             last = not retryable or attempt >= self.budget.attempts or spent + pause > self.budget.seconds
             self.log.write((f"{sent_at:.3f}", name, uplink, attempt, f"{latency_ms:.1f}", outcome.status,
-                            int(outcome.ok), int(last), operation, outcome.error))
+                            int(outcome.ok), int(last), operation, outcome.error, self.client_id))
             if last:
                 return outcome
             self._fail_over()

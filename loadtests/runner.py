@@ -199,7 +199,8 @@ class SharedLoad:
     a series pays it once. A drill's load is the requests logged between its ``set_users`` and its end.
     """
 
-    def __init__(self, stack: str, out_dir: Path, budget_s: int, first_users: int) -> None:
+    def __init__(self, stack: str, out_dir: Path, budget_s: int, first_users: int,
+                 chaos_dir: Path | None = None) -> None:
         self.out_dir = out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.users_file = out_dir / USERS_FILE
@@ -209,7 +210,7 @@ class SharedLoad:
         self._stop = threading.Event()
         self._result: list[LoadRun] = []
         self._thread = threading.Thread(
-            target=lambda: self._result.append(run_load(stack, plan, out_dir, stop=self._stop)),
+            target=lambda: self._result.append(run_load(stack, plan, out_dir, chaos_dir=chaos_dir, stop=self._stop)),
             daemon=True, name="shared-load")
         self._thread.start()
 

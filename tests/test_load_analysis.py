@@ -5,12 +5,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.core.request_log import LOG_FIELDS, Request, read_requests
-from loadtests.analysis import error_windows, summarize
+from loadtests.analysis import client_error_windows, error_windows, summarize
 
 
 def req(ts: float, uplink: str = "a", ok: bool = True, final: bool = True, attempt: int = 1,
-        latency: float = 10.0, op: str = "o") -> Request:
-    return Request(ts, "GET /x", uplink, attempt, latency, 200 if ok else 0, ok, final, op, "" if ok else "refused")
+        latency: float = 10.0, op: str = "o", client: str = "") -> Request:
+    return Request(ts, "GET /x", uplink, attempt, latency, 200 if ok else 0, ok, final, op, "" if ok else "refused",
+                   client)
+
+
+def test_a_users_window_runs_from_its_first_failure_to_its_next_success() -> None:
+    # users u1 and u2 each fail once on the cut line and get through on the other 0.2 s later; their next
+    # requests come 0.8 s apart (think time): merged, that is one window of 0.91 s; per user, 0.21 s at most
+    rows = [req(10.0, "a", ok=False, final=False, client="u1", op="x"),
+            req(10.2, "b", attempt=2, client="u1", op="x"),
+            req(10.8, "a", ok=False, final=False, client="u2", op="y"),
+            req(10.9, "a", ok=False, final=False, attempt=2, client="u2", op="y"),
+            req(11.0, "b", attempt=3, client="u2", op="y"),
+            req(12.0, "b", client="u1", op="z")]
+    windows = client_error_windows(rows)
+    assert [(w.start, w.failures, round(w.seconds, 3)) for w in windows] == [(10.0, 1, 0.21), (10.8, 2, 0.21)]
+    summary = summarize(rows)
+    assert summary["longest_client_error_window_s"] == 0.21
+    assert summary["longest_raw_error_window_s"] == 0.91
+
+
+def test_a_user_who_never_got_through_is_a_window_to_its_last_failure() -> None:
+    windows = client_error_windows([req(1.0, ok=False, client="u"), req(3.0, ok=False, latency=500, client="u")])
+    assert [(w.start, w.end, w.failures) for w in windows] == [(1.0, 3.5, 2)]
+
+
+def test_logs_without_a_client_column_leave_the_per_user_window_unmeasured(tmp_path: Path) -> None:
+    old_header = ",".join(LOG_FIELDS[:-1])
+    (tmp_path / "requests-old.csv").write_text(f"{old_header}\n1.0,GET /x,b,1,7.0,503,0,1,o2,boom\n")
+    rows = read_requests(tmp_path)
+    assert rows[0].client == ""
+    assert summarize(rows)["longest_client_error_window_s"] is None
 
 
 def test_failures_within_a_second_form_one_window() -> None:

@@ -7,7 +7,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-LOG_FIELDS = ("ts", "endpoint", "uplink", "attempt", "latency_ms", "status", "ok", "final", "operation", "error")
+LOG_FIELDS = ("ts", "endpoint", "uplink", "attempt", "latency_ms", "status", "ok", "final", "operation", "error",
+              "client")
 """One row per attempt; Kept free of Locust so tests import it."""
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Request:
     final: bool
     operation: str
     error: str
+    client: str = ""
+    """The simulated user that sent it (empty in logs written before the column existed)."""
 
 
 def attempts_logged(directory: Path) -> int:
@@ -41,6 +44,6 @@ def read_requests(directory: Path) -> list[Request]:
             for r in csv.DictReader(handle):
                 rows.append(Request(float(r["ts"]), r["endpoint"], r["uplink"], int(r["attempt"]),
                                     float(r["latency_ms"]), int(r["status"]), r["ok"] == "1", r["final"] == "1",
-                                    r["operation"], r["error"]))
+                                    r["operation"], r["error"], r.get("client") or ""))
     rows.sort(key=lambda r: r.ts)
     return rows
