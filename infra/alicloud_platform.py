@@ -35,6 +35,8 @@ from infra.drill_access import drill_access_files
 from infra.images import ROLE_PACKAGES
 from infra.log_host import LOG_PORT, LogSink, shipping_files
 from infra.model import AUTHORIZED_KEYS, DISK_MARK, LABEL_PREFIX, Host, HostSpec, NetworkName, labels_for
+from infra.secrets import StackSecrets
+from infra.supervision import SupervisionRoute, configured_route
 
 ISP_BY_PROVIDER = {
     "china telecom": "ChinaTelecom",
@@ -303,6 +305,11 @@ class AlicloudPlatform(pulumi.ComponentResource):
             name=spec.name, roles=spec.roles, site=spec.site, resource=instance, container=None,
             endpoints=endpoints, ssh_host_key=pulumi.Output.from_input(""), instance_id=instance.id,
         )
+
+    def supervision_route(self, config: StackConfig, ingress_names: dict[str, str],
+                          secrets: StackSecrets) -> SupervisionRoute | None:
+        """The platform's own URL from the stack config (none configured: no upload)."""
+        return configured_route(config.supervision)
 
     def provider_lines(
         self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,

@@ -10,6 +10,7 @@ import pulumi
 from infra.config import Site
 from infra.model import File, Healthcheck, Host, HostSpec, Platform
 from infra.secrets import StackSecrets
+from infra.supervision import SupervisionRoute
 
 SERVICE_PORT = 8080
 CA_PATH = "/etc/ihh/tls/ca.crt"
@@ -32,6 +33,8 @@ class AppTierArgs:
     secrets: StackSecrets
     depends_on: list[pulumi.Resource]
     replacement_image: str | None = None
+    supervision: SupervisionRoute | None = None
+    """Where the forwarder uploads the outbox (GD-3.2.1); None: the stack configures no platform."""
 
 
 def service_config(args: AppTierArgs, av_names: list[str], av_endpoints: list[list[str]]) -> str:
@@ -52,9 +55,18 @@ def service_config(args: AppTierArgs, av_names: list[str], av_endpoints: list[li
                          for n, (udp, tcp) in zip(av_names, av_endpoints, strict=True)],
             "turn_secret_file": TURN_SECRET_PATH,
             "session_key_file": SESSION_KEY_PATH,
+            "supervision": args.supervision.service_config() if args.supervision else None,
         },
         indent=2,
     )
+
+
+def _supervision_token(route: SupervisionRoute | None) -> tuple[File, ...]:
+    """The platform's upload token, where the stack issues it (the local simulator's); on servers operations
+    place the token the platform issued at the configured path."""
+    if route is None or route.token is None:
+        return ()
+    return (File(route.token_file, route.token, owner="ihh-app", mode="0400"),)
 
 
 class AppTier(pulumi.ComponentResource):
@@ -88,6 +100,7 @@ class AppTier(pulumi.ComponentResource):
                              owner="ihh-app", mode="0400"),
                         File(SESSION_KEY_PATH, args.secrets.passwords["service-session-key"],
                              owner="ihh-app", mode="0400"),
+                        *_supervision_token(args.supervision),
                     ),
                     replacement_image=args.replacement_image,
                     healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{SERVICE_PORT}/health/live")),

@@ -105,6 +105,21 @@ class ProdConfig:
 
 
 @dataclass(frozen=True)
+class SupervisionConfig:
+    """The provincial supervision platform the service uploads to (GD-3.2.1).
+
+    The local stack runs a simulator of it (no endpoint is given there); elsewhere the platform's
+    upload URL, and the file on each app server where operations put the token the platform issued.
+    No endpoint on a server platform: no upload is configured, and the harness says so.
+    """
+
+    endpoint: str | None = None
+    token_file: str = "/etc/ihh/secrets/supervision-token"  # noqa: S105 - a path, not the token
+    lag_target_s: float = 60.0
+    """Commit to receipt, p95: what GD-3.2.1's "real time" is held to."""
+
+
+@dataclass(frozen=True)
 class RestoreProjection:
     """Production sizes the restore drill's measured throughput is projected to (EH-2.2.3, EH-3.3.2)."""
 
@@ -190,6 +205,7 @@ class StackConfig:
     restore_projection: RestoreProjection = field(default_factory=RestoreProjection)
     incidents_per_year: dict[str, float] = field(default_factory=lambda: dict(FAILURE_MODES))
     backup_schedule: BackupSchedule = field(default_factory=BackupSchedule)
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     log_retention_days: int = MIN_LOG_RETENTION_DAYS
     existing: Inventory | None = None
     """The servers of an ``existing`` stack; None on the platforms whose program creates its hosts."""
@@ -197,7 +213,7 @@ class StackConfig:
 
 KNOWN_KEYS = {
     "platform", "primarySite", "appServers", "uplinks", "avNodes", "backupSites",
-    "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection",
+    "backupRetentionDays", "database", "local", "prod", "serviceImage", "restoreProjection", "supervision",
     "incidentsPerYear", "backupSchedule", "logRetentionDays", "existing",
 }
 
@@ -377,6 +393,26 @@ def _restore_projection(value: Any) -> RestoreProjection:
     )
 
 
+HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+
+
+def _supervision(platform: str, value: Any) -> SupervisionConfig:
+    raw = _object("supervision", value, {"endpoint", "tokenFile", "lagTargetS"}, set())
+    defaults = SupervisionConfig()
+    endpoint = raw.get("endpoint")
+    if endpoint is not None and platform == "docker":
+        raise ConfigError("supervision.endpoint", "the local stack uploads to its own simulator of the platform; "
+                                                  "an endpoint is for stacks on servers")
+    return SupervisionConfig(
+        endpoint=None if endpoint is None else _str("supervision.endpoint", endpoint, HTTPS_URL,
+                                                    "an https:// URL (host, optional port and path)"),
+        token_file=_str("supervision.tokenFile", raw.get("tokenFile", defaults.token_file), ABSOLUTE_PATH,
+                        "an absolute path"),
+        lag_target_s=_positive("supervision.lagTargetS", raw.get("lagTargetS", defaults.lag_target_s)),
+    )
+
+
 def _duration(key: str, value: Any) -> int:
     match = DURATION.match(value) if isinstance(value, str) else None
     if match is None:
@@ -439,6 +475,7 @@ def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         restore_projection=_restore_projection(raw.get("restoreProjection", {})),
         incidents_per_year=_incidents(raw.get("incidentsPerYear", {})),
         backup_schedule=_backup_schedule(raw.get("backupSchedule", {})),
+        supervision=_supervision(platform, raw.get("supervision", {})),
         log_retention_days=_int(
             "logRetentionDays", raw.get("logRetentionDays", MIN_LOG_RETENTION_DAYS), MIN_LOG_RETENTION_DAYS, 36500,
             f"MLPS level 3 keeps logs at least {MIN_LOG_RETENTION_DAYS} days (six months), "

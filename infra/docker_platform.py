@@ -16,7 +16,7 @@ import pulumi_docker as docker
 import pulumi_tls as tls
 
 from infra.av_nodes import TURN_PORT
-from infra.config import LocalConfig, Site, Uplink
+from infra.config import LocalConfig, Site, StackConfig, Uplink
 from infra.drill_access import drill_access_files
 from infra.images import IMAGES_DIR, ROLE_PACKAGES, TOXIPROXY_BINARY, base_image_tag, role_image_tag
 from infra.log_host import LogSink, shipping_files
@@ -35,6 +35,14 @@ from infra.model import (
     Port,
     Role,
     labels_for,
+)
+from infra.secrets import StackSecrets
+from infra.supervision import (
+    SupervisionRoute,
+    egress_proxies,
+    local_route,
+    simulator_files,
+    simulator_ports,
 )
 
 PORT_BLOCKS: dict[Role, int] = {
@@ -56,6 +64,8 @@ UPLINK_LISTEN_BASE = 20000
 MEDIA_LINE_LISTEN_BASE = 21000
 """Where the wan host's UDP impairer listens for each TURN node's clients (the media line), one port per node."""
 MEDIA_LINE_API_PORT = 8475
+SUPERVISION_CONTROL_SLOT = 19
+"""The wan host's published port of the supervision platform simulator's control API."""
 MEDIA_LINE_SLOT = 20
 """The wan host's published ports from here on are the media line's: its API, then one UDP port per TURN node.
 Fixed, since the service is told these addresses before the wan host is declared (after the app tier)."""
@@ -87,6 +97,7 @@ class DockerPlatform(pulumi.ComponentResource):
         self._images: dict[Role, docker.Image] = {}
         self._media_links: list[dict[str, str]] = []
         self._media_token: pulumi.Output[str] | None = None
+        self._supervision_secrets: StackSecrets | None = None
         child = pulumi.ResourceOptions(parent=self)
         self.management = docker.Network(
             "net-mgmt",
@@ -268,6 +279,20 @@ class DockerPlatform(pulumi.ComponentResource):
                     f"{self.local.bind_address}:{self.port('wan', 1, _media_node_slot(i))}")
                 for i, h in enumerate(av_hosts)}
 
+    def supervision_route(self, config: StackConfig, ingress_names: dict[str, str],
+                          secrets: StackSecrets) -> SupervisionRoute:
+        """Locally the platform is the wan host's simulator, reached through each ingress host's relay."""
+        self._supervision_secrets = secrets
+        return local_route(config, ingress_names, "wan", secrets)
+
+    def _supervision_platform(self, uplinks: tuple[Uplink, ...]) -> tuple[list[dict[str, object]], tuple[Port, ...],
+                                                                         tuple[File, ...]]:
+        """The wan host's simulator of the supervision platform: its line proxies, published port and files."""
+        if self._supervision_secrets is None:
+            return [], (), ()
+        return (egress_proxies(uplinks), simulator_ports(SUPERVISION_CONTROL_SLOT),
+                simulator_files(self._supervision_secrets))
+
     def _media_line(self) -> tuple[tuple[Port, ...], tuple[File, ...]]:
         """The wan host's media line: its ports and files, where TURN nodes stand behind it."""
         if not self._media_links or self._media_token is None:
@@ -298,6 +323,8 @@ class DockerPlatform(pulumi.ComponentResource):
             for u in uplinks for stream in ("downstream", "upstream")
         ]
         media_ports, media_files = self._media_line()
+        supervision_proxies, supervision_ports, supervision_files = self._supervision_platform(uplinks)
+        proxies += supervision_proxies
         spec = HostSpec(
             name="wan",
             roles=("wan",),
@@ -306,11 +333,13 @@ class DockerPlatform(pulumi.ComponentResource):
             ordinal=1,
             networks=("uplink", "media") if media_ports else ("uplink",),
             ports=(Port("toxiproxy-api", TOXIPROXY_API_PORT),
-                   *[Port(f"uplink-{u.name}", UPLINK_LISTEN_BASE + i) for i, u in enumerate(uplinks)], *media_ports),
+                   *[Port(f"uplink-{u.name}", UPLINK_LISTEN_BASE + i) for i, u in enumerate(uplinks)], *media_ports,
+                   *supervision_ports),
             files=(
                 File("/etc/ihh/wan/proxies.json", json.dumps(proxies, indent=2)),
                 File("/etc/ihh/wan/toxics.json", json.dumps(toxics, indent=2)),
                 *media_files,
+                *supervision_files,
             ),
             # Healthy once the contracted shaping is applied (and the media line listens), not merely when the API
             # answers.

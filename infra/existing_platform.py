@@ -16,6 +16,8 @@ from infra.inventory import Inventory
 from infra.layout import Layout
 from infra.log_host import LogSink
 from infra.model import LABEL_PREFIX, Host, HostSpec, NetworkName, Port, labels_for
+from infra.secrets import StackSecrets
+from infra.supervision import SupervisionRoute, configured_route
 
 TOXIPROXY_API_PORT = 8474
 """Where a WAN simulator's API listens: a purpose the inventory gives an address for (``toxiproxy-api``)."""
@@ -109,6 +111,11 @@ class ExistingPlatform(pulumi.ComponentResource):
 
     def address_on(self, host_name: str, network: NetworkName) -> str:
         return host_name
+
+    def supervision_route(self, config: StackConfig, ingress_names: dict[str, str],
+                          secrets: StackSecrets) -> SupervisionRoute | None:
+        """The platform's own URL from the stack config (none configured: no upload)."""
+        return configured_route(config.supervision)
 
     def provider_lines(
         self, uplinks: tuple[Uplink, ...], ingress: dict[str, Host], ingress_port: int,

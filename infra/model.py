@@ -9,11 +9,15 @@ read them from any platform's resource graph.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import pulumi
 
-from infra.config import Site, Uplink
+from infra.config import Site, StackConfig, Uplink
+
+if TYPE_CHECKING:  # the platforms' return types, which import this module themselves
+    from infra.secrets import StackSecrets
+    from infra.supervision import SupervisionRoute
 
 LABEL_PREFIX = "ihh."
 DISK_SIZE_LABEL = f"{LABEL_PREFIX}disk-size-mb"
@@ -197,6 +201,12 @@ class Platform(Protocol):
     def media_lines(self, av_hosts: list[Host], token: pulumi.Output[str]) -> dict[str, pulumi.Output[str]]:
         """Where clients send each TURN node's UDP: the node itself, or a line simulator in front of it whose
         API (``token``) impairs the media path as Toxiproxy does the uplinks."""
+        ...
+
+    def supervision_route(self, config: StackConfig, ingress_names: dict[str, str],
+                          secrets: StackSecrets) -> SupervisionRoute | None:
+        """How the app servers reach the provincial supervision platform: a simulator of it (locally), the
+        platform's configured URL, or None when the stack configures none."""
         ...
 
     def provider_lines(

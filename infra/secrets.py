@@ -15,7 +15,7 @@ import pulumi_tls as tls
 
 CERT_VALIDITY_HOURS = 24 * 365 * 2
 PASSWORDS = ("db-superuser", "db-replication", "db-app", "turn-shared-secret", "backup-cipher", "patroni-rest",
-             "service-session-key", "media-line-token")
+             "service-session-key", "media-line-token", "supervision-upload-token", "supervision-control-token")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from infra.layout import Layout
 from infra.log_host import LOG_DIR, LogHost, LogHostArgs, LogSink
 from infra.model import OPS_USER, ROLE_SERVICES, Host, Platform
 from infra.secrets import StackSecrets
+from infra.supervision import SupervisionUpload, SupervisionUploadArgs, egress_proxy
 from infra.uplinks import Uplinks, UplinksArgs
 
 
@@ -76,13 +77,18 @@ class Topology(pulumi.ComponentResource):
             opts=child,
         )
         self.av_udp = platform.media_lines(self.av.hosts, secrets.passwords["media-line-token"])
+        self.supervision = SupervisionUpload(
+            "supervision",
+            SupervisionUploadArgs(platform=platform, config=config, ingress_names=layout.ingress, secrets=secrets),
+            opts=child,
+        )
         self.app = AppTier(
             "app",
             AppTierArgs(
                 platform=platform, site=config.primary_site, servers=layout.app,
                 database_hosts=layout.database, av_nodes=self.av.hosts, av_udp=self.av_udp, secrets=secrets,
                 depends_on=[h.resource for h in self.database.members],
-                replacement_image=config.service_image,
+                replacement_image=config.service_image, supervision=self.supervision.route,
             ),
             opts=child,
         )
@@ -92,6 +98,7 @@ class Topology(pulumi.ComponentResource):
                 platform=platform, site=config.primary_site, uplinks=config.uplinks,
                 ingress_names=layout.ingress, app_servers=layout.app, service_port=self.app.service_port,
                 secrets=secrets, depends_on=[h.resource for h in self.app.hosts],
+                egress=self.supervision.route.egress if self.supervision.route else {},
             ),
             opts=child,
         )
@@ -128,6 +135,7 @@ class Topology(pulumi.ComponentResource):
             else line_host.endpoints["toxiproxy-api"].apply(lambda ep: f"http://{ep}"),
             "media_line_api": None if line_host is None or "media-line-api" not in line_host.endpoints
             else line_host.endpoints["media-line-api"].apply(lambda ep: f"http://{ep}"),
+            "supervision": self._supervision_outputs(),
             "av_nodes": [
                 {"name": h.name, "turn": self.av_udp[h.name], "turn_tcp": h.endpoints["turn-tcp"],
                  "turn_direct": h.endpoints["turn-udp"],
@@ -172,8 +180,19 @@ class Topology(pulumi.ComponentResource):
                 "patroni_rest_password": self.credentials.passwords["patroni-rest"],
                 "service_session_key": self.credentials.passwords["service-session-key"],
                 "media_line_token": self.secrets.passwords["media-line-token"],
+                "supervision_control_token": self.secrets.passwords["supervision-control-token"],
             },
         }
+
+    def _supervision_outputs(self) -> dict[str, Any] | None:
+        """The upload route to the supervision platform, and the simulator's control API where there is one."""
+        route, line_host = self.supervision.route, self.uplinks.line_host
+        if route is None:
+            return None
+        control = (line_host.endpoints["supervision-control"].apply(lambda ep: f"http://{ep}")
+                   if line_host is not None and "supervision-control" in line_host.endpoints else None)
+        return {"endpoints": list(route.endpoints), "lag_target_s": route.lag_target_s, "control_api": control,
+                "egress_proxies": [egress_proxy(u) for u in self.config.uplinks if u.name in route.egress]}
 
 
 def build_topology(config: StackConfig) -> Topology:

@@ -9,13 +9,14 @@ with a redirect, and balances over every app server with active health checks on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
 from infra.config import Site, Uplink
 from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platform
 from infra.secrets import StackSecrets
+from infra.supervision import EGRESS_PORT
 
 INGRESS_PORT = 443
 """Where the provider lines deliver patients' traffic: HTTPS."""
@@ -36,10 +37,32 @@ class UplinksArgs:
     service_port: int
     secrets: StackSecrets
     depends_on: list[pulumi.Resource]
+    egress: dict[str, str] = field(default_factory=dict)
+    """Uplink name -> host:port where its ingress relays the app servers' uploads to the supervision platform
+    (over the line, locally); none: the app servers reach the platform as they reach the internet."""
 
 
-def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) -> str:
-    """HAProxy for one uplink: TLS on 443, redirect on 80, health-checked round robin over the app servers."""
+def egress_lines(target: str | None) -> list[str]:
+    """The app servers' way out over this line to the supervision platform: TCP, so TLS stays end to end."""
+    if target is None:
+        return []
+    return [
+        "listen supervision-egress",
+        "    mode tcp",
+        "    option tcplog",
+        f"    bind :{EGRESS_PORT}",
+        "    timeout connect 2s",
+        "    timeout client 120s",
+        "    timeout server 120s",
+        f"    server platform {target} resolvers internal init-addr last,libc,none",
+        "",
+    ]
+
+
+def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int,
+                   egress_target: str | None = None) -> str:
+    """HAProxy for one uplink: TLS on 443, redirect on 80, health-checked round robin over the app servers,
+    and the relay of uploads to the supervision platform where the line carries them."""
     server_lines = [
         f"    server {s} {s}:{service_port} check resolvers internal init-addr last,libc,none" for s in servers
     ]
@@ -85,6 +108,7 @@ def haproxy_config(uplink: Uplink, servers: tuple[str, ...], service_port: int) 
             "    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions",
             *server_lines,
             "",
+            *egress_lines(egress_target),
         ]
     )
 
@@ -114,7 +138,8 @@ class Uplinks(pulumi.ComponentResource):
                     networks=("uplink", "app"),
                     files=(
                         File("/etc/haproxy/haproxy.cfg",
-                             haproxy_config(uplink, args.app_servers, args.service_port)),
+                             haproxy_config(uplink, args.app_servers, args.service_port,
+                                            args.egress.get(uplink.name))),
                         File(CERT_FILE, bundle, mode="0600"),
                     ),
                     healthcheck=Healthcheck(("ihh-probe", "tcp", "127.0.0.1", str(INGRESS_PORT))),

@@ -243,6 +243,18 @@ class Availability(_Record):
 
 
 @dataclass(frozen=True)
+class Supervision(_Record):
+    """The route to the provincial supervision platform (GD-3.2.1) and, locally, its simulator's control API."""
+
+    endpoints: tuple[str, ...]
+    lag_target_s: float
+    control_api: str | None = None
+    """The simulator's control API (what it received, how it behaves); None for a real platform."""
+    egress_proxies: tuple[str, ...] = ()
+    """The Toxiproxy proxies carrying uploads over each line (locally)."""
+
+
+@dataclass(frozen=True)
 class RestoreProjection(_Record):
     """Production sizes the restore drill projects its measured RTO to."""
 
@@ -331,6 +343,8 @@ class StackOutputs(_Record):
     toxiproxy_api: str | None = None
     media_line_api: str | None = None
     """The UDP impairer in front of the TURN nodes (the local media line), where one exists."""
+    supervision: Supervision | None = None
+    """None: the stack configures no supervision platform (GD-3.2.1 is then not tested)."""
     log_host: LogHost | None = None
     """None for hosts whose logs go to a log server of the hospital's own, outside the stack."""
     stack: str = dataclasses.field(default="", metadata={KEY: None})
