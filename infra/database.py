@@ -63,6 +63,8 @@ dcs-quorum-loss drill): without it, losing etcd's quorum stops every write thoug
 SERVICE_SCHEMA = Path(__file__).resolve().parents[1] / "images" / "app" / "rootfs" / "opt" / "ihh" / "app" / \
     "ihh_service" / "schema.sql"
 """The reference service's schema: applied at bootstrap by the database tier, as the schema's owner role."""
+SERVICE_SCHEMA_PATH = "/etc/ihh/schema.sql"
+"""Where each database member holds it: bootstrap applies it, and every ``up`` again (``ihh-apply-schema``)."""
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 ETCD_HEALTH_PORT = 2381
@@ -361,7 +363,7 @@ class Database(pulumi.ComponentResource):
                             File(f"{TLS_DIR}/host.key", cert.key_pem, owner="postgres", mode="0600"),
                             File("/etc/ihh/secrets/db-app-password", args.secrets.passwords["db-app"],
                                  owner="postgres", mode="0400"),
-                            File("/etc/ihh/schema.sql", SERVICE_SCHEMA.read_text()),
+                            File(SERVICE_SCHEMA_PATH, SERVICE_SCHEMA.read_text()),
                         ),
                         volumes=(("pgdata", "/var/lib/postgresql/data"),),
                         disks=(Disk("wal", WAL_DIR, WAL_DISK_MB),),

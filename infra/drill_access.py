@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from infra.backup_sites import SCHEDULE_LOG, SCHEDULE_PATH
-from infra.database import DATA_DIR, WAL_DIR
+from infra.database import DATA_DIR, SERVICE_SCHEMA_PATH, WAL_DIR
 from infra.host_probes import PROBES
 from infra.log_host import FORWARD_CONF, LOG_DIR, RETENTION_FILE, SERVER_CONF
 from infra.model import OPS_USER, ROLE_SERVICES, File
@@ -54,6 +54,7 @@ def settings() -> dict[str, object]:
         "services": {"supervisor": sorted({s.supervisor for s in services}),
                      "systemd": sorted({s.systemd for s in services})},
         "service_users": sorted({s.user for s in services if s.user}),
+        "service_schema": SERVICE_SCHEMA_PATH, "service_database": "ihh", "service_owner": "ihh_owner",
     }
 
 

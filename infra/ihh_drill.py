@@ -122,6 +122,7 @@ def _shapes() -> list[tuple[Token, ...]]:
         ("ihh-clock-step", STEP), ("ihh-clock-mark",), ("ihh-clock-unmark",),
         ("fallocate", "-l", INT, _one_filler), ("rm", "-f", _fillers), ("ihh-wal-fillers",),
         ("ihh-pgdata-wipe",), ("ihh-pgdata-empty",), ("ihh-pgdata-copy",), ("ihh-pgdata-drop-copy",),
+        ("ihh-apply-schema",),
         ("--version",),
     ]
 
@@ -245,6 +246,17 @@ def _iptables_batch() -> int:
     return _run(["iptables-restore", "--noflush"], stdin=batch)
 
 
+def _apply_schema() -> int:
+    """The stack's own service schema (idempotent), as its owner role, on this member: how ``up`` brings a
+    running cluster's schema up to date; bootstrap applies it once, on a new cluster only."""
+    schema = SETTINGS["service_schema"]
+    if not os.path.exists(schema):
+        print(f"no service schema at {schema}: nothing to apply")
+        return 0
+    return _run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+                 SETTINGS["service_database"], "-c", f"SET ROLE {SETTINGS['service_owner']}", "-f", schema])
+
+
 def _builtin(argv: Sequence[str]) -> int | None:
     """Run ``argv`` if it is one of the wrapper's own verbs; None when it is a program to execute instead."""
     s, verb = SETTINGS, argv[0]
@@ -267,6 +279,7 @@ def _builtin(argv: Sequence[str]) -> int | None:
         "ihh-pgdata-copy": lambda: _run(["cp", "-a", data, f"{data}.rawcopy"]) or _run(["sync"]),
         "ihh-pgdata-drop-copy": lambda: _run(["rm", "-rf", f"{data}.rawcopy"]),
         "iptables-batch": _iptables_batch,
+        "ihh-apply-schema": _apply_schema,
         "--version": lambda: print(s["version"]) or 0,
     }
     return actions[verb]() if verb in actions else None

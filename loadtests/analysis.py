@@ -40,28 +40,27 @@ def error_windows(failures: list[Request]) -> list[ErrorWindow]:
 
 
 def client_error_windows(rows: list[Request]) -> list[ErrorWindow]:
-    """Per user: from a failed attempt to the answer of that user's next successful one (consecutive failures
-    joined), or to the last failure's answer when none succeeded. How long one user's requests kept failing,
-    which is the failover itself, where the windows merged across users also span the users' think time.
-    Rows without a client (logs from before the column) are left out."""
+    """Per user: each run of failed attempts with no success between them, from the first's send to the last's
+    answer: how long that user's requests kept failing, which is the failover, where the windows merged across
+    users also span the users' think time. A success ends the run (its own latency is the service's, not the
+    outage's). Rows without a client (logs from before the column) are left out."""
     windows: list[ErrorWindow] = []
     by_client: dict[str, list[Request]] = {}
     for r in rows:
         if r.client:
             by_client.setdefault(r.client, []).append(r)
     for mine in by_client.values():
-        open_window: ErrorWindow | None = None
+        run: ErrorWindow | None = None
         for r in sorted(mine, key=lambda r: r.ts):
             end = r.ts + r.latency_ms / 1000
             if not r.ok:
-                open_window = (ErrorWindow(open_window.start, max(open_window.end, end), open_window.failures + 1,
-                                           sorted({*open_window.uplinks, r.uplink}))
-                               if open_window else ErrorWindow(r.ts, end, 1, [r.uplink]))
-            elif open_window:
-                windows.append(ErrorWindow(open_window.start, end, open_window.failures, open_window.uplinks))
-                open_window = None
-        if open_window:
-            windows.append(open_window)
+                run = (ErrorWindow(run.start, max(run.end, end), run.failures + 1, sorted({*run.uplinks, r.uplink}))
+                       if run else ErrorWindow(r.ts, end, 1, [r.uplink]))
+            elif run:
+                windows.append(run)
+                run = None
+        if run:
+            windows.append(run)
     return sorted(windows, key=lambda w: w.start)
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_LINES = threading.Lock()
+
 
 def say(message: str) -> None:
-    """Print one progress line with a wall-clock stamp."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    """Print one progress line with a wall-clock stamp, whole even when steps run side by side."""
+    line = f"[{time.strftime('%H:%M:%S')}] {message}\n"
+    with _LINES:
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from harness.provisioning.inventory_reach import refuse_unreachable
 from harness.provisioning.mockrun import ProgramRun, read_stack_config, run_program
 from harness.provisioning.patroni_config import converge
 from harness.provisioning.run_snapshot import save_applied_graph
+from harness.provisioning.service_schema import apply_service_schema
 from harness.provisioning.toxiproxy_build import ensure_toxiproxy
 from infra.config import ConfigError
 from infra.policy.rules import Violation, check, subjects_from
@@ -99,6 +100,9 @@ def up(stack: str) -> UpResult:
     outputs = StackOutputs.load(stack)
     with step("converge Patroni's failover timing with the stack config"):
         converge(outputs, run.config.database)
+    if outputs.hosts(role="database"):
+        with step("bring the service schema up to date on the primary"):
+            apply_service_schema(outputs)
     marker = stack_dir(stack) / "first-backups.done"
     if report.changed or not marker.exists():  # an up that changed nothing made no new cluster
         first_full_backups(outputs)

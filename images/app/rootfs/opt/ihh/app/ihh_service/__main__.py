@@ -8,7 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from ihh_service.api import Handler, Server, Service
+from ihh_service import forwarder
+from ihh_service.api import NODE, Handler, Server, Service
 from ihh_service.store import DatabaseUnavailableError, Pool, SchemaMissingError, check_schema, conninfo
 
 SCHEMA_DEADLINE_S = 600
@@ -28,6 +29,7 @@ def apply_schema_when_primary_answers(service: Service) -> None:
             continue
         service.schema_applied = True
         print("schema: present, audit trail writable", flush=True)
+        forwarder.start(service.supervision, service.pool, NODE)
         return
 
 

@@ -39,6 +39,7 @@ class Service:
         self.av_nodes: list[dict[str, str]] = config["av_nodes"]
         self.turn_secret = Path(config["turn_secret_file"]).read_text().strip()
         self.session_key = Path(config["session_key_file"]).read_text().strip()
+        self.supervision: dict[str, Any] | None = config.get("supervision")
         self.schema_applied = False
 
     def readiness(self) -> Result:

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ihh_service import outbox
 from ihh_service.validation import InputError
 
 Result = tuple[int, dict[str, Any]]
@@ -75,17 +76,22 @@ def register_doctor(conn: psycopg.Connection, caller: Caller, data: dict[str, An
         conn, "INSERT INTO doctors (name, license_no, department) VALUES (%(name)s, %(license_no)s, %(department)s)"
         " RETURNING id", data, "license_no", "is already registered")
     audit(conn, caller.actor, "doctor.register", ("doctor", did), caller)
+    outbox.record(conn, "doctor_registration", None, {"doctor_license": data["license_no"], "name": data["name"],
+                                                      "department": data["department"]})
     return 201, {"doctor_id": did}
 
 
 def book(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> Result:
     _require(caller, "patient", data["patient_id"])
     _one(conn, "SELECT id FROM patients WHERE id = %s", (data["patient_id"],), "patient_id", "patient")
-    _one(conn, "SELECT id FROM doctors WHERE id = %s", (data["doctor_id"],), "doctor_id", "doctor")
+    (licence,) = _one(conn, "SELECT license_no FROM doctors WHERE id = %s", (data["doctor_id"],), "doctor_id",
+                      "doctor")
     bid = _insert_unique(
         conn, "INSERT INTO bookings (patient_id, doctor_id, slot, status) VALUES (%(patient_id)s, %(doctor_id)s,"
         " %(slot)s, 'booked') RETURNING id", data, "slot", "is already booked with this doctor")
     audit(conn, caller.actor, "booking.create", ("booking", bid), caller, data["patient_id"], bid)
+    outbox.record(conn, "resource_change", data["patient_id"], {
+        "resource": "doctor_slot", "change": "booked", "doctor_license": licence, "slot": data["slot"].isoformat()})
     return 201, {"booking_id": bid, "status": "booked"}
 
 
@@ -115,6 +121,8 @@ def consult(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> R
     ).fetchone()
     conn.execute("UPDATE bookings SET status = 'completed' WHERE id = %s", (data["booking_id"],))
     audit(conn, caller.actor, "consultation.record", ("consultation", cid), caller, patient_id, data["booking_id"])
+    outbox.record(conn, "consultation", patient_id, {**outbox.parties(conn, patient_id, doctor_id),
+                                                     "consultation_id": cid, "booking_id": data["booking_id"]})
     return 201, {"consultation_id": cid}
 
 
@@ -136,6 +144,9 @@ def prescribe(conn: psycopg.Connection, caller: Caller, consultation_id: int, da
         (consultation_id, Jsonb(data["items"])),
     ).fetchone()
     audit(conn, caller.actor, "prescription.issue", ("prescription", rid), caller, patient_id, booking_id)
+    outbox.record(conn, "prescription", patient_id, {**outbox.parties(conn, patient_id, doctor_id),
+                                                     "consultation_id": consultation_id, "prescription_id": rid,
+                                                     "items": data["items"]})
     return 201, {"prescription_id": rid}
 
 
@@ -148,6 +159,9 @@ def schedule_follow_up(conn: psycopg.Connection, caller: Caller, consultation_id
         (consultation_id, data["due_date"], data["reason"]),
     ).fetchone()
     audit(conn, caller.actor, "follow_up.schedule", ("follow_up", fid), caller, patient_id, booking_id)
+    outbox.record(conn, "follow_up", patient_id, {**outbox.parties(conn, patient_id, doctor_id),
+                                                  "consultation_id": consultation_id, "follow_up_id": fid,
+                                                  "due_date": data["due_date"].isoformat()})
     return 201, {"follow_up_id": fid}
 
 

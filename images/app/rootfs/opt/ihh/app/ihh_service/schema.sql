@@ -75,3 +75,37 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     response      jsonb NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
+-- GD-3.2.1: every record the supervision platform must receive, written in the same transaction as the event
+-- itself (a transactional outbox), then uploaded by the forwarder in id order: nothing committed is missed,
+-- nothing rolled back is sent. record_id makes a resend idempotent at the platform.
+CREATE TABLE IF NOT EXISTS supervision_outbox (
+    id            bigserial PRIMARY KEY,
+    record_id     uuid NOT NULL UNIQUE,
+    kind          text NOT NULL,
+    patient_id    bigint,
+    payload       jsonb NOT NULL,
+    committed_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sent_at       timestamptz,
+    receipt       text,
+    attempts      integer NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS supervision_outbox_pending ON supervision_outbox (id) WHERE sent_at IS NULL;
+-- What the platform rejected, with its reason: kept for an operator to correct and resend, never retried blind.
+CREATE TABLE IF NOT EXISTS supervision_dead_letter (
+    record_id   uuid PRIMARY KEY,
+    outbox_id   bigint NOT NULL,
+    kind        text NOT NULL,
+    payload     jsonb NOT NULL,
+    reason      text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now()
+);
+-- One forwarder at a time across the app servers: a lease renewed while it works, taken over when it lapses
+-- (an app server killed holds nothing for longer than the lease).
+CREATE TABLE IF NOT EXISTS supervision_forwarder (
+    id          integer PRIMARY KEY CHECK (id = 1),
+    holder      text NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE ON supervision_outbox, supervision_forwarder TO ihh_app;
+GRANT SELECT, INSERT ON supervision_dead_letter TO ihh_app;
+GRANT USAGE ON SEQUENCE supervision_outbox_id_seq TO ihh_app;
