@@ -54,10 +54,13 @@ def remove_network_faults(access: HostAccess) -> list[str]:
         return [line for lines in pool.map(on, access.outputs.hosts()) for line in lines]
 
 
-def start_stopped_services(access: HostAccess, restarted: set[str]) -> list[str]:
+def start_stopped_services(access: HostAccess, restarted: set[str], marked_only_over_ssh: bool = False) -> list[str]:
     """Services a crash drill over SSH held stopped (the drill was killed before it started them: found by its
-    mark), whatever target this cleanup reaches the hosts by; a container ``restarted`` just now starts its own."""
-    hosts = [h for h in access.outputs.hosts() if h.container not in restarted and h.instance_id not in restarted]
+    mark), whatever target this cleanup reaches the hosts by; a container ``restarted`` just now starts its own.
+    ``marked_only_over_ssh``: between the drills of one series, where only a drill that reached a host over SSH
+    can have marked it (the series' first cleanup looked at every host, for what an earlier run left)."""
+    hosts = [h for h in access.outputs.hosts() if h.container not in restarted and h.instance_id not in restarted
+             and (h.drill_target == "ssh" or not marked_only_over_ssh)]
     with ThreadPoolExecutor(max_workers=8) as pool:  # one command a host, the hosts at once
         down = dict(zip([h.name for h in hosts], pool.map(lambda h: _held(access, h), hosts), strict=True))
     undone = []
@@ -111,9 +114,10 @@ def remove_wal_fillers(ssh: Sessions, hosts: list[str]) -> list[str]:
     return undone
 
 
-def cleanup(containers: LocalContainers | None, outputs: StackOutputs) -> list[str]:
+def cleanup(containers: LocalContainers | None, outputs: StackOutputs, within_series: bool = False) -> list[str]:
     """Every leftover fault removed; returns what was undone (empty when the stack was clean). ``containers``:
-    the engine's side of a local stack, None for servers."""
+    the engine's side of a local stack, None for servers. ``within_series``: between two drills of one run,
+    whose hosts reached from the engine's side carry no held-stopped mark this run could have left."""
     started = containers.restart_stopped() if containers is not None else {}
     if any(h.instance_id for h in outputs.hosts()):  # a power-loss drill killed mid-fault leaves instances off
         started |= HostPower(containers).restart_stopped_instances(outputs.hosts())
@@ -128,7 +132,7 @@ def cleanup(containers: LocalContainers | None, outputs: StackOutputs) -> list[s
         wait_for("the media line's API", line.answers, timeout=60)
         undone += line.clear_all()
     with HostAccess(outputs, containers) as access:
-        undone += start_stopped_services(access, restarted)
+        undone += start_stopped_services(access, restarted, marked_only_over_ssh=within_series)
         undone += remove_network_faults(access)
     databases = outputs.hosts(role="database")
     with Sessions(outputs) as ssh:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from typing import Any
 from chaos.isolation import line_cut, partitioned, unreachable
 from harness.core import services
 from harness.core.containers import LocalContainers
-from harness.core.database import member_writable
+from harness.core.database import connect, member_writable
 from harness.core.host_access import HostAccess
+from harness.core.http_json import post_through_uplinks
 from harness.core.media_line import IMPAIRMENTS, MediaLine, impaired
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
@@ -31,7 +33,9 @@ from harness.core.pgbackrest import PgBackRest, switch_wal
 from harness.core.postgres_shell import psql
 from harness.core.power import HostPower, NoPowerSwitchError
 from harness.core.registry import Registry
+from harness.core.service_sessions import ADMIN, bearer, session_for
 from harness.core.ssh import Sessions, then
+from harness.core.supervision import MODES, SimulatorControl, forwarder_holder
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
 from harness.core.wal_disk import (
@@ -87,6 +91,15 @@ class FaultContext:
                 "in front of its lines: a real provider's line can be cut (at its ingress host) but not shaped "
                 "from here")
         return Toxiproxy(self.outputs.toxiproxy_api)
+
+    def simulator(self) -> SimulatorControl:
+        """The supervision platform simulator's control API; a real platform cannot be told to misbehave."""
+        supervision = self.outputs.supervision
+        if supervision is None or not supervision.control_api:
+            raise FaultUnavailableError(
+                f"stack {self.outputs.stack!r} (platform {self.outputs.platform}) uploads to a real supervision "
+                "platform (or none): only the local simulator can be made slow, failing or refusing")
+        return SimulatorControl(supervision.control_api, self.outputs.secret("supervision_control_token"))
 
     def media_line(self) -> MediaLine:
         if not self.outputs.media_line_api:
@@ -578,4 +591,80 @@ def _media_impair(ctx: FaultContext, args: Args) -> Iterator[None]:
     """Delay, jitter, loss, duplication or a rate cap on the UDP path to one TURN node, without netem."""
     link, values = _media_link(ctx.outputs, args), _impairment(args)
     with impaired(ctx.media_line(), link, values):
+        yield
+
+
+# ----- the supervision platform (GD-3.2.1) -----------------------------------------------------------
+def _egress_proxies(outputs: StackOutputs) -> list[str]:
+    supervision = outputs.supervision
+    return list(supervision.egress_proxies) if supervision else []
+
+
+@fault("supervision-unreachable", describe=lambda o, a: (
+    f"disable the proxies carrying uploads to the supervision platform over every line "
+    f"({', '.join(_egress_proxies(o)) or 'none: no simulator'}); enable them afterwards"))
+def _supervision_unreachable(ctx: FaultContext, args: Args) -> Iterator[None]:
+    """The platform unreachable from the hospital, as during its maintenance or a provincial network fault."""
+    proxies = _egress_proxies(ctx.outputs)
+    if not proxies:
+        raise FaultUnavailableError("no line simulator carries the uploads here: the platform is reached as the "
+                                    "servers reach the internet, which no drill cuts")
+    with ExitStack() as held:
+        for proxy in proxies:
+            held.enter_context(proxy_disabled(ctx.toxiproxy(), proxy))
+        yield
+
+
+def _platform_mode(args: Args) -> dict[str, Any]:
+    mode = args.get("mode")
+    if mode not in MODES or mode == "normal":
+        raise ValueError(f"supervision-mode: mode must be one of {', '.join(MODES[1:])}, got {mode!r}")
+    settings = {k: args[k] for k in ("delay_s", "per_record_s", "status") if k in args}
+    return {"mode": mode, **settings}
+
+
+@fault("supervision-mode", describe=lambda o, a: (
+    f"tell the supervision platform simulator to misbehave: {_platform_mode(a)}; back to normal afterwards"))
+def _supervision_mode(ctx: FaultContext, args: Args) -> Iterator[None]:
+    """Slow (seconds per record), 5xx, refusing (429) or dropping connections unanswered."""
+    settings = _platform_mode(args)
+    control = ctx.simulator()
+    control.set_mode(settings.pop("mode"), **settings)
+    try:
+        yield
+    finally:
+        control.normal()
+
+
+MALFORMED_DEPARTMENT = "演练科室 drill"
+"""A department the platform's code table lacks: the record reporting this doctor's registration is rejected."""
+
+
+@fault("supervision-malformed-record", describe=lambda o, a: (
+    f"register a doctor in department {MALFORMED_DEPARTMENT!r}, which the platform's code table lacks: its record "
+    "must be rejected and dead-lettered with the platform's reason, the rest uploaded"))
+def _supervision_malformed(ctx: FaultContext, args: Args) -> Iterator[None]:
+    """A record the platform rejects, made as a hospital makes one: data its own rules allow, the platform's not."""
+    session = session_for(ctx.outputs, ADMIN, ttl_s=300)
+    headers = {**bearer(session), "Idempotency-Key": uuid.uuid4().hex}
+    body = {"name": "演练医生 drill doctor", "license_no": f"MR{uuid.uuid4().hex[:10]}",
+            "department": MALFORMED_DEPARTMENT}
+    uplink, answer, said = post_through_uplinks(ctx.outputs, "/v1/doctors", body, headers, 10)
+    if uplink is None:
+        raise RuntimeError(f"the drill's doctor could not be registered: {', '.join(said)}")
+    ctx.notes.append(f"doctor {answer['doctor_id']} registered in {MALFORMED_DEPARTMENT!r}: its record must be "
+                     "dead-lettered")
+    yield  # nothing to take back: the registration is the hospital's data, its rejected record stays on record
+
+
+@fault("forwarder-kill", describe=lambda o, a: (
+    "SIGKILL the app server whose forwarder holds the upload lease (resolved when injected), start it afterwards"))
+def _forwarder_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
+    with connect(ctx.outputs) as conn:
+        holder = forwarder_holder(conn)
+    if holder is None:
+        raise RuntimeError("no forwarder holds the upload lease: nothing is uploading to kill mid-batch")
+    host = ctx.outputs.host(holder)
+    ctx.notes.append(f"killed {host.name}, whose forwarder held the upload lease ({host.drill_target})")
+    with _crashed(ctx, [host]):
         yield

@@ -553,8 +553,8 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
     loaded = [e for e in experiments if with_load and e.load_users]
     shared: SharedLoad | None = None
     try:
-        for experiment in [*unloaded, *loaded]:
-            for undone in cleanup(containers, outputs):
+        for index, experiment in enumerate([*unloaded, *loaded]):
+            for undone in cleanup(containers, outputs, within_series=index > 0):
                 say(f"before {experiment.name}: leftover fault removed: {undone}")
             _settle(outputs, containers)
             if shared is None and experiment in loaded:
