@@ -42,7 +42,8 @@ EXPERIMENTS_DIR = Path(__file__).with_name("experiments")
 GOALS = {"user_visible_outage_s", "raw_error_window_s", "client_error_window_s", "writes_back_s", "recovered_s",
          "rpo_rows", "false_failovers", "dual_writable_rounds", "whole_after_heal_s",
          "old_primary_writable_s", "promoted_standby_rounds", "wal_alarm_missed", "media_gap_s",
-         "media_loss_outside_gap_pct", "media_dropped_calls"}
+         "media_loss_outside_gap_pct", "media_dropped_calls", "upload_missing", "upload_duplicated",
+         "upload_out_of_order", "upload_steady_lag_p95_s", "upload_drain_s"}
 PHASES = ("before", "during", "after")
 
 

@@ -59,6 +59,8 @@ class Journal:
     load: dict[str, Any] = field(default_factory=dict)
     media: list[dict[str, Any]] = field(default_factory=list)
     """The calls carried during the drill (``media-call`` probes): figures per direction, moves between nodes."""
+    uploads: dict[str, Any] = field(default_factory=dict)
+    """The drill's records for the supervision platform (``supervision-drained``): GD-3.2.1's figures."""
 
     def begin(self, name: str, kind: str, target: str = "") -> Activity:
         activity = Activity(name, kind, target, start=time.time())
@@ -77,7 +79,7 @@ class Journal:
             "deviated": self.deviated, "verdict": self.verdict, "reason": self.reason,
             "hypothesis": self.hypothesis, "activities": [a.to_json() for a in self.activities],
             "measurements": self.measurements, "goals": self.goals, "load": self.load,
-            "timeline": self.timeline, "media": self.media,
+            "timeline": self.timeline, "media": self.media, "uploads": self.uploads,
         }
 
     def save(self) -> None:

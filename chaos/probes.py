@@ -26,8 +26,18 @@ from harness.core.patroni import Patroni, PatroniError
 from harness.core.pgbackrest import PgBackRest, switch_wal, wait_archived
 from harness.core.registry import Registry
 from harness.core.ssh import Sessions
+from harness.core.supervision import (
+    OutboxRecord,
+    Reconciliation,
+    SimulatorControl,
+    SupervisionError,
+    dead_letters,
+    outbox_head,
+    outbox_since,
+    reconcile,
+)
 from harness.core.turn import TurnError, allocate
-from harness.core.waiting import WaitTimeoutError
+from harness.core.waiting import WaitTimeoutError, wait_for
 from harness.core.wal_disk import MAX_WAL_COMMAND, STATFS_COMMAND, alarm_free_bytes, parse_statfs
 from loadtests.identities import mobile, resident_id
 
@@ -49,6 +59,10 @@ class ProbeContext:
     """Each member's max_wal_size in bytes, read once: the WAL disk's alarm level is twice it."""
     calls: dict[int, RunningCall] = field(default_factory=dict)
     """The calls ``media-call`` probes carry, by the TURN node they started on; stopped by ``finish_calls``."""
+    upload_since: int | None = None
+    """The outbox id after which the drill's own records begin (``supervision-steady``, before any fault)."""
+    uploads: UploadWindow | None = None
+    """What ``supervision-drained`` found: the drill's records and how the platform holds them."""
     _ssh: Sessions | None = None
 
     @property
@@ -73,6 +87,14 @@ class ProbeContext:
         if self._ssh is not None:
             self._ssh.close()
             self._ssh = None
+
+
+@dataclass(frozen=True)
+class UploadWindow:
+    """The records a drill committed for the supervision platform, and their reconciliation with its log."""
+
+    records: list[OutboxRecord]
+    reconciliation: Reconciliation
 
 
 def _select(items: list[Any], need: str, ok: list[bool], what: str) -> Result:
@@ -231,3 +253,59 @@ def committed_writes_present(ctx: ProbeContext) -> tuple[int, int]:
     with connect(ctx.outputs) as conn:
         present = conn.execute("SELECT count(*) FROM patients WHERE id = ANY(%s)", (ctx.committed,)).fetchone()[0]
     return len(ctx.committed), int(present)
+
+
+def _pending_upto(ctx: ProbeContext, cutoff: int) -> int:
+    with connect(ctx.outputs) as conn:
+        return int(conn.execute("SELECT count(*) FROM supervision_outbox WHERE id > %s AND id <= %s"
+                                " AND sent_at IS NULL", (ctx.upload_since or 0, cutoff)).fetchone()[0])
+
+
+@PROBES.register("supervision-steady")
+def supervision_steady(ctx: ProbeContext, args: dict[str, Any]) -> Result:
+    """Uploads keep up (at most ``backlog`` records wait); the first time, where the drill's records begin."""
+    if ctx.outputs.supervision is None:  # nothing measured, nothing claimed: GD-3.2.1 stays not_tested
+        return True, "the stack configures no supervision platform: uploads not checked"
+    with connect(ctx.outputs) as conn:
+        head = outbox_head(conn)
+        waiting = int(conn.execute("SELECT count(*) FROM supervision_outbox WHERE sent_at IS NULL").fetchone()[0])
+    if ctx.upload_since is None:
+        ctx.upload_since = head
+    backlog = int(args.get("backlog", 100))
+    return waiting <= backlog, f"{waiting} records waiting for upload (at most {backlog})"
+
+
+@PROBES.register("supervision-drained")
+def supervision_drained(ctx: ProbeContext, args: dict[str, Any]) -> Result:
+    """Every record committed since the drill began (up to now) uploaded within ``within_s``, then reconciled with
+    the platform's log: none missing, none held twice, in commit order per patient, ``dead_letters`` rejected."""
+    supervision = ctx.outputs.supervision
+    if supervision is None:
+        return True, "the stack configures no supervision platform: uploads not checked"
+    if ctx.upload_since is None:
+        return False, "no upload window: the drill needs supervision-steady before its faults"
+    with connect(ctx.outputs) as conn:
+        cutoff = outbox_head(conn)
+    try:
+        wait_for("the records committed so far uploaded", lambda: _pending_upto(ctx, cutoff) == 0,
+                 timeout=float(args.get("within_s", 180)), interval=0.5)
+    except WaitTimeoutError:
+        return False, f"{_pending_upto(ctx, cutoff)} records still waiting after {args.get('within_s', 180)} s"
+    if not supervision.control_api:
+        return True, "every record marked uploaded; the platform's own log is not readable from here"
+    try:
+        received = SimulatorControl(supervision.control_api, ctx.outputs.secret("supervision_control_token")
+                                    ).received()
+    except SupervisionError as exc:
+        return False, str(exc)
+    with connect(ctx.outputs) as conn:
+        records = [r for r in outbox_since(conn, ctx.upload_since) if r.id <= cutoff]
+        rejected = dead_letters(conn, ctx.upload_since)
+    result = reconcile(records, received, rejected)
+    ctx.uploads = UploadWindow(records, result)
+    expected = args.get("dead_letters")
+    ok = (result.missing == 0 and result.duplicated == 0 and result.out_of_order == 0 and result.pending == 0
+          and (expected is None or result.dead_lettered == int(expected)))
+    return ok, (f"{result.committed} committed, {result.uploaded} held by the platform, {result.missing} missing, "
+                f"{result.duplicated} duplicated, {result.out_of_order} out of order, {result.dead_lettered} "
+                f"dead-lettered" + (f" (expected {expected})" if expected is not None else ""))

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from chaos.cleanup import cleanup
 from chaos.experiment import Experiment, Probe, Step, find_experiments
 from chaos.faults import FaultContext, FaultUnavailableError, describe, inject
 from chaos.journal import Activity, Journal
-from chaos.probes import PROBES, WAL_ALARM, ProbeContext, committed_writes_present, writable_in
+from chaos.probes import PROBES, WAL_ALARM, ProbeContext, UploadWindow, committed_writes_present, writable_in
 from chaos.rollbacks import ROLLBACKS
 from chaos.rollbacks import service_ready as wait_service_ready
 from harness.core.containers import LocalContainers
@@ -361,9 +363,40 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
             actions[0].output = {**(actions[0].output or {}), "writable": writable_changes(loop.rounds, split)}
     m.update(_wal_alarm(experiment, actions, loop.rounds))
     m.update(_media_measurements(journal.media))
+    m.update(_upload_measurements(journal, ctx.uploads, actions))
     m.update(_load_measurements(journal, load_result, m["probe_outage_s"]))
     journal.measurements = m
     _judge(experiment, journal)
+
+
+def _upload_measurements(journal: Journal, window: UploadWindow | None, actions: list[Activity]) -> dict[str, Any]:
+    """Where the drill reconciled its uploads (GD-3.2.1): what is missing or doubled, the lag of records no fault
+    touched (steady state: committed and acknowledged with no fault in force), and how long the backlog took to
+    drain once the last fault was taken back."""
+    if window is None:
+        return {}
+    r = window.reconciliation
+    faults = [(a.phases["injected"], a.phases.get("rolled_back") or a.end or a.phases["injected"])
+              for a in actions if not a.target.startswith("none:")]
+    untouched = [x for x in window.records if x.sent_at is not None
+                 and not any(x.committed_at <= end and x.sent_at >= start for start, end in faults)]
+    steady = [x.sent_at - x.committed_at for x in untouched]
+    healed = max((end for _start, end in faults), default=None)
+    backlog = [x.sent_at for x in window.records if x.sent_at is not None and healed and x.committed_at <= healed]
+    drain = round(max(0.0, max(backlog, default=healed) - healed), 3) if healed else None
+    drained = sum(1 for sent in backlog if healed and sent >= healed)
+    journal.uploads = {**r.as_dict(), "steady_lag_p50_s": _percentile(steady, 50),
+                       "steady_lag_p95_s": _percentile(steady, 95), "steady_records": len(steady),
+                       "healed_at": healed, "drain_s": drain, "drained_records": drained,
+                       "drain_records_per_s": round(drained / drain, 1) if drain else None}
+    return {"upload_committed": r.committed, "upload_missing": r.missing, "upload_duplicated": r.duplicated,
+            "upload_out_of_order": r.out_of_order, "upload_dead_lettered": r.dead_lettered,
+            "upload_lag_p95_s": r.lag_p95_s, "upload_lag_max_s": r.lag_max_s,
+            "upload_steady_lag_p95_s": _percentile(steady, 95), "upload_drain_s": drain}
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def _media_measurements(calls: list[dict[str, Any]]) -> dict[str, Any]:

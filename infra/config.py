@@ -160,6 +160,7 @@ FAILURE_MODES = {
     "database-primary-partition": 1.0,
     "lagging-standby-primary-failure": 0.5,
     "wal-disk-full": 0.5,
+    "supervision-platform-outage": 12.0,
 }
 """Failure modes the chaos drills measure, with the default expected incidents a year for the downtime model."""
 

@@ -100,6 +100,18 @@ def _measurements(run_dir: Path) -> dict[str, Any]:
                  for j in journals for c in j.get("media", [])]
         if calls:
             m["calls"] = calls
+    uploads = [{"experiment": j["experiment"]["name"], **j["uploads"]} for j in journals if j.get("uploads")]
+    if uploads:
+        steady = [u["steady_lag_p95_s"] for u in uploads if u.get("steady_lag_p95_s") is not None]
+        m["uploads"] = {"committed": sum(u["committed"] for u in uploads),
+                        "missing": sum(u["missing"] for u in uploads),
+                        "duplicated": sum(u["duplicated"] for u in uploads),
+                        "out_of_order": sum(u["out_of_order"] for u in uploads),
+                        "dead_lettered": sum(u["dead_lettered"] for u in uploads),
+                        "steady_lag_p95_s": max(steady) if steady else None,
+                        "worst_drain_s": max((u["drain_s"] for u in uploads if u.get("drain_s") is not None),
+                                             default=None),
+                        "by_experiment": uploads}
     restore = _read(run_dir / "restore" / "restore.json")
     if restore:
         m["restore"] = {"worst_rto_s": max(d["rto_seconds"] for d in restore["drills"]),

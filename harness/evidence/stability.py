@@ -27,14 +27,19 @@ def monthly_summary(evidence_root: Path, month: str) -> dict[str, Any]:
             "drills_failed": measurements.get("drills", {}).get("failed"),
             "worst_rto_s": measurements.get("restore", {}).get("worst_rto_s"),
             "scheduled_backups": measurements.get("backups", {}).get("scheduled"),
+            "upload_lag_p95_s": measurements.get("uploads", {}).get("steady_lag_p95_s"),
+            "upload_missing": measurements.get("uploads", {}).get("missing"),
         })
     ratios = [r["availability_ratio"] for r in runs if r["availability_ratio"] is not None]
+    lags = [r["upload_lag_p95_s"] for r in runs if r.get("upload_lag_p95_s") is not None]
     return {
         "month": month,
         "runs": runs,
         "run_count": len(runs),
         "runs_with_failures": sum(1 for r in runs if r["verdicts"].get("fail")),
         "worst_availability_ratio": min(ratios) if ratios else None,
+        "worst_upload_lag_p95_s": max(lags) if lags else None,
+        "uploads_missing": sum(r.get("upload_missing") or 0 for r in runs),
         "drills": sum(r["drills"] or 0 for r in runs),
         "drills_failed": sum(r["drills_failed"] or 0 for r in runs),
         "scheduled_backups": next((r["scheduled_backups"] for r in reversed(runs) if r["scheduled_backups"]), None),

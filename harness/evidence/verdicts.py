@@ -118,6 +118,8 @@ def host_items(run_dir: Path) -> dict[str, list[Item]]:
 def chaos_items(run_dir: Path) -> dict[str, list[Item]]:
     """A drill's verdict for its requirements, and a ``not_tested`` share for each fault it could not inject."""
     items: dict[str, list[Item]] = {}
+    outputs = _read(run_dir / RUN_SNAPSHOT_DIR / "outputs.json") or {}
+    lag_target = (outputs.get("supervision") or {}).get("lag_target_s")
     for path in sorted((run_dir / "chaos").glob("*/journal.json")):
         journal = json.loads(path.read_text())
         status = {"pass": "pass", "fail": "fail"}.get(journal["verdict"], "not_tested")
@@ -131,10 +133,44 @@ def chaos_items(run_dir: Path) -> dict[str, list[Item]]:
             own += [Item("chaos", "not_tested", f"{name}: fault {a['name']} could not be injected here: {a['error']}",
                          artefact, basis=[f"drill {name} step {a['name']}: not possible here"]) for a in uninjected]
         for requirement in journal["experiment"]["requirements"]:
-            items.setdefault(requirement, []).extend(own)
+            if requirement != UPLOADS:  # the drill's upload figures stand for it there (_upload_items)
+                items.setdefault(requirement, []).extend(own)
         for requirement, call_items in _call_items(journal, status, artefact).items():
             items.setdefault(requirement, []).extend(call_items)
+        if UPLOADS in journal["experiment"]["requirements"]:
+            items.setdefault(UPLOADS, []).append(_upload_item(journal, status, artefact, lag_target))
     return items
+
+
+UPLOADS = "GD-3.2.1"
+"""Real-time upload to the supervision platform: a drill claims it only with the uploads it reconciled."""
+
+
+def _upload_item(journal: dict[str, Any], status: str, artefact: str, lag_target: float | None) -> Item:
+    """A drill's uploads: committed against what the platform holds, lag against the stack's target, drain."""
+    name, u = journal["experiment"]["name"], journal.get("uploads") or {}
+    if not u:
+        why = ("the stack configures no supervision platform" if "no supervision platform" in json.dumps(
+            journal.get("hypothesis", {}), ensure_ascii=False) else "no upload was reconciled")
+        return Item("chaos", "not_tested", f"{name}: uploads to the supervision platform not checked: {why}",
+                    artefact, basis=[f"drill {name}: uploads not reconciled"])
+    reasons = "; ".join(f"{n} x {reason}" for reason, n in u.get("reasons", {}).items())
+    steady = u.get("steady_lag_p95_s")
+    late = lag_target is not None and steady is not None and steady > lag_target
+    broken = u["missing"] or u["duplicated"] or u["out_of_order"] or u["pending"]
+    verdict = "fail" if status == "fail" or broken or late else status
+    faulted = any(a.get("kind") == "action" and not str(a.get("target", "")).startswith("none:")
+                  for a in journal.get("activities", []))
+    method = "chaos" if faulted else "load"  # no fault: the steady-state load step, whose lag it measures
+    drain = (f"; backlog of {u['drained_records']} records drained {u['drain_s']} s after the last fault"
+             f" ({u['drain_records_per_s']} records/s)" if u.get("drain_s") is not None and u.get("drained_records")
+             else "")
+    return Item(method, verdict,
+                f"{name}: {u['committed']} records committed, {u['uploaded']} held by the platform, {u['missing']} "
+                f"missing, {u['duplicated']} duplicated, {u['out_of_order']} out of order, {u['dead_lettered']} "
+                f"dead-lettered" + (f" ({reasons})" if reasons else "") + f"; lag p95 {u['lag_p95_s']} s, "
+                f"steady-state lag p95 {steady} s over {u.get('steady_records', 0)} records (target "
+                f"{lag_target} s)" + drain, artefact, u, [f"drill {name}: uploads reconciled"])
 
 
 def _figures(d: dict[str, Any]) -> str:
@@ -236,6 +272,10 @@ def report_items(run_dir: Path, products: dict[str, str]) -> dict[str, list[Item
                                   summary, basis=["stability.json: this month's runs, their availability and drills"])]
         items["TM-7.3"] = [Item("report", status, f"service data analysed across the month's runs{why}", summary,
                                 basis=["stability.json: failed requirements, availability and drills per run"])]
+        if any(json.loads(p.read_text()).get("uploads") for p in (run_dir / "chaos").glob("*/journal.json")):
+            items[UPLOADS] = [Item("report", "pass", "the monthly stability summary carries each run's upload lag "
+                                   "(p95, steady state) and records missing at the supervision platform", summary,
+                                   basis=["stability.json: upload lag and missing records per run"])]
     journals = sorted((run_dir / "chaos").glob("*/journal.json"))
     if journals:
         runs = [json.loads(p.read_text()) for p in journals]
