@@ -18,6 +18,7 @@ from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.power import HostPower
 from harness.core.ssh import Sessions
+from harness.core.supervision import SimulatorControl
 from harness.core.toxiproxy import CONTRACT_PREFIX, Toxiproxy
 from harness.core.waiting import wait_for
 
@@ -36,6 +37,20 @@ def restore_contract(api: Toxiproxy, outputs: StackOutputs) -> list[str]:
                                      "attributes": {"rate": uplink.bandwidth_mbps * 1000 // 8}})
                 undone.append(f"contract shaping {toxic} restored on {name}")
     return undone
+
+
+def reset_simulated_platform(outputs: StackOutputs) -> list[str]:
+    """The supervision platform simulator back to normal, if a drill was killed while it misbehaved."""
+    supervision = outputs.supervision
+    if supervision is None or not supervision.control_api:
+        return []
+    control = SimulatorControl(supervision.control_api, outputs.secret("supervision_control_token"))
+    wait_for("the supervision platform simulator's control API", control.answers, timeout=60)
+    mode = control.mode()
+    if mode.get("mode", "normal") == "normal":
+        return []
+    control.normal()
+    return [f"supervision platform simulator: mode {mode} set back to normal"]
 
 
 def remove_network_faults(access: HostAccess) -> list[str]:
@@ -125,12 +140,14 @@ def cleanup(containers: LocalContainers | None, outputs: StackOutputs, within_se
     if outputs.toxiproxy_api:
         api = Toxiproxy(outputs.toxiproxy_api)
         wait_for("the Toxiproxy API", lambda: api.proxies() is not None, timeout=60)
-        undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks})
+        upload_lines = set(outputs.supervision.egress_proxies) if outputs.supervision else set()
+        undone += api.remove_leftovers({str(u.toxiproxy_proxy) for u in outputs.uplinks} | upload_lines)
         undone += restore_contract(api, outputs)
     if outputs.media_line_api:
         line = MediaLine(outputs.media_line_api, outputs.secret("media_line_token"))
         wait_for("the media line's API", line.answers, timeout=60)
         undone += line.clear_all()
+    undone += reset_simulated_platform(outputs)
     with HostAccess(outputs, containers) as access:
         undone += start_stopped_services(access, restarted, marked_only_over_ssh=within_series)
         undone += remove_network_faults(access)

@@ -37,6 +37,7 @@ from infra.model import (
     labels_for,
 )
 from infra.secrets import StackSecrets
+from infra.supervision import READY_PATH as SUPERVISION_READY
 from infra.supervision import (
     SupervisionRoute,
     egress_proxies,
@@ -341,11 +342,12 @@ class DockerPlatform(pulumi.ComponentResource):
                 *media_files,
                 *supervision_files,
             ),
-            # Healthy once the contracted shaping is applied (and the media line listens), not merely when the API
-            # answers.
-            healthcheck=Healthcheck(("sh", "-c", "ihh-probe file /tmp/ihh-wan-ready && ihh-probe file "
-                                     f"{MEDIA_LINE_READY}") if media_ports else (
-                "ihh-probe", "file", "/tmp/ihh-wan-ready")),  # noqa: S108 - in the container
+            # Healthy once the contracted shaping is applied (and the media line and the supervision platform
+            # listen), not merely when the API answers.
+            healthcheck=Healthcheck(("sh", "-c", " && ".join(
+                f"ihh-probe file {ready}" for ready in ("/tmp/ihh-wan-ready",  # noqa: S108 - in the container
+                                                        *([MEDIA_LINE_READY] if media_ports else []),
+                                                        *([SUPERVISION_READY] if supervision_files else []))))),
             labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)},
         )
         wan = self.host(spec, parent, [h.resource for h in ingress.values()])

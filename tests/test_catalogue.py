@@ -11,7 +11,8 @@ from harness.evidence.verdicts import FIXED_SOURCES
 from infra.policy.rules import rule_requirements
 
 DIGEST_IDS = [
-    "GD-1.2.1", "GD-1.2.3a", "GD-1.2.3b", "GD-1.2.3c", "GD-1.2.4", "GD-1.2.5", "GD-2.2.3", "GD-3.2.3", "GD-4.3",
+    "GD-1.2.1", "GD-1.2.3a", "GD-1.2.3b", "GD-1.2.3c", "GD-1.2.4", "GD-1.2.5", "GD-2.2.3", "GD-3.2.1", "GD-3.2.3",
+    "GD-4.3",
     "EH-1.1.2", "EH-1.2.1", "EH-1.2.3", "EH-1.2.4", "EH-2.2.1", "EH-2.2.2", "EH-2.2.3", "EH-3.3.2",
     "TM-5.2", "TM-5.3", "TM-5.4", "TM-5.5", "TM-7.3", "OP-5.3", "OP-7.2",
 ]

@@ -37,7 +37,8 @@ def test_every_fault_describes_itself_from_the_outputs_alone() -> None:
     args = {"uplink-cut": {"uplink": 1}, "uplink-toxic": {"toxic": "latency"}, "container-kill": {"role": "app"},
             "site-power-loss": {}, "host-unreachable": {"backup_site": 1}, "udp-loss": {"host": "app-1"},
             "udp-rate": {"role": "database", "index": 1}, "udp-delay": {"host": "db-1"},
-            "media-impair": {"node": 0, "delay_ms": 150, "jitter_ms": 40}}
+            "media-impair": {"node": 0, "delay_ms": 150, "jitter_ms": 40},
+            "supervision-mode": {"mode": "slow", "per_record_s": 0.05}}
     for name in FAULTS:
         text = describe(context, name, args.get(name, {}))
         assert text and "None" not in text, (name, text)
@@ -47,6 +48,8 @@ def test_every_fault_describes_itself_from_the_outputs_alone() -> None:
         real_lines, "uplink-cut", {"uplink": 1}), "a real line, no simulator in front: cut at its ingress host"
     assert "backup-sz" in describe(context, "host-unreachable", {"backup_site": 1})
     assert "TURN node turn-1" in describe(context, "media-impair", args["media-impair"])
+    with pytest.raises(ValueError, match="supervision-mode: mode must be one of slow"):
+        describe(context, "supervision-mode", {"mode": "normal"})
     with pytest.raises(ValueError, match="give at least one of delay_ms"):
         describe(context, "media-impair", {"node": 0})
     assert "db-1: SIGKILL container t-db-1; db-2: SIGKILL container t-db-2; app-1: SIGKILL container t-app-1" in (

@@ -15,6 +15,7 @@ from infra.docker_platform import MEDIA_LINE_API_PORT, MEDIA_LINE_LISTEN_BASE, U
 from infra.drill_access import WRAPPER, wrapper_version
 from infra.log_host import FORWARD_CONF, LOG_PORT
 from infra.regions import is_mainland_china
+from infra.supervision import EGRESS_LISTEN_BASE, EGRESS_PORT, SIMULATOR_CONTROL_PORT, SIMULATOR_PORT
 
 ROLE = None
 
@@ -32,11 +33,14 @@ ALLOWED_PORTS: dict[str, set[tuple[str, int]]] = {
     "app": {("tcp", 8080)},
     "database": {("tcp", 5432), ("tcp", 8008), ("tcp", 8432)},
     "dcs": {("tcp", 2379), ("tcp", 2380)},
-    "ingress": {("tcp", 80), ("tcp", 443)},
+    "ingress": {("tcp", 80), ("tcp", 443), ("tcp", EGRESS_PORT)},  # the relay of uploads to the platform
     "wan": {("tcp", 8474), *{("tcp", p) for p in range(UPLINK_LISTEN_BASE, UPLINK_LISTEN_BASE + 20)},
             # the media line: its API and one UDP port per TURN node
             ("tcp", MEDIA_LINE_API_PORT),
-            *{("udp", p) for p in range(MEDIA_LINE_LISTEN_BASE, MEDIA_LINE_LISTEN_BASE + 20)}},
+            *{("udp", p) for p in range(MEDIA_LINE_LISTEN_BASE, MEDIA_LINE_LISTEN_BASE + 20)},
+            # the supervision platform's simulator: uploads, its control API, the lines' proxies to it
+            ("tcp", SIMULATOR_PORT), ("tcp", SIMULATOR_CONTROL_PORT),
+            *{("tcp", p) for p in range(EGRESS_LISTEN_BASE, EGRESS_LISTEN_BASE + 20)}},
     # coturn answers on TURN_PORT and on TURN_PORT + 1 (its RFC 5780 NAT-behaviour port), plus relays.
     "av": {(proto, port) for proto in ("tcp", "udp") for port in (TURN_PORT, TURN_PORT + 1)}
     | {("udp", port) for port in range(RELAY_PORTS[0], RELAY_PORTS[1] + 1)},
