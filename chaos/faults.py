@@ -663,8 +663,13 @@ def _supervision_malformed(ctx: FaultContext, args: Args) -> Iterator[None]:
 def _forwarder_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
     """An app server killed mid-batch: the one uploading to the supervision platform, the worst one to lose."""
     with connect(ctx.outputs) as conn:
-        holder = forwarder_holder(conn)
-    host = ctx.outputs.host(holder) if holder else ctx.outputs.hosts(role="app")[0]
+        node = forwarder_holder(conn)
+    apps = ctx.outputs.hosts(role="app")
+    holder = next((h for h in apps if node in (h.name, h.container)), None)  # a container's hostname is its name
+    if node and holder is None:
+        raise RuntimeError(f"the upload lease is held by {node!r}, which is none of the app servers "
+                           f"({', '.join(h.name for h in apps)})")
+    host = holder or apps[0]
     ctx.notes.append(f"killed {host.name} ({host.drill_target}), " + (
         "whose forwarder held the upload lease" if holder else "the first app server: no forwarder held the upload "
         "lease (the stack configures no supervision platform)"))

@@ -370,16 +370,16 @@ def _measure(experiment: Experiment, journal: Journal, ctx: ProbeContext, loop: 
 
 
 def _upload_measurements(journal: Journal, window: UploadWindow | None, actions: list[Activity]) -> dict[str, Any]:
-    """Where the drill reconciled its uploads (GD-3.2.1): what is missing or doubled, the lag of records no fault
-    touched (steady state: committed and acknowledged with no fault in force), and how long the backlog took to
-    drain once the last fault was taken back."""
+    """Where the drill reconciled its uploads (GD-3.2.1): what is missing or doubled, the lag in steady state (records
+    committed and acknowledged before any fault went in; in a drill without faults, all of them), and how long the
+    backlog took to drain once the last fault was taken back."""
     if window is None:
         return {}
     r = window.reconciliation
     faults = [(a.phases["injected"], a.phases.get("rolled_back") or a.end or a.phases["injected"])
               for a in actions if not a.target.startswith("none:")]
-    untouched = [x for x in window.records if x.sent_at is not None
-                 and not any(x.committed_at <= end and x.sent_at >= start for start, end in faults)]
+    first = min((start for start, _end in faults), default=None)
+    untouched = [x for x in window.records if x.sent_at is not None and (first is None or x.sent_at < first)]
     steady = [x.sent_at - x.committed_at for x in untouched]
     healed = max((end for _start, end in faults), default=None)
     backlog = [x.sent_at for x in window.records if x.sent_at is not None and healed and x.committed_at <= healed]

@@ -97,7 +97,7 @@ def dead_letters(conn: psycopg.Connection, after_id: int) -> dict[str, str]:
 
 
 def forwarder_holder(conn: psycopg.Connection) -> str | None:
-    """The app server whose forwarder holds the lease now (its node name), or None when none does."""
+    """The node name (hostname) of the app server whose forwarder holds the lease now, or None when none does."""
     row = conn.execute("SELECT holder FROM supervision_forwarder WHERE id = 1 AND expires_at > clock_timestamp()"
                        ).fetchone()
     return None if row is None else str(row[0]).split(":", 1)[0]

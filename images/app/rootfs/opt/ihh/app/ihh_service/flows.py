@@ -83,7 +83,9 @@ def register_doctor(conn: psycopg.Connection, caller: Caller, data: dict[str, An
 
 def book(conn: psycopg.Connection, caller: Caller, data: dict[str, Any]) -> Result:
     _require(caller, "patient", data["patient_id"])
-    _one(conn, "SELECT id FROM patients WHERE id = %s", (data["patient_id"],), "patient_id", "patient")
+    # locked first, as the outbox record below locks it (a booking's foreign key would otherwise take a weaker
+    # lock first, and two such upgrades could deadlock)
+    _one(conn, "SELECT id FROM patients WHERE id = %s FOR UPDATE", (data["patient_id"],), "patient_id", "patient")
     (licence,) = _one(conn, "SELECT license_no FROM doctors WHERE id = %s", (data["doctor_id"],), "doctor_id",
                       "doctor")
     bid = _insert_unique(

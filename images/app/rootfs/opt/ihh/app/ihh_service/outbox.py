@@ -13,6 +13,11 @@ from psycopg.types.json import Jsonb
 
 
 def record(conn: psycopg.Connection, kind: str, patient_id: int | None, data: dict[str, Any]) -> None:
+    """The record, after a lock on its patient: one patient's records then take outbox ids in the order their
+    transactions commit, which is the order the forwarder uploads them in (concurrent writes for one patient,
+    a booking beside a consultation, would otherwise take ids in one order and commit in the other)."""
+    if patient_id is not None:
+        conn.execute("SELECT 1 FROM patients WHERE id = %s FOR UPDATE", (patient_id,))
     conn.execute("INSERT INTO supervision_outbox (record_id, kind, patient_id, payload)"
                  " VALUES (gen_random_uuid(), %s, %s, %s)", (kind, patient_id, Jsonb(data)))
 
