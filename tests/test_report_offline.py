@@ -83,3 +83,54 @@ def test_a_drills_call_is_evidence_for_gd_1_2_4_with_its_plot_and_quality_under_
     assert (folder / "plots" / "media-calls.svg").read_text().startswith("<?xml")
     html = (folder / "index.html").read_text()
     assert "Audio/video calls carried (GD-1.2.4, TM-5.3)" in html and "av-call-failover: turn-1 -&gt; turn-2" in html
+
+
+def _upload_journal(folder: Path, name: str, uploads: dict, target: str, verdict: str = "pass") -> None:
+    journal = folder / "chaos" / name / "journal.json"
+    journal.parent.mkdir(parents=True)
+    action = {"name": "the step", "kind": "action", "status": "succeeded", "target": target,
+              "phases": {"injected": 1000.0, "rolled_back": 1020.0}}
+    journal.write_text(json.dumps({
+        "experiment": {"name": name, "requirements": ["GD-3.2.1"]}, "verdict": verdict,
+        "failure_mode": "supervision-platform-outage", "status": "completed", "timeline": [], "load": {},
+        "goals": {}, "reason": "goals met", "measurements": {}, "activities": [action], "uploads": uploads,
+        "hypothesis": {}}))
+
+
+UPLOADS = {"committed": 972, "uploaded": 971, "pending": 0, "duplicated": 0, "missing": 0, "out_of_order": 0,
+           "dead_lettered": 1, "resends": 3, "lag_p50_s": 4.2, "lag_p95_s": 18.1, "lag_max_s": 20.9,
+           "reasons": {"data.department: '演练科室 drill' is not in the platform's department code table": 1},
+           "steady_lag_p50_s": 0.2, "steady_lag_p95_s": 0.5, "steady_records": 172, "healed_at": 1020.0,
+           "drain_s": 0.98, "drained_records": 412, "drain_records_per_s": 422.6}
+
+
+def test_uploads_reconciled_by_the_drills_are_gd_3_2_1s_evidence_and_a_missing_record_fails_it(
+        tmp_path: Path) -> None:
+    folder, _ = run_folder(tmp_path)
+    _upload_journal(folder, "supervision-platform", UPLOADS, "supervision-unreachable: disable the proxies")
+    _upload_journal(folder, "no-false-failover", {**UPLOADS, "dead_lettered": 0, "reasons": {}, "drain_s": None},
+                    "none: no fault: hold while the probes and the load run")
+    build_report(folder, "local", folder.name, "2026-11-25T00:00:00Z")
+    evidence = json.loads((folder / "evidence.json").read_text())
+    gd = {r["id"]: r for r in evidence["requirements"]}["GD-3.2.1"]
+    details = " ".join(e["detail"] for e in gd["evidence"])
+    assert "972 records committed, 971 held by the platform, 0 missing, 0 duplicated" in details
+    assert "1 dead-lettered (1 x data.department" in details and "412 records drained 0.98 s" in details
+    assert {e["method"] for e in gd["evidence"]} >= {"chaos", "load"}, "the no-fault drill is the load step's"
+    assert gd["verdict"] in ("pass", "partial") and evidence["measurements"]["uploads"]["missing"] == 0
+    assert "Uploads to the supervision platform (GD-3.2.1)" in (folder / "index.html").read_text()
+
+    broken = tmp_path / "broken"
+    folder2, _ = run_folder(broken)
+    _upload_journal(folder2, "supervision-platform", {**UPLOADS, "missing": 2}, "supervision-unreachable: x")
+    build_report(folder2, "local", folder2.name, "2026-11-25T00:00:00Z")
+    gd2 = {r["id"]: r for r in json.loads((folder2 / "evidence.json").read_text())["requirements"]}["GD-3.2.1"]
+    assert gd2["verdict"] == "fail" and "2 missing" in gd2["reason"]
+
+
+def test_a_drill_that_reconciled_no_upload_claims_nothing_for_gd_3_2_1(tmp_path: Path) -> None:
+    folder, _ = run_folder(tmp_path)
+    _upload_journal(folder, "app-server-kill", {}, "forwarder-kill: x")
+    build_report(folder, "local", folder.name, "2026-11-25T00:00:00Z")
+    gd = {r["id"]: r for r in json.loads((folder / "evidence.json").read_text())["requirements"]}["GD-3.2.1"]
+    assert gd["verdict"] == "not_tested" and "uploads to the supervision platform not checked" in gd["reason"]

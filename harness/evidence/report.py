@@ -271,6 +271,8 @@ def render_html(run_dir: Path, evidence: dict[str, Any], verdicts: list[Requirem
         sections.append(_drills_section(run_dir, m["drills"], figures))
     if "calls" in m:
         sections.append(_calls_section(run_dir, m["calls"], figures))
+    if "uploads" in m:
+        sections.append(_uploads_section(m["uploads"]))
     if "backups" in m:
         sections.append(_backups_section(m["backups"]["copies"]))
     if "restore" in m:
@@ -354,6 +356,22 @@ def _calls_section(run_dir: Path, calls: list[dict[str, Any]], figures: dict[str
             + _table(["通话 Call", "方向 Direction", "发送 Sent", "丢包 Loss", "间断外丢包 Loss outside gap",
                       "时延 Delay p50 ms", "时延 Delay p95 ms", "抖动 Jitter ms", "最长间断 Longest gap s"], rows)
             + _svg(run_dir, figures.get("media_calls")))
+
+
+def _uploads_section(u: dict[str, Any]) -> str:
+    def figure(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    rows = [[escape(x["experiment"]), str(x["committed"]), str(x["uploaded"]), str(x["missing"]),
+             str(x["duplicated"]), str(x["out_of_order"]), str(x["dead_lettered"]), str(x["resends"]),
+             figure(x.get("steady_lag_p95_s")), figure(x.get("lag_max_s")), figure(x.get("drain_s"))]
+            for x in u["by_experiment"]]
+    reasons = sorted({f"{n} x {reason}" for x in u["by_experiment"] for reason, n in x.get("reasons", {}).items()})
+    return ("<h2>监管平台上传 Uploads to the supervision platform (GD-3.2.1)</h2>"
+            + _table(["演练 Experiment", "已提交 Committed", "平台收到 Held by platform", "缺失 Missing",
+                      "重复 Duplicated", "乱序 Out of order", "拒收 Dead-lettered", "重发 Resends",
+                      "稳态时延 Steady lag p95 s", "最大时延 Max lag s", "积压排空 Drain s"], rows)
+            + ("<p>拒收原因 Rejection reasons: " + escape("; ".join(reasons)) + "</p>" if reasons else ""))
 
 
 def _restore_section(run_dir: Path, r: dict[str, Any], figures: dict[str, str]) -> str:
