@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 
 from infra.config import Site
-from infra.model import File, Healthcheck, Host, HostSpec, Platform
+from infra.model import LABEL_PREFIX, File, Healthcheck, Host, HostSpec, Platform
 from infra.secrets import StackSecrets
 from infra.supervision import SupervisionRoute
 
@@ -103,6 +104,8 @@ class AppTier(pulumi.ComponentResource):
                         *_supervision_token(args.supervision),
                     ),
                     replacement_image=args.replacement_image,
+                    labels=({f"{LABEL_PREFIX}supervision": urlsplit(args.supervision.endpoints[0]).hostname or "?"}
+                            if args.supervision else {}),
                     healthcheck=Healthcheck(("ihh-probe", "http", f"http://127.0.0.1:{SERVICE_PORT}/health/live")),
                 ),
                 parent=self,

@@ -348,7 +348,8 @@ class DockerPlatform(pulumi.ComponentResource):
                 f"ihh-probe file {ready}" for ready in ("/tmp/ihh-wan-ready",  # noqa: S108 - in the container
                                                         *([MEDIA_LINE_READY] if media_ports else []),
                                                         *([SUPERVISION_READY] if supervision_files else []))))),
-            labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks)},
+            labels={f"{LABEL_PREFIX}wan-proxies": ",".join(u.name for u in uplinks),
+                    **({f"{LABEL_PREFIX}supervision": "simulator"} if supervision_files else {})},
         )
         wan = self.host(spec, parent, [h.resource for h in ingress.values()])
         lines = {

@@ -42,6 +42,7 @@ def test_a_report_is_built_from_the_folder_alone_and_left_unsigned_without_a_key
     assert "not exercised in this run: chaos, load" in by_id["GD-1.2.5"]["reason"]
     assert by_id["EH-3.3.2"]["verdict"] == "not_tested"  # no restore in this folder: nothing claimed
     assert (folder / "topology.svg").read_text().startswith("<svg")
+    assert "省级监管平台 Supervision platform" in (folder / "topology.svg").read_text(), "GD-3.2.1's upload path"
 
 
 def test_a_run_that_never_reached_its_stack_still_gets_a_report(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ class Node:
     networks: set[str]
     x: float = 0.0
     y: float = 0.0
+    labels: dict[str, str] | None = None
 
 
 def nodes_from(graph: ResourceGraph) -> list[Node]:
@@ -44,7 +45,7 @@ def nodes_from(graph: ResourceGraph) -> list[Node]:
             continue
         role = labels["ihh.roles"].split(",")[0]
         nodes.append(Node(labels["ihh.host"], role, labels.get("ihh.site", "?"), labels.get("ihh.region", "?"),
-                          _networks(resource)))
+                          _networks(resource), labels=labels))
     return nodes
 
 
@@ -114,8 +115,37 @@ def render(graph: ResourceGraph, title: str) -> str:
         out.append(f'<text x="{node.x + 8}" y="{node.y + 17}" font-weight="bold">{escape(node.name)}</text>')
         nets = ", ".join(sorted(node.networks)) or node.role
         out.append(f'<text x="{node.x + 8}" y="{node.y + 32}" fill="#455a64">{escape(nets)}</text>')
+    out += _supervision(nodes)
     out.append("</svg>")
     return "\n".join(out)
+
+
+SUPERVISION_LABEL = "ihh.supervision"
+"""On the app servers: the supervision platform's host they upload to; on the host simulating it: "simulator"."""
+
+
+def _supervision(nodes: list[Node]) -> list[str]:
+    """GD-3.2.1's upload path: the platform outside the hospital, and the dashed route the uploads take to it
+    (locally through the lines' simulator, which also plays the platform; on servers from the app servers)."""
+    apps = [n for n in nodes if n.role == "app" and (n.labels or {}).get(SUPERVISION_LABEL)]
+    if not apps:
+        return []
+    simulators = [n for n in nodes if (n.labels or {}).get(SUPERVISION_LABEL) == "simulator"]
+    senders = simulators or apps
+    # beside the title, above the columns (locally: the simulator stands with the lines); else below every tier
+    x = 30 + 2.2 * COL_W if simulators else max(n.x for n in nodes) + BOX_W + 40
+    y = 2 if simulators else max(n.y for n in nodes) + ROW_H + 10
+    name = "模拟 simulated on " + simulators[0].name if simulators else (apps[0].labels or {})[SUPERVISION_LABEL]
+    out = [f'<rect x="{x}" y="{y}" width="{BOX_W + 30}" height="{BOX_H - 4}" rx="5" fill="#fffde7" '
+           'stroke="#f9a825"/>',
+           f'<text x="{x + 8}" y="{y + 15}" font-weight="bold">省级监管平台 Supervision platform</text>',
+           f'<text x="{x + 8}" y="{y + 29}" fill="#455a64">{escape(name)}</text>']
+    for node in senders:
+        out.append(f'<line x1="{node.x + BOX_W / 2}" y1="{node.y}" x2="{x + BOX_W / 2}" y2="{y + BOX_H - 4}" '
+                   'stroke="#f9a825" stroke-width="1.5" stroke-dasharray="6,3"/>')
+    out.append(f'<text x="{x + BOX_W + 40}" y="{y + 24}" fill="#f57f17">上传 uploads (GD-3.2.1): app -&gt; '
+               f'{"ingress relay -&gt; line -&gt; " if simulators else ""}platform</text>')
+    return out
 
 
 def write_topology(graph: ResourceGraph, title: str, path: Path) -> Path:
