@@ -51,6 +51,10 @@ def test_committed_stacks_parse() -> None:
         ({"incidentsPerYear": {"meteor-strike": 1}}, "incidentsPerYear.meteor-strike", "is not a failure mode"),
         ({"incidentsPerYear": {"uplink-outage": -1}}, "incidentsPerYear.uplink-outage", "from 0 to 365"),
         ({"incidentsPerYear": {"uplink-outage": "often"}}, "incidentsPerYear.uplink-outage", "from 0 to 365"),
+        ({"supervision": {"endpoint": "https://jg.example.cn"}}, "supervision.endpoint", "its own simulator"),
+        ({"supervision": {"lagTargetS": 0}}, "supervision.lagTargetS", "positive number"),
+        ({"supervision": {"tokenFile": "token"}}, "supervision.tokenFile", "an absolute path"),
+        ({"supervision": {"url": "x"}}, "supervision.url", "unknown"),
     ],
 )
 def test_bad_value_names_key_and_rule(overrides: dict, key: str, rule: str) -> None:
@@ -65,6 +69,15 @@ def test_incident_rates_override_the_documented_defaults() -> None:
     config = parse_config("local", stack_values("local", incidentsPerYear={"uplink-outage": 12}))
     assert config.incidents_per_year["uplink-outage"] == 12.0
     assert config.incidents_per_year["database-primary-failure"] == 2.0
+
+
+def test_a_server_stack_names_its_supervision_platform_by_https_url() -> None:
+    config = parse_config("prod", stack_values("prod", supervision={"endpoint": "https://jg.gd.example.cn/api",
+                                                                    "lagTargetS": 30}))
+    assert config.supervision.endpoint == "https://jg.gd.example.cn/api" and config.supervision.lag_target_s == 30
+    assert parse_config("prod", stack_values("prod")).supervision.endpoint is None, "none given: no upload"
+    with pytest.raises(ConfigError, match=r"ihh:supervision.endpoint: must be an https:// URL"):
+        parse_config("prod", stack_values("prod", supervision={"endpoint": "http://jg.gd.example.cn"}))
 
 
 def test_service_image_is_for_the_local_platform_only() -> None:

@@ -326,3 +326,33 @@ def test_turn_nodes_relay_to_each_others_relays_and_no_other_private_peer(local)
         assert "denied-peer-ip=10.0.0.0-10.255.255.255" in lines
     unfixed = turnserver_config("turn-1", "secret")  # a platform that fixes no relay address (prod, existing)
     assert "allowed-peer-ip" not in unfixed and "relay-ip" not in unfixed
+
+
+def _uploads(local, name: str) -> dict[str, str]:
+    host = next(c for c in local.graph.of_type("docker:index/container:Container") if c.name == name)
+    return {u["file"]: u["content"] for u in host.inputs["uploads"]}
+
+
+def test_uploads_to_the_supervision_platform_leave_over_each_line_to_the_simulator(local) -> None:
+    """GD-3.2.1: app -> each ingress's relay (TCP, TLS end to end) -> that line's proxy -> the wan host's simulator."""
+    service = json.loads(_uploads(local, "app-1")["/etc/ihh/app/service.json"])
+    assert service["supervision"] == {"endpoints": ["https://ingress-telecom:8477", "https://ingress-unicom:8477"],
+                                      "server_name": "supervision-platform", "ca_file": "/etc/ihh/tls/ca.crt",
+                                      "token_file": "/etc/ihh/secrets/supervision-token"}
+    for i, line in enumerate(("telecom", "unicom")):
+        relay = _uploads(local, f"ingress-{line}")["/etc/haproxy/haproxy.cfg"]
+        assert "listen supervision-egress\n    mode tcp" in relay and f"server platform wan:{8490 + i}" in relay
+    wan = _uploads(local, "wan")
+    proxies = {p["name"]: p for p in json.loads(wan["/etc/ihh/wan/proxies.json"])}
+    assert proxies["supervision-telecom"]["upstream"] == "127.0.0.1:8477"
+    manifest = {m["path"]: m for m in json.loads(wan["/etc/ihh/files.json"])}
+    assert manifest["/etc/ihh/wan/supervision-control-token"]["mode"] == "0600"
+    assert manifest["/etc/ihh/wan/supervision.key"]["owner"] == "nobody"
+    out = StackOutputs.parse("local", local.outputs)
+    assert out.supervision and out.supervision.control_api.startswith("http://127.0.0.1:")
+    assert out.supervision.egress_proxies == ("supervision-telecom", "supervision-unicom")
+    assert out.secret("supervision_control_token") != out.secret("media_line_token")
+
+
+def test_prod_uploads_to_the_configured_platform_or_to_none(prod) -> None:
+    assert prod.outputs.get("supervision") is None, "no endpoint configured: nothing uploads, nothing is claimed"
