@@ -662,16 +662,18 @@ def _supervision_malformed(ctx: FaultContext, args: Args) -> Iterator[None]:
     "where no forwarder uploads), start it afterwards"))
 def _forwarder_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
     """An app server killed mid-batch: the one uploading to the supervision platform, the worst one to lose."""
-    with connect(ctx.outputs) as conn:
-        node = forwarder_holder(conn)
-    apps = ctx.outputs.hosts(role="app")
+    apps, node = ctx.outputs.hosts(role="app"), None
+    if ctx.outputs.supervision is not None:
+        with connect(ctx.outputs) as conn:
+            node = forwarder_holder(conn)
     holder = next((h for h in apps if node in (h.name, h.container)), None)  # a container's hostname is its name
     if node and holder is None:
         raise RuntimeError(f"the upload lease is held by {node!r}, which is none of the app servers "
                            f"({', '.join(h.name for h in apps)})")
     host = holder or apps[0]
+    unconfigured = " (the stack configures no supervision platform)" if ctx.outputs.supervision is None else ""
     ctx.notes.append(f"killed {host.name} ({host.drill_target}), " + (
-        "whose forwarder held the upload lease" if holder else "the first app server: no forwarder held the upload "
-        "lease (the stack configures no supervision platform)"))
+        "whose forwarder held the upload lease" if holder else
+        f"the first app server: no forwarder held the upload lease{unconfigured}"))
     with _crashed(ctx, [host]):
         yield

@@ -56,6 +56,16 @@ def assert_drill_ran_and_undid_its_faults(data: dict[str, Any], name: str) -> No
         assert all(d["delay_ms_p50"] >= 250 for d in delayed), delayed  # 150 ms each way through the line, twice
         duplicated = next(v for k, v in under.items() if "duplication" in k)
         assert sum(d["duplicated"] for d in duplicated) > 0, duplicated
+    if data.get("uploads"):  # every drill that reconciled its uploads: nothing lost, doubled or reordered
+        u = data["uploads"]
+        assert (u["missing"], u["duplicated"], u["out_of_order"], u["pending"]) == (0, 0, 0, 0), u
+        assert u["committed"] > 0 and u["uploaded"] + u["dead_lettered"] == u["committed"], u
+    if name == "supervision-platform":  # the rejected record dead-lettered with the platform's reason, then drained
+        assert data["verdict"] == "pass", data["reason"]
+        assert data["uploads"]["dead_lettered"] == 1 and "department code table" in str(data["uploads"]["reasons"])
+        assert data["uploads"]["drained_records"] > 0 and m["upload_drain_s"] <= 60, data["uploads"]
+    if name == "app-server-kill" and data.get("uploads"):
+        assert any("whose forwarder held the upload lease" in n for a in data["activities"] for n in a["notes"])
     if name == "database-primary-kill":
         assert m["writes_back_s"] > 0
         assert any("killed the primary" in n for a in data["activities"] for n in a["notes"])
