@@ -1,23 +1,18 @@
 """``harness all``: the main job, one command from a bare stack to a signed evidence bundle.
 
-setup (if needed) -> up -> backups -> chaos (load alongside) -> restore from each copy
--> host checks while the steady-state load runs -> report (-> down). Each step's outcome is
-saved in the run's ``run.json`` as it ends; a failed step keeps what was gathered, the report
-is still written (failures first), and ``harness all --resume`` goes on from the failed step.
-
-The host checks come after the drills, so they also show that every fault was taken back, and
-they run beside the steady-state load: neither waits on the other, and the load sees the stack
-as production sees it, with its monitoring at work.
+setup (if needed) -> up -> check -> backups -> chaos (load alongside) -> restore from each copy
+-> steady-state load (the no-false-failover drill's) -> report (-> down). Each step's outcome is
+saved in the run's ``run.json`` as it ends; a failed step keeps what was gathered, the report is
+still written (failures first), and ``harness all --resume`` goes on from the failed step.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +32,13 @@ from harness.provisioning.run_snapshot import snapshot
 from harness.provisioning.stack_ops import down, setup, up
 from loadtests.runner import LoadPlan, run_load
 
-STAGES = (("setup",), ("up",), ("backups",), ("chaos",), ("restore",), ("load", "check"), ("report",))
-"""The steps in order; the steps of one stage run at the same time (the first in the main thread)."""
-STEPS = tuple(name for stage in STAGES for name in stage)
+STEPS = ("setup", "up", "check", "backups", "chaos", "restore", "load", "report")
 
 
 @dataclass
 class RunState:
     run_dir: Path
     data: dict[str, Any]
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def new(cls, stack: str) -> RunState:
@@ -75,13 +67,11 @@ class RunState:
         return cls(run_dir, json.loads(path.read_text()))
 
     def save(self) -> None:
-        with self._lock:
-            (self.run_dir / "run.json").write_text(json.dumps(self.data, indent=2))
+        (self.run_dir / "run.json").write_text(json.dumps(self.data, indent=2))
 
     def record(self, step: str, outcome: dict[str, Any]) -> None:
-        """A step's outcome, saved at once (steps of one stage end in threads of their own)."""
-        with self._lock:
-            self.data["steps"][step] = outcome
+        """A step's outcome, saved at once."""
+        self.data["steps"][step] = outcome
         self.save()
 
     def done(self, step: str) -> bool:
@@ -153,25 +143,6 @@ def _run_step(state: RunState, index: int, name: str, action: Callable[[], Any])
     return True
 
 
-def _run_stage(state: RunState, stage: tuple[str, ...], steps: dict[str, Callable[[], Any]]) -> bool:
-    """The stage's steps, side by side; False when any failed. The first runs in this thread, which
-    takes the signals (a drill undoes its fault on SIGINT or SIGTERM), the others beside it."""
-    outcomes: dict[str, bool] = {}
-
-    def run(name: str) -> None:
-        outcomes[name] = _run_step(state, STEPS.index(name) + 1, name, steps[name])
-
-    beside = [threading.Thread(target=run, args=(name,), name=f"step-{name}", daemon=True) for name in stage[1:]]
-    for thread in beside:
-        thread.start()
-    try:
-        run(stage[0])
-    finally:
-        for thread in beside:
-            thread.join()
-    return all(outcomes.get(name, False) for name in stage)
-
-
 def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, take_down: bool = False,
             fill_gb: float = 0.0, target: str | None = None) -> RunState:
     """Every step not yet done, in order; the report is written whatever happened before it."""
@@ -187,7 +158,8 @@ def run_all(stack: str, resume: bool, run_id: str | None, quick: bool = False, t
     say(f"run {state.data['id']}: evidence in {state.run_dir}, sealed by {key.fingerprint}")
     target = state.data.setdefault("target", target)  # a resumed run reaches the hosts as it began
     steps = _steps(state.data["stack"], state.run_dir, quick, fill_gb, target)
-    failed = next((stage for stage in STAGES[:-1] if not _run_stage(state, stage, steps)), None)
+    failed = next((name for index, name in enumerate(STEPS[:-1], start=1)
+                   if not _run_step(state, index, name, steps[name])), None)
     say(f"[{len(STEPS)}/{len(STEPS)}] report ...")
     started = time.monotonic()
     # run.json is final before the bundle is sealed: the manifest covers it as written.

@@ -208,7 +208,7 @@ def test_a_failed_step_keeps_its_evidence_and_resume_goes_on(live_stack, engine,
     calls.clear()
     monkeypatch.setattr(harness.pipeline, "_steps", lambda *_args: steps(None))
     second = run_all(live_stack.stack, resume=True, run_id=first.data["id"])
-    assert sorted(calls) == ["check", "load", "restore"], "steps done before are not run again"
+    assert calls == ["restore", "load"], "steps done before are not run again"
     assert second.data["finished"] and second.run_dir == first.run_dir
 
 

@@ -168,9 +168,9 @@ def _upload_item(journal: dict[str, Any], status: str, artefact: str, lag_target
     return Item(method, verdict,
                 f"{name}: {u['committed']} records committed, {u['uploaded']} held by the platform, {u['missing']} "
                 f"missing, {u['duplicated']} duplicated, {u['out_of_order']} out of order, {u['dead_lettered']} "
-                f"dead-lettered" + (f" ({reasons})" if reasons else "") + f"; lag p95 {u['lag_p95_s']} s, "
-                f"steady-state lag p95 {steady} s over {u.get('steady_records', 0)} records (target "
-                f"{lag_target} s)" + drain, artefact, u, [f"drill {name}: uploads reconciled"])
+                f"dead-lettered" + (f" ({reasons})" if reasons else "") + f"; lag p95 {u['lag_p95_s']} s"
+                + (f", steady-state lag p95 {steady} s over {u['steady_records']} records (target {lag_target} s)"
+                   if steady is not None else "") + drain, artefact, u, [f"drill {name}: uploads reconciled"])
 
 
 def _figures(d: dict[str, Any]) -> str:
