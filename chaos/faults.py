@@ -672,8 +672,8 @@ def _forwarder_kill(ctx: FaultContext, args: Args) -> Iterator[None]:
                            f"({', '.join(h.name for h in apps)})")
     host = holder or apps[0]
     unconfigured = " (the stack configures no supervision platform)" if ctx.outputs.supervision is None else ""
-    ctx.notes.append(f"killed {host.name} ({host.drill_target}), " + (
-        "whose forwarder held the upload lease" if holder else
-        f"the first app server: no forwarder held the upload lease{unconfigured}"))
+    why = ("whose forwarder held the upload lease" if holder else
+           f"the first app server: no forwarder held the upload lease{unconfigured}")
+    ctx.notes.append(f"killed {host.name}, {why} ({host.drill_target})")  # how it was reached, last, as every kill
     with _crashed(ctx, [host]):
         yield
