@@ -31,10 +31,9 @@ from harness.core.supervision import (
     Reconciliation,
     SimulatorControl,
     SupervisionError,
-    dead_letters,
     outbox_head,
-    outbox_since,
-    reconcile,
+    pending_between,
+    reconcile_window,
 )
 from harness.core.turn import TurnError, allocate
 from harness.core.waiting import WaitTimeoutError, wait_for
@@ -257,8 +256,7 @@ def committed_writes_present(ctx: ProbeContext) -> tuple[int, int]:
 
 def _pending_upto(ctx: ProbeContext, cutoff: int) -> int:
     with connect(ctx.outputs) as conn:
-        return int(conn.execute("SELECT count(*) FROM supervision_outbox WHERE id > %s AND id <= %s"
-                                " AND sent_at IS NULL", (ctx.upload_since or 0, cutoff)).fetchone()[0])
+        return pending_between(conn, ctx.upload_since or 0, cutoff)
 
 
 @PROBES.register("supervision-steady")
@@ -299,9 +297,7 @@ def supervision_drained(ctx: ProbeContext, args: dict[str, Any]) -> Result:
     except SupervisionError as exc:
         return False, str(exc)
     with connect(ctx.outputs) as conn:
-        records = [r for r in outbox_since(conn, ctx.upload_since) if r.id <= cutoff]
-        rejected = dead_letters(conn, ctx.upload_since)
-    result = reconcile(records, received, rejected)
+        records, result = reconcile_window(conn, received, ctx.upload_since, cutoff)
     ctx.uploads = UploadWindow(records, result)
     expected = args.get("dead_letters")
     ok = (result.missing == 0 and result.duplicated == 0 and result.out_of_order == 0 and result.pending == 0

@@ -29,7 +29,7 @@ from psycopg.types.json import Jsonb
 from harness.cli import undo_then_exit
 from harness.core.database import connect
 from harness.core.outputs import StackOutputs
-from harness.core.supervision import SimulatorControl, dead_letters, outbox_head, outbox_since, reconcile
+from harness.core.supervision import SimulatorControl, outbox_head, pending_between, reconcile_window
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled
 from harness.core.waiting import wait_for
 from loadtests.identities import resident_id
@@ -47,8 +47,7 @@ def figures(values: list[float]) -> str:
 
 def pending(outputs: StackOutputs, after: int, upto: int) -> int:
     with connect(outputs) as conn:
-        return int(conn.execute("SELECT count(*) FROM supervision_outbox WHERE id > %s AND id <= %s AND sent_at IS "
-                                "NULL", (after, upto)).fetchone()[0])
+        return pending_between(conn, after, upto)
 
 
 def head(outputs: StackOutputs) -> int:
@@ -61,9 +60,7 @@ def checked(outputs: StackOutputs, after: int, upto: int) -> list:
     wait_for("every record uploaded", lambda: pending(outputs, after, upto) == 0, timeout=DRAIN_WITHIN_S)
     control = SimulatorControl(outputs.supervision.control_api, outputs.secret("supervision_control_token"))
     with connect(outputs) as conn:
-        records = [r for r in outbox_since(conn, after) if r.id <= upto]
-        rejected = dead_letters(conn, after)
-    result = reconcile(records, control.received(), rejected)
+        records, result = reconcile_window(conn, control.received(), after, upto)
     print(f"  reconciled: {result.committed} committed, {result.uploaded} held by the platform, {result.missing} "
           f"missing, {result.duplicated} duplicated, {result.out_of_order} out of order, {result.dead_lettered} "
           f"dead-lettered, {result.resends} resends so far", flush=True)

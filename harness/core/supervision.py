@@ -89,6 +89,12 @@ def outbox_head(conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM supervision_outbox").fetchone()[0])
 
 
+def pending_between(conn: psycopg.Connection, after_id: int, upto_id: int) -> int:
+    """Records with outbox ids in (``after_id``, ``upto_id``] not yet acknowledged by the platform."""
+    return int(conn.execute("SELECT count(*) FROM supervision_outbox WHERE id > %s AND id <= %s AND sent_at IS NULL",
+                            (after_id, upto_id)).fetchone()[0])
+
+
 def dead_letters(conn: psycopg.Connection, after_id: int) -> dict[str, str]:
     """record ID -> the platform's reason, for records after ``after_id`` the platform rejected."""
     rows = conn.execute("SELECT record_id::text, reason FROM supervision_dead_letter WHERE outbox_id > %s",
@@ -163,3 +169,10 @@ def reconcile(outbox: list[OutboxRecord], received: dict[str, Any], rejected: di
         out_of_order=out_of_order, dead_lettered=sum(reasons.values()), resends=int(received.get("resends", 0)),
         lag_p50_s=None if p50 is None else round(p50, 3), lag_p95_s=None if p95 is None else round(p95, 3),
         lag_max_s=None if worst is None else round(worst, 3), reasons=reasons)
+
+
+def reconcile_window(conn: psycopg.Connection, received: dict[str, Any], after_id: int, upto_id: int
+                     ) -> tuple[list[OutboxRecord], Reconciliation]:
+    """The records with outbox ids in (``after_id``, ``upto_id``], reconciled with what the platform ``received``."""
+    records = [r for r in outbox_since(conn, after_id) if r.id <= upto_id]
+    return records, reconcile(records, received, dead_letters(conn, after_id))
