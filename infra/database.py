@@ -369,7 +369,7 @@ class Database(pulumi.ComponentResource):
                         disks=(Disk("wal", WAL_DIR, WAL_DISK_MB),),
                         healthcheck=Healthcheck(
                             ("ihh-probe", "http", f"https://127.0.0.1:{PATRONI_PORT}/health", "200",
-                             f"{TLS_DIR}/ca.crt"), retries=90,
+                             f"{TLS_DIR}/ca.crt"), retries=12,
                         ),
                         labels={"ihh.database.scope": self.scope},
                     ),

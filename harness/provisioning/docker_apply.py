@@ -388,7 +388,7 @@ class DockerApplier:
                     logs = self.client.api.logs(name, tail=20).decode(errors="replace")
                     raise ApplyError(f"container {name} exited ({attrs['State'].get('ExitCode')}):\n{logs}")
                 health = (attrs["State"].get("Health") or {}).get("Status", "healthy")
-                if status != "running" or health != "healthy":
+                if status != "running" or (health != "healthy" and not self._passes_healthcheck(name, attrs)):
                     waiting.append(name)
             now = time.monotonic()
             if waiting and now - last_report[0] >= 10:
@@ -403,6 +403,20 @@ class DockerApplier:
         except WaitTimeoutError as exc:
             detail = exc.last if isinstance(exc.last, str) else ", ".join(still_waiting)
             raise ApplyError(f"containers not healthy after {timeout:.0f} s: {detail}") from exc
+
+    def _passes_healthcheck(self, name: str, attrs: dict[str, Any]) -> bool:
+        """The container's own healthcheck, run now: the engine runs it only every interval (15 s), and a host
+        that came up a second after the last run would otherwise wait out the rest of it."""
+        test = list((attrs["Config"].get("Healthcheck") or {}).get("Test") or [])
+        if not test or test[0] not in ("CMD", "CMD-SHELL"):
+            return False
+        command = test[1:] if test[0] == "CMD" else ["sh", "-c", test[1]]
+        limit_s = max(1, int((attrs["Config"]["Healthcheck"].get("Timeout") or 3_000_000_000) / 1e9))
+        try:
+            result = self.client.containers.get(name).exec_run(["timeout", str(limit_s), *command])
+        except APIError:  # stopped between the inspect and the exec: not healthy yet
+            return False
+        return result.exit_code == 0
 
     # ----- down --------------------------------------------------------------------------------
     def destroy(self) -> ApplyReport:
