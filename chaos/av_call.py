@@ -8,15 +8,15 @@ for one booking between a drill patient and a drill doctor; the call then runs i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import threading
 import uuid
-from typing import Any
 
-from harness.core.http_json import post_through_uplinks
+from harness.core.http_json import write_through_uplinks
 from harness.core.media_call import CallReport, IceServer, MediaCall
 from harness.core.outputs import StackOutputs
-from harness.core.service_sessions import ADMIN, bearer, session_for
+from harness.core.service_sessions import ADMIN, session_for
 from harness.core.waiting import WaitTimeoutError, wait_for
 from loadtests.identities import mobile, resident_id
 
@@ -25,31 +25,23 @@ MEDIA_FLOWS_WITHIN_S = 10.0
 
 
 class CallSetupError(RuntimeError):
-    """The service would not set up the call (which request, and what it answered)."""
-
-
-def _post(outputs: StackOutputs, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
-    """One write through the first uplink that answers, as an app retries on the other line."""
-    headers = {**(bearer(token) if token else {}), "Idempotency-Key": uuid.uuid4().hex}
-    uplink, answer, said = post_through_uplinks(outputs, path, body, headers, SETUP_TIMEOUT_S)
-    if uplink is None:
-        raise CallSetupError(f"POST {path} failed on every uplink ({', '.join(said)})")
-    return answer
+    """The call could not be set up: the service left out the node, or no media flowed through it."""
 
 
 def call_ice_servers(outputs: StackOutputs, rng: random.Random) -> tuple[list[IceServer], list[IceServer]]:
     """(patient's, doctor's) ICE servers for one new booking, each from ``POST /v1/av-sessions`` with its session."""
+    write = functools.partial(write_through_uplinks, outputs, timeout_s=SETUP_TIMEOUT_S)
     admin = session_for(outputs, ADMIN, ttl_s=300)
-    patient = _post(outputs, "/v1/patients", {"name": "演练患者 drill patient", "id_number": resident_id(rng),
-                                               "mobile": mobile(rng)}, None)
-    doctor = _post(outputs, "/v1/doctors", {"name": "演练医生 drill doctor", "department": "全科",
-                                             "license_no": f"D{uuid.uuid4().hex[:10]}"}, admin)
+    patient = write("/v1/patients", {"name": "演练患者 drill patient", "id_number": resident_id(rng),
+                                     "mobile": mobile(rng)})
+    doctor = write("/v1/doctors", {"name": "演练医生 drill doctor", "department": "全科",
+                                   "license_no": f"D{uuid.uuid4().hex[:10]}"}, admin)
     slot = dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * rng.randint(0, 500_000))
     patient_token = patient["session_token"]
-    booking = _post(outputs, "/v1/bookings", {"patient_id": patient["patient_id"], "doctor_id": doctor["doctor_id"],
-                                              "slot": slot.isoformat()}, patient_token)
+    booking = write("/v1/bookings", {"patient_id": patient["patient_id"], "doctor_id": doctor["doctor_id"],
+                                     "slot": slot.isoformat()}, patient_token)
     doctor_token = session_for(outputs, f"doctor:{doctor['doctor_id']}", ttl_s=300)
-    legs = [_post(outputs, "/v1/av-sessions", {"booking_id": booking["booking_id"]}, token)["ice_servers"]
+    legs = [write("/v1/av-sessions", {"booking_id": booking["booking_id"]}, token)["ice_servers"]
             for token in (patient_token, doctor_token)]
     return ([IceServer.from_service(s) for s in legs[0]], [IceServer.from_service(s) for s in legs[1]])
 

@@ -2,7 +2,7 @@
 
 EH-1.1.2 and TM-5.4: a restore must bring back clinical records and their audit trail
 intact, not merely rows of a drill table. One full consultation (registration, booking,
-confirmation, note, prescription, follow-up) goes through an uplink; a checksum over its
+confirmation, note, prescription, follow-up) goes through the uplinks, as an app writes; a checksum over its
 records and audit rows is taken from the database; after the restore both the checksum
 and the service's own trail view must match.
 """
@@ -10,12 +10,13 @@ and the service's own trail view must match.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import uuid
 from dataclasses import dataclass
 
 from harness.core.database import connect
-from harness.core.http_json import get_json, post_json
+from harness.core.http_json import get_json, write_through_uplinks
 from harness.core.outputs import StackOutputs
 from harness.core.service_sessions import ADMIN, bearer, session_for
 from loadtests.identities import mobile, resident_id
@@ -37,24 +38,12 @@ select md5(concat_ws('|',
 """
 
 
-class SentinelWriteError(RuntimeError):
-    """The service refused a step of the sentinel consultation: the drill does not start."""
-
 
 @dataclass(frozen=True)
 class ClinicalSentinel:
     patient_id: int
     booking_id: int
     checksum: str
-
-
-def _post(outputs: StackOutputs, path: str, body: dict, session: str | None) -> dict:
-    headers = {"Idempotency-Key": uuid.uuid4().hex, **(bearer(session) if session else {})}
-    status, answer = post_json(f"{outputs.uplinks[0].url}{path}", body, headers, timeout_s=10,
-                               ca=outputs.ca_cert_path)
-    if status not in (200, 201):
-        raise SentinelWriteError(f"POST {path}: status {status}")
-    return answer
 
 
 def checksum(outputs: StackOutputs, sentinel: ClinicalSentinel | tuple[int, int]) -> str:
@@ -66,21 +55,22 @@ def checksum(outputs: StackOutputs, sentinel: ClinicalSentinel | tuple[int, int]
 
 def write_consultation(outputs: StackOutputs) -> ClinicalSentinel:
     rng = random.Random()
-    registered = _post(outputs, "/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
-                                               "mobile": mobile(rng)}, None)
+    write = functools.partial(write_through_uplinks, outputs)
+    registered = write("/v1/patients", {"name": "恢复演练 restore drill", "id_number": resident_id(rng),
+                                        "mobile": mobile(rng)})
     patient = registered["patient_id"]
-    hired = _post(outputs, "/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}",
-                                        "department": "全科"}, session_for(outputs, ADMIN, ttl_s=300))
+    hired = write("/v1/doctors", {"name": "演练医生", "license_no": f"RD{uuid.uuid4().hex[:10]}", "department": "全科"},
+                  session_for(outputs, ADMIN, ttl_s=300))
     doctor, dr = hired["doctor_id"], hired["session_token"]
     slot = dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * rng.randint(0, 500_000))
-    booking = _post(outputs, "/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot.isoformat()},
+    booking = write("/v1/bookings", {"patient_id": patient, "doctor_id": doctor, "slot": slot.isoformat()},
                     registered["session_token"])["booking_id"]
-    _post(outputs, f"/v1/bookings/{booking}/confirm", {}, dr)
-    consultation = _post(outputs, "/v1/consultations", {"booking_id": booking, "note": "恢复演练病历 drill note"},
+    write(f"/v1/bookings/{booking}/confirm", {}, dr)
+    consultation = write("/v1/consultations", {"booking_id": booking, "note": "恢复演练病历 drill note"},
                          dr)["consultation_id"]
-    _post(outputs, f"/v1/consultations/{consultation}/prescriptions",
+    write(f"/v1/consultations/{consultation}/prescriptions",
           {"items": [{"drug": "维生素C", "dose": "100 mg", "days": 7}]}, dr)
-    _post(outputs, f"/v1/consultations/{consultation}/follow-ups",
+    write(f"/v1/consultations/{consultation}/follow-ups",
           {"due_date": (dt.date.today() + dt.timedelta(days=30)).isoformat(), "reason": "随访"}, dr)
     return ClinicalSentinel(patient, booking, checksum(outputs, (patient, booking)))
 

@@ -25,7 +25,7 @@ from harness.core import services
 from harness.core.containers import LocalContainers
 from harness.core.database import connect, member_writable
 from harness.core.host_access import HostAccess
-from harness.core.http_json import post_through_uplinks
+from harness.core.http_json import write_through_uplinks
 from harness.core.media_line import IMPAIRMENTS, MediaLine, impaired
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
@@ -33,7 +33,7 @@ from harness.core.pgbackrest import PgBackRest, switch_wal
 from harness.core.postgres_shell import psql
 from harness.core.power import HostPower, NoPowerSwitchError
 from harness.core.registry import Registry
-from harness.core.service_sessions import ADMIN, bearer, session_for
+from harness.core.service_sessions import ADMIN, session_for
 from harness.core.ssh import Sessions, then
 from harness.core.supervision import MODES, SimulatorControl, forwarder_holder
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
@@ -645,13 +645,9 @@ MALFORMED_DEPARTMENT = "演练科室 drill"
     "must be rejected and dead-lettered with the platform's reason, the rest uploaded"))
 def _supervision_malformed(ctx: FaultContext, args: Args) -> Iterator[None]:
     """A record the platform rejects, made as a hospital makes one: data its own rules allow, the platform's not."""
-    session = session_for(ctx.outputs, ADMIN, ttl_s=300)
-    headers = {**bearer(session), "Idempotency-Key": uuid.uuid4().hex}
     body = {"name": "演练医生 drill doctor", "license_no": f"MR{uuid.uuid4().hex[:10]}",
             "department": MALFORMED_DEPARTMENT}
-    uplink, answer, said = post_through_uplinks(ctx.outputs, "/v1/doctors", body, headers, 10)
-    if uplink is None:
-        raise RuntimeError(f"the drill's doctor could not be registered: {', '.join(said)}")
+    answer = write_through_uplinks(ctx.outputs, "/v1/doctors", body, session_for(ctx.outputs, ADMIN, ttl_s=300))
     ctx.notes.append(f"doctor {answer['doctor_id']} registered in {MALFORMED_DEPARTMENT!r}: its record must be "
                      "dead-lettered")
     yield  # nothing to take back: the registration is the hospital's data, its rejected record stays on record

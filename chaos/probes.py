@@ -19,7 +19,7 @@ import paramiko
 
 from chaos.av_call import CallSetupError, RunningCall, start_call
 from harness.core.database import connect, member_writable
-from harness.core.http_json import post_through_uplinks, ready
+from harness.core.http_json import UplinkWriteError, post_through_uplinks, ready
 from harness.core.media_call import CallReport
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni, PatroniError
@@ -149,7 +149,7 @@ def media_call(ctx: ProbeContext, args: dict[str, Any]) -> Result:
         try:
             ctx.calls[through] = start_call(ctx.outputs, ctx.rng, through, CALL_LENGTH_S,
                                             float(args.get("restart_after_s", 1.0)))
-        except (CallSetupError, TurnError, OSError, ValueError) as exc:
+        except (CallSetupError, UplinkWriteError, TurnError, OSError, ValueError) as exc:
             return False, f"call not set up: {exc}"
     running = ctx.calls[through]
     if not running.thread.is_alive():

@@ -12,10 +12,12 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 from harness.core.outputs import StackOutputs
+from harness.core.service_sessions import bearer
 
 UNREACHABLE = 0
 """The status reported when no HTTP answer came (refused, reset, timed out, not JSON)."""
@@ -67,15 +69,30 @@ def post_json(url: str, body: dict, headers: dict[str, str], timeout_s: float = 
 def post_through_uplinks(outputs: StackOutputs, path: str, body: dict, headers: dict[str, str], timeout_s: float
                          ) -> tuple[str | None, dict, list[str]]:
     """One write tried on each uplink in turn, as a patient's app retries on the other line (the caller's
-    Idempotency-Key in ``headers`` makes the retry the same write): the uplink that created it (201) and the
-    answer, or None and what each uplink said."""
+    Idempotency-Key in ``headers`` makes the retry the same write): the uplink that took it (201 created, 200
+    done) and the answer, or None and what each uplink said."""
     said = []
     for uplink in outputs.uplinks:
         status, answer = post_json(f"{uplink.url}{path}", body, headers, timeout_s=timeout_s, ca=outputs.ca_cert_path)
-        if status == 201:
+        if status in (200, 201):
             return uplink.name, answer, said
         said.append(f"{uplink.name}: {status or 'no answer'}")
     return None, {}, said
+
+
+class UplinkWriteError(RuntimeError):
+    """A drill's write that no uplink took; the message says what each answered."""
+
+
+def write_through_uplinks(outputs: StackOutputs, path: str, body: dict, session: str | None = None,
+                          timeout_s: float = 10) -> dict:
+    """A write a drill makes as an app does: its own Idempotency-Key, the given session as bearer, each uplink in
+    turn; the service's answer, or UplinkWriteError."""
+    headers = {"Idempotency-Key": uuid.uuid4().hex, **(bearer(session) if session else {})}
+    uplink, answer, said = post_through_uplinks(outputs, path, body, headers, timeout_s)
+    if uplink is None:
+        raise UplinkWriteError(f"POST {path} failed on every uplink ({', '.join(said)})")
+    return answer
 
 
 def get_json(url: str, headers: dict[str, str], timeout_s: float = 5, ca: Path | None = None) -> tuple[int, dict]:
