@@ -49,7 +49,16 @@ up for wal_receiver_timeout and does not stop on a fast shutdown meanwhile; Patr
 waited out the default 60 s ("terminating walreceiver due to timeout while waiting for upstream to catch up";
 CI: whole 69.6 s after the heal). The walreceiver asks the primary for a reply after half of it, so 10 s only
 ends a connection that is really silent."""
-REPLICATION_PARAMETERS = {**WAL_SIZING, "wal_receiver_timeout": WAL_RECEIVER_TIMEOUT}
+WAL_SENDER_TIMEOUT = "10s"
+"""How long a primary's walsender waits on a silent standby. It bounds a primary's own fast shutdown: the
+shutdown waits for each walsender to send the shutdown checkpoint, and one whose standby is cut off waits
+until this timeout ends it. At the default 60 s, a primary partitioned by REJECT rules (its standby's side
+reset, its own retransmissions refused) that Patroni demoted 4 s in was still shutting down when the
+partition healed 17 s later, and stopped only when a retransmission reached the standby and was reset:
+whole 17.8-28.2 s after the heal (5 runs), against 11.1-13.1 s under DROP. Like ``wal_receiver_timeout``,
+the walsender asks for a reply after half of it, so 10 s only ends a connection that is really silent."""
+REPLICATION_PARAMETERS = {**WAL_SIZING, "wal_receiver_timeout": WAL_RECEIVER_TIMEOUT,
+                          "wal_sender_timeout": WAL_SENDER_TIMEOUT}
 """The PostgreSQL parameters that ``up`` converges on a running cluster (all reloadable)."""
 PG_LOG_DIR = "/var/log/postgresql"
 """PostgreSQL's log files (the logging collector's), tailed by rsyslog for the log host."""

@@ -18,8 +18,9 @@ from chaos.runner import run_experiments
 from harness.cli import undo_then_exit
 
 DEFAULT = ["database-primary-kill", "primary-partition-drop", "primary-partition-reject", "dcs-quorum-loss"]
-FIGURES = ["writes_back_s", "user_visible_outage_s", "old_primary_writable_s", "dual_writable_rounds",
-           "whole_after_heal_s", "rpo_rows", "wal_alarm_lead_s", "media_gap_s", "media_loss_outside_gap_pct"]
+FIGURES = ["writes_back_s", "user_visible_outage_s", "false_failovers", "old_primary_writable_s",
+           "dual_writable_rounds", "whole_after_heal_s", "rpo_rows", "wal_alarm_lead_s", "media_gap_s",
+           "media_loss_outside_gap_pct"]
 """What each run is judged on, where the experiment measures it."""
 
 
