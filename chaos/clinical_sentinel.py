@@ -2,9 +2,9 @@
 
 EH-1.1.2 and TM-5.4: a restore must bring back clinical records and their audit trail
 intact, not merely rows of a drill table. One full consultation (registration, booking,
-confirmation, note, prescription, follow-up) goes through the uplinks, as an app writes; a checksum over its
-records and audit rows is taken from the database; after the restore both the checksum
-and the service's own trail view must match.
+confirmation, note, prescription, follow-up) goes through the uplinks, as an app writes it; a
+checksum over its records and audit rows is taken from the database; after the restore both
+the checksum and the service's own trail view must match.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ select md5(concat_ws('|',
      from audit_trail where (booking_id = %(b)s or (patient_id = %(p)s and action = 'patient.register'))
      and action not like '%%.read')))
 """
-
 
 
 @dataclass(frozen=True)

@@ -407,11 +407,12 @@ class DockerApplier:
     def _passes_healthcheck(self, name: str, attrs: dict[str, Any]) -> bool:
         """The container's own healthcheck, run now: the engine runs it only every interval (15 s), and a host
         that came up a second after the last run would otherwise wait out the rest of it."""
-        test = list((attrs["Config"].get("Healthcheck") or {}).get("Test") or [])
+        check = attrs["Config"].get("Healthcheck") or {}
+        test = list(check.get("Test") or [])
         if not test or test[0] not in ("CMD", "CMD-SHELL"):
             return False
         command = test[1:] if test[0] == "CMD" else ["sh", "-c", test[1]]
-        limit_s = max(1, int((attrs["Config"]["Healthcheck"].get("Timeout") or 3_000_000_000) / 1e9))
+        limit_s = max(1, int((check.get("Timeout") or 3_000_000_000) / 1e9))
         try:
             result = self.client.containers.get(name).exec_run(["timeout", str(limit_s), *command])
         except APIError:  # stopped between the inspect and the exec: not healthy yet
