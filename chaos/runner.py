@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -586,10 +587,10 @@ def run_experiments(stack: str, names: list[str], out: Path, with_load: bool = T
     loaded = [e for e in experiments if with_load and e.load_users]
     shared: SharedLoad | None = None
     try:
-        for index, experiment in enumerate([*unloaded, *loaded]):
+        for index, experiment in enumerate(_in_turn(outputs, unloaded, loaded)):
             for undone in cleanup(containers, outputs, within_series=index > 0):
                 say(f"before {experiment.name}: leftover fault removed: {undone}")
-            _settle(outputs, containers)
+            _settle(outputs, containers, needs_dcs=needs_database(experiment))
             if shared is None and experiment in loaded:
                 shared = SharedLoad(stack, load_dir or out / "load-shared", _shared_budget_s(loaded),
                                     experiment.load_users, chaos_dir=out if load_dir else None)
@@ -606,12 +607,41 @@ def _shared_budget_s(experiments: list[Experiment]) -> int:
     return int(sum(sum(s.hold_s + s.verify_within_s for s in e.method) + 120 for e in experiments))
 
 
-def _settle(outputs: StackOutputs, containers: LocalContainers | None) -> None:
-    """Between drills: the cluster whole again (a synchronous standby), every member in touch with the DCS, and
-    the service ready everywhere."""
+def needs_database(experiment: Experiment) -> bool:
+    """A drill on the database cluster (it waits for the cluster whole afterwards): it starts only once every
+    member is in touch with the DCS again."""
+    return "wait-cluster-whole" in experiment.rollbacks
+
+
+def _in_turn(outputs: StackOutputs, *groups: list[Experiment]) -> Iterator[Experiment]:
+    """Each group's drills in order, except that while a member is still out of touch with the DCS (about ttl
+    after a DCS drill, until its failsafe flag lapses) a drill that does not touch the database goes first: the
+    wait then overlaps a drill instead of holding the run."""
+    for group in groups:
+        queue = list(group)
+        while queue:
+            chosen = pick_next(queue, lambda: bool(Patroni(outputs).out_of_touch_with_dcs()))
+            if chosen is not queue[0]:
+                say(f"{chosen.name} goes before {queue[0].name}: the database members are not yet in touch with "
+                    "the DCS again, and it does not need them")
+            queue.remove(chosen)
+            yield chosen
+
+
+def pick_next(queue: list[Experiment], dcs_recovering: Callable[[], bool]) -> Experiment:
+    """The first drill of ``queue``, or the first that does not need the database while the DCS recovers."""
+    if not needs_database(queue[0]):
+        return queue[0]
+    spare = next((e for e in queue if not needs_database(e)), None)
+    return spare if spare is not None and dcs_recovering() else queue[0]
+
+
+def _settle(outputs: StackOutputs, containers: LocalContainers | None, needs_dcs: bool = True) -> None:
+    """Between drills: the cluster whole again (a synchronous standby), every member in touch with the DCS (for a
+    drill on the database), and the service ready everywhere."""
     wait_cluster_whole(outputs, "a whole cluster before the next drill", log_tail=containers and containers.log_tail)
     patroni = Patroni(outputs)
-    behind = patroni.out_of_touch_with_dcs()
+    behind = patroni.out_of_touch_with_dcs() if needs_dcs else []
     if behind:
         started = time.monotonic()
         say(f"waiting for {', '.join(behind)} to be in touch with the DCS again (not on failsafe, leader key seen)")

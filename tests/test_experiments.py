@@ -9,7 +9,9 @@ import pytest
 from chaos.experiment import ExperimentError, find_experiments, parse_experiment
 from chaos.faults import FAULTS
 from chaos.runner import (
+    needs_database,
     old_primary_writable_s,
+    pick_next,
     phases_from_rounds,
     promoted_standby_rounds,
     writable_changes,
@@ -182,3 +184,20 @@ def test_a_slow_heal_says_what_the_hypothesis_was_still_waiting_on(tmp_path) -> 
     assert journal.verdict == "fail"
     assert journal.reason == ("whole_after_heal_s 78.0 > 60.0 (waited on: sync-standby until +77.5 s "
                               "(0 of 1 streaming); writes until +3.0 s (HTTP 503))")
+
+
+def test_while_the_dcs_recovers_a_drill_off_the_database_goes_first_and_only_then() -> None:
+    quorum, partition, uplink, supervision = find_experiments(
+        ["dcs-quorum-loss", "dcs-quorum-partition", "uplink-outage", "supervision-platform"])
+    assert needs_database(partition) and not needs_database(uplink)
+    asked: list[bool] = []
+
+    def recovering() -> bool:
+        asked.append(True)
+        return True
+
+    assert pick_next([partition, uplink, supervision], recovering) is uplink
+    assert pick_next([partition, uplink], lambda: False) is partition, "in touch again: the order stands"
+    assert pick_next([partition, quorum], recovering) is partition, "nothing to run meanwhile: the drill waits"
+    asked.clear()
+    assert pick_next([uplink, partition], recovering) is uplink and not asked, "off the database: no need to ask"
