@@ -11,8 +11,8 @@ from chaos.faults import FAULTS
 from chaos.runner import (
     needs_database,
     old_primary_writable_s,
-    pick_next,
     phases_from_rounds,
+    pick_next,
     promoted_standby_rounds,
     writable_changes,
 )
