@@ -19,7 +19,7 @@ import paramiko
 
 from chaos.av_call import CallSetupError, RunningCall, start_call
 from harness.core.database import connect, member_writable
-from harness.core.http_json import UplinkWriteError, post_through_uplinks, ready
+from harness.core.http_json import UplinkWriteError, post_through_uplinks, ready_as_a_client
 from harness.core.media_call import CallReport
 from harness.core.outputs import StackOutputs
 from harness.core.patroni import Patroni, PatroniError
@@ -104,9 +104,14 @@ def _select(items: list[Any], need: str, ok: list[bool], what: str) -> Result:
 
 @PROBES.register("service-ready")
 def service_ready(ctx: ProbeContext, args: dict[str, Any]) -> Result:
+    """Ready through the uplinks, each asked as a client asks (once more when a connection is cut unanswered); the
+    detail names the uplinks that needed it, since the raw cut is the load's to count (raw_error_window_s)."""
     uplinks = ctx.outputs.uplinks
-    results = [ready(u.url, timeout_s=float(args.get("timeout_s", 2)), ca=ctx.outputs.ca_cert_path) for u in uplinks]
-    return _select(uplinks, args.get("need", "any"), results, "uplinks ready")
+    answers = [ready_as_a_client(u.url, timeout_s=float(args.get("timeout_s", 2)), ca=ctx.outputs.ca_cert_path)
+               for u in uplinks]
+    passed, detail = _select(uplinks, args.get("need", "any"), [ok for ok, _ in answers], "uplinks ready")
+    retried = [u.name for u, (_, again) in zip(uplinks, answers, strict=True) if again]
+    return passed, detail + (f" ({', '.join(retried)} asked again: connection cut unanswered)" if retried else "")
 
 
 @PROBES.register("service-write")

@@ -8,6 +8,7 @@ reaches the service through an uplink checks the certificate a patient's app wou
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import ssl
 import urllib.error
@@ -103,11 +104,36 @@ def get_json(url: str, headers: dict[str, str], timeout_s: float = 5, ca: Path |
 def ready(url: str, timeout_s: float = 2, ca: Path | None = None) -> bool:
     """Whether the service answers ready (writable primary reached) through this uplink URL."""
     try:
-        with urllib.request.urlopen(f"{_checked(url)}/health/ready", timeout=timeout_s,  # noqa: S310
-                                    context=tls_context(ca)) as response:
-            return response.status == 200
+        return _ready_once(url, timeout_s, ca)
     except OSError:
         return False
+
+
+def ready_as_a_client(url: str, timeout_s: float = 2, ca: Path | None = None) -> tuple[bool, bool]:
+    """(ready, retried): ``ready``, asked again once when the connection closed before any answer, as an HTTP
+    client retries an idempotent request (RFC 9110, 9.2.2): what a patient's app sees when the app server its
+    request was on dies. A refusal, a timeout or an HTTP error is not retried."""
+    try:
+        return _ready_once(url, timeout_s, ca), False
+    except OSError as exc:
+        if not _closed_without_answer(exc):
+            return False, False
+    return ready(url, timeout_s, ca), True
+
+
+def _ready_once(url: str, timeout_s: float, ca: Path | None) -> bool:
+    with urllib.request.urlopen(f"{_checked(url)}/health/ready", timeout=timeout_s,  # noqa: S310
+                                context=tls_context(ca)) as response:
+        return response.status == 200
+
+
+CLOSED_WITHOUT_ANSWER = (http.client.RemoteDisconnected, ConnectionResetError, ssl.SSLEOFError)
+
+
+def _closed_without_answer(exc: OSError) -> bool:
+    """The server side closed or reset the connection instead of answering (urllib wraps some of these)."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, CLOSED_WITHOUT_ANSWER)
 
 
 def ready_on_every_uplink(outputs: StackOutputs, timeout_s: float = 2) -> bool:
