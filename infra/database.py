@@ -162,7 +162,12 @@ def patroni_config(
         # patronictl and the members' calls to each other verify the members' certificates.
         "ctl": {"cacert": f"{TLS_DIR}/ca.crt", "certfile": f"{TLS_DIR}/host.crt", "keyfile": f"{TLS_DIR}/host.key",
                 "authentication": {"username": PATRONI_REST_USER, "password": passwords["patroni-rest"]}},
+        # use_proxies: the members are the ones listed here (the stack declares them), so Patroni never asks etcd
+        # for its member list. Without it, every failed call was followed by a member-list refresh that waits out
+        # its timeout on each cut-off member in turn: with a majority partitioned (dcs-quorum-partition) one loop
+        # of the leader ran 8 s and its watchdog reset a primary that failsafe mode would have kept.
         "etcd3": {"hosts": [f"{h}:{ETCD_CLIENT_PORT}" for h in args.dcs_hosts], "protocol": "https",
+                  "use_proxies": True,
                   "cacert": f"{TLS_DIR}/ca.crt", "cert": f"{TLS_DIR}/host.crt", "key": f"{TLS_DIR}/host.key"},
         # Required: a member that cannot arm its watchdog never becomes leader, so an isolated leader always
         # stops before its key expires, however long its DCS calls hang (the DROP partition drill).

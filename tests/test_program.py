@@ -129,6 +129,7 @@ def test_patroni_and_pgbackrest_config(local) -> None:
     patroni = yaml.safe_load(files["/etc/patroni/patroni.yml"])
     assert patroni["bootstrap"]["dcs"]["synchronous_mode"] is True
     assert patroni["etcd3"]["hosts"] == ["dcs-1:2379", "dcs-2:2379", "dcs-3:2379"]
+    assert patroni["etcd3"]["use_proxies"] is True, "no member-list refresh timing out on each cut-off member"
     # containers share the kernel: the image's container-watchdog reads Patroni's named-pipe driver
     assert patroni["watchdog"] == {"mode": "required", "driver": "testing", "device": "/run/ihh/watchdog",
                                    "safety_margin": 1}
