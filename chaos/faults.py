@@ -34,7 +34,7 @@ from harness.core.postgres_shell import psql
 from harness.core.power import HostPower, NoPowerSwitchError
 from harness.core.registry import Registry
 from harness.core.service_sessions import ADMIN, session_for
-from harness.core.ssh import Sessions, then
+from harness.core.ssh import RemoteCommandError, Sessions, then
 from harness.core.supervision import MODES, SimulatorControl, forwarder_holder
 from harness.core.toxiproxy import Toxiproxy, proxy_disabled, toxic
 from harness.core.waiting import wait_for
@@ -359,6 +359,31 @@ def _clock_step(ctx: FaultContext, args: Args) -> Iterator[None]:
             ssh.run(name, then(f"ihh-clock-step {-step}", "ihh-clock-unmark"))
 
 
+FULL_MARGIN = 65536  # less than a WAL segment, so the next segment PostgreSQL needs cannot be made
+FILL_TRIES = 5
+
+
+def fill_to_full(ssh: Sessions, host: str, free_bytes: Callable[[], int]) -> int:
+    """Fill ``host``'s WAL disk with the second filler to all but FULL_MARGIN; returns the tries it took.
+
+    PostgreSQL makes a WAL segment whenever it needs one: made between the measure and the fill, it takes
+    the room the fill was sized for, and the fill fails with no space left. Then the partial filler goes and
+    the disk is measured again, a few times; any other failure is raised at once.
+    """
+    for tries in range(1, FILL_TRIES + 1):
+        rest = free_bytes() - FULL_MARGIN
+        if rest <= 0:
+            return tries
+        fill = ssh.result(host, f"fallocate -l {rest} {FILLER}-2")
+        if fill.exit_code == 0:
+            return tries
+        if "No space left on device" not in fill.stderr:
+            raise RemoteCommandError(f"{host}: `{fill.command}` exited {fill.exit_code}: {fill.stderr.strip()[-800:]}")
+        ssh.run(host, f"rm -f {FILLER}-2")
+    raise RemoteCommandError(f"{host}: the WAL disk had no room for a fill sized to it {FILL_TRIES} times in a row "
+                             "(PostgreSQL took the room each time): it is not full")
+
+
 def _alarm_stage_s(args: Args) -> float:
     stage = float(args.get("alarm_stage_s", 5))
     if not 0 <= stage <= 600:
@@ -391,10 +416,9 @@ def _wal_disk_full(ctx: FaultContext, args: Args) -> Iterator[None]:
             writable = member_writable(ctx.outputs, leader, timeout_s=2)
             ctx.notes.append(f"after {stage:g} s below the alarm level {leader} "
                              f"{'still took writes' if writable else 'took no writes'}")
-            # all but 64 KiB: less than a WAL segment, so the next segment PostgreSQL needs cannot be made
-            rest = usage().free_bytes - 65536
-            if rest > 0:
-                ssh.run(leader, f"fallocate -l {rest} {FILLER}-2")
+            tries = fill_to_full(ssh, leader, lambda: usage().free_bytes)
+            if tries > 1:
+                ctx.notes.append(f"the disk filled on try {tries}: PostgreSQL took room between a measure and a fill")
             ssh.run(leader, psql("select pg_switch_wal()"), check=False)
             ctx.notes.append(f"{leader}'s WAL disk full ({usage()}); WAL switched")
             yield  # injected from here: writes lost and back are measured from the full disk

@@ -57,7 +57,10 @@ def compressed_schedule(containers, outputs, host: str) -> Iterator[None]:
 
 
 def _new_run(ssh: Sessions, site, after: float, status: str) -> dict | None:
-    return next((r for r in schedule_runs(ssh, site) if r["at"] > after and r["status"] == status), None)
+    """A run of the timer that ended after ``after`` with ``status`` (a run may start before a cut or a heal
+    and end on the other side of it: what it ended with is what the cut or the heal did to it)."""
+    return next((r for r in schedule_runs(ssh, site) if r["at"] + r["seconds"] > after and r["status"] == status),
+                None)
 
 
 def test_a_copy_cut_off_across_scheduled_runs_goes_stale_and_catches_up(outputs, containers, tmp_path: Path) -> None:

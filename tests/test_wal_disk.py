@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from chaos.experiment import parse_experiment
+from chaos.faults import FILL_TRIES, FULL_MARGIN, fill_to_full
 from chaos.journal import Activity
 from chaos.runner import _wal_alarm
+from harness.core.ssh import RemoteCommandError, Result
 from harness.core.wal_disk import DiskUsage, alarm_free_bytes, parse_statfs
+from infra.drill_access import FILLER
 from tests.test_experiments import VALID
 
 
@@ -50,3 +53,50 @@ def test_a_member_the_probe_could_not_read_is_no_alarm() -> None:
     fill = Activity(name="fill", kind="action", start=100.0, phases={"injected": 106.0})
     judged = _wal_alarm(experiment, [fill], _rounds((100.5, {"wal?"}), (106.5, {"writes"}), (107.0, {"wal"})))
     assert judged == {"wal_alarm_s": 7.0, "wal_alarm_missed": 1, "wal_alarm_lead_s": -0.5}
+
+
+class _FillingHost:
+    """A WAL disk on which PostgreSQL makes a 16 MiB segment right after each of the first ``races`` measures."""
+
+    def __init__(self, free: int, races: int, error: str = "fallocate: fallocate failed: No space left on device"):
+        self.free, self.races, self.error = free, races, error
+        self.commands: list[str] = []
+
+    def measure(self) -> int:
+        seen = self.free
+        if self.races:
+            self.races -= 1
+            self.free -= 16 * 2**20
+        return seen
+
+    def result(self, host: str, command: str) -> Result:
+        self.commands.append(command)
+        size = int(command.split()[2])
+        if size > self.free:
+            return Result(host, command, 1, "", self.error)
+        self.free -= size
+        return Result(host, command, 0, "", "")
+
+    def run(self, host: str, command: str) -> str:
+        self.commands.append(command)
+        return ""
+
+
+def test_a_segment_made_between_measure_and_fill_is_measured_again() -> None:
+    host = _FillingHost(free=300 * 2**20, races=2)
+    assert fill_to_full(host, "db-1", host.measure) == 3  # type: ignore[arg-type]
+    assert host.free == FULL_MARGIN, "all but the margin filled"
+    assert host.commands.count(f"rm -f {FILLER}-2") == 2, host.commands
+
+
+def test_a_fill_that_fails_for_another_reason_is_raised_at_once() -> None:
+    host = _FillingHost(free=300 * 2**20, races=1, error="fallocate: Operation not supported")
+    with pytest.raises(RemoteCommandError, match="Operation not supported"):
+        fill_to_full(host, "db-1", host.measure)  # type: ignore[arg-type]
+    assert len(host.commands) == 1
+
+
+def test_a_disk_that_never_holds_still_is_not_called_full() -> None:
+    host = _FillingHost(free=300 * 2**20, races=FILL_TRIES)
+    with pytest.raises(RemoteCommandError, match="it is not full"):
+        fill_to_full(host, "db-1", host.measure)  # type: ignore[arg-type]
