@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 import time
 import uuid
@@ -57,7 +58,10 @@ ROLE_LOG_LINES = {"database": ("PostgreSQL's connections", "connection authorize
 """Lines a role's host must have shipped besides sshd's: what MLPS audit asks of that role."""
 
 
+@functools.cache
 def _sshd(host) -> dict[str, str]:
+    """sshd's effective configuration, read once per host and run: three checks judge it, and each read
+    costs the host a root command (the wrapper, sshd parsing its whole configuration)."""
     lines = host.check_output("/usr/sbin/sshd -T").splitlines()
     return {k: v for k, _, v in (line.partition(" ") for line in lines)}
 
