@@ -3,11 +3,17 @@ runs, and what a drill never sends (a shell, a key, an untagged rule) it refuses
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import socket
+import threading
 import types
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from checks.suites.facts import STAT_FORMAT
 from harness.core import services
 from harness.core.outputs import StackOutputs
 from harness.core.postgres_shell import PATRONICTL, psql
@@ -67,7 +73,7 @@ def _harness_commands() -> list[str]:
              f"tc qdisc del dev eth0 root handle {QDISC_HANDLE}", "getent ahostsv4 db-2", "hostname -I",
              "cat /etc/ihh/backup-schedule.json", "grep -rhE 'action=booking[.]create record=1 ' /var/log/remote",
              "grep -rlE 'ihh-log-check[-]abc' /var/log/remote", "date +%s.%N", "stat -Lc %a /etc/ihh/tls/host.key",
-             "/usr/sbin/sshd -T",
+             f"stat -Lc {shlex.quote(STAT_FORMAT)} /var/lib/etcd/data", "/usr/sbin/sshd -T", "ihh-running",
              *[f"python3 -c {shlex.quote(p)} '[]'" for p in PROBES]]
     return sent
 
@@ -87,6 +93,7 @@ def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> Non
     "supervisorctl stop sshd", "systemctl stop sshd", "python3 -c 'import os; os.system(\"id\")'",
     "runuser -u postgres -- pgbackrest --stanza=main info --output=json;id", "date -s @0",
     "runuser -u root -- pgbackrest info", "true ';' sh -c id", "grep -rhE x /etc/shadow",
+    "stat -Lc '%U %N' /etc/shadow",
 ])
 def test_anything_else_is_refused(wrapper, line: str) -> None:
     assert not _allowed(wrapper, line), f"the wrapper would run {line!r}"
@@ -103,3 +110,61 @@ def test_sudoers_lists_the_wrapper_alone_and_the_version_is_stamped() -> None:
     rules = [line for line in sudoers_text().splitlines() if line and not line.startswith(("#", "Defaults"))]
     assert rules == ["ihh-ops ALL=(root) NOPASSWD: /usr/local/sbin/ihh-drill"]
     assert len(wrapper_version()) == 16 and wrapper_version() in wrapper_text()
+
+
+ALL_PROCESS_INFO_ANSWER = (
+    "<?xml version='1.0'?><methodResponse><params><param><value><array><data>"
+    + "".join(f"<value><struct><member><name>name</name><value><string>{name}</string></value></member>"
+              f"<member><name>pid</name><value><int>7</int></value></member>"
+              f"<member><name>statename</name><value><string>{state}</string></value></member></struct></value>"
+              for name, state in (("patroni", "RUNNING"), ("etcd", "STOPPED"), ("sshd", "RUNNING")))
+    + "</data></array></value></param></params></methodResponse>")
+
+
+@contextlib.contextmanager
+def _supervisord_socket(path: Path, answer: bytes) -> Iterator[list[bytes]]:
+    """A unix socket that reads one request and sends ``answer``, as supervisord's does; yields the requests."""
+    requests: list[bytes] = []
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            requests.append(connection.recv(65536))
+            connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield requests
+    finally:
+        thread.join(timeout=5)
+        server.close()
+
+
+def test_the_wrapper_asks_supervisord_over_its_socket_which_programs_run(wrapper, tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    body = ALL_PROCESS_INFO_ANSWER.encode()
+    answer = b"HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    monkeypatch.setattr(wrapper, "SUPERVISOR_SOCKET", str(tmp_path / "supervisor.sock"))
+    monkeypatch.setattr(wrapper, "_manager", lambda: "supervisord")
+    with _supervisord_socket(tmp_path / "supervisor.sock", answer) as requests:
+        assert wrapper._running() == 0
+    assert capsys.readouterr().out.split() == ["patroni", "sshd"], "RUNNING programs only, sorted"
+    assert b"supervisor.getAllProcessInfo" in requests[0] and requests[0].startswith(b"POST /RPC2 ")
+
+
+def test_without_an_answer_on_the_socket_the_wrapper_asks_supervisorctl(wrapper, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    asked: list[list[str]] = []
+
+    def supervisorctl(argv: list[str], **_: object) -> types.SimpleNamespace:
+        asked.append(argv)
+        return types.SimpleNamespace(stdout="patroni  RUNNING  pid 7, uptime 0:01:00\netcd  FATAL  Exited too fast\n")
+
+    monkeypatch.setattr(wrapper, "SUPERVISOR_SOCKET", str(tmp_path / "absent.sock"))
+    monkeypatch.setattr(wrapper.subprocess, "run", supervisorctl)
+    assert wrapper._supervisor_states() == {"patroni": "RUNNING", "etcd": "FATAL"}
+    assert asked == [["supervisorctl", "status"]]

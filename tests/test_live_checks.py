@@ -62,12 +62,18 @@ MISCONFIGURATIONS = [
      "Patroni's watchdog must be 'required'"),
     ("app-2", LOGS_ASTRAY, "common::test_logs_reach_the_log_host_over_verified_tls",
      "logs must reach the log host over verified TLS"),
+    ("log-1", ("supervisorctl stop log-retention", "supervisorctl start log-retention"),
+     "common::test_role_services_run", "role services must run"),
+    ("dcs-2", ("chmod g+rx /var/lib/etcd/data", "chmod g-rx /var/lib/etcd/data"), "dcs::test_etcd_data_is_private",
+     "/var/lib/etcd/data must be 0700 etcd"),
+    ("db-2", ("chmod o+r /etc/ihh/tls/host.key", "chmod o-r /etc/ihh/tls/host.key"),
+     "database::test_keys_readable_only_by_owner", "keys and passwords must be readable by their owner only"),
 ]
 """Host, change (break, undo), the check it must fail, and the rule that check names."""
 
 
 def test_each_misconfiguration_fails_its_own_check_and_no_other(outputs, containers, tmp_path: Path) -> None:
-    """Six misconfigurations at once on four hosts, checked in one run (the hosts in parallel): each host fails
+    """Nine misconfigurations at once on seven hosts, checked in one run (the hosts in parallel): each host fails
     exactly the checks broken on it, each naming its rule; undone, every check of those hosts passes again."""
     hosts = tuple(dict.fromkeys(host for host, *_ in MISCONFIGURATIONS))
     with ExitStack() as broken_now:

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from checks.suites.facts import assert_owner_only
+from checks.suites.facts import assert_owner_only, file_text
 from harness.core.outputs import AvNode
 from harness.core.turn import TurnError, allocate
 
@@ -16,7 +16,7 @@ FORBIDDEN_PEERS = ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1")
 
 
 def _options(host) -> set[str]:
-    return {line.strip().split("=")[0] for line in host.file(CONFIG).content_string.splitlines() if line.strip()}
+    return {line.strip().split("=")[0] for line in file_text(host, CONFIG).splitlines() if line.strip()}
 
 
 def _node(outputs, target) -> AvNode:
@@ -53,7 +53,7 @@ def test_no_relay_to_loopback_or_private_peers(target, outputs) -> None:
 def test_private_peers_allowed_are_exactly_the_turn_nodes_relays(host, target, outputs) -> None:
     """A call's two legs meet through the nodes' own relay addresses, so those may be peers where they are private
     (locally); nothing else private may: the address beside each allowed one is tried and must be refused."""
-    lines = host.file(CONFIG).content_string.splitlines()
+    lines = file_text(host, CONFIG).splitlines()
     allowed = {line.split("=", 1)[1].strip() for line in lines if line.startswith("allowed-peer-ip=")}
     secret = outputs.secret("turn_shared_secret")
     relays = {allocate(node.turn, secret).relayed_host for node in outputs.av_nodes}
@@ -75,7 +75,7 @@ def test_shared_secret_readable_only_by_coturn(host, target) -> None:
 
 
 def _values(host, option: str) -> list[str]:
-    return [line.split("=", 1)[1].strip() for line in host.file(CONFIG).content_string.splitlines()
+    return [line.split("=", 1)[1].strip() for line in file_text(host, CONFIG).splitlines()
             if line.strip().startswith(f"{option}=")]
 
 

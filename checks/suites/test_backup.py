@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from checks.suites.facts import assert_owner_only
+from checks.suites.facts import assert_owner_only, file_text, optional_text, path_facts
 from harness.core.outputs import BackupSchedule
 from infra.backup_sites import SCHEDULE_LOG, SCHEDULE_PATH
 
@@ -33,7 +33,7 @@ def test_copy_is_fresh_under_its_schedule(host, target, outputs) -> None:
     now = time.time()
     fulls = [b["timestamp"]["stop"] for b in backups if b["type"] == "full"]
     every = [b["timestamp"]["stop"] for b in backups]
-    schedule = BackupSchedule.parse(json.loads(host.file(SCHEDULE_PATH).content_string), SCHEDULE_PATH)
+    schedule = BackupSchedule.parse(json.loads(file_text(host, SCHEDULE_PATH)), SCHEDULE_PATH)
     stale = schedule.stale_reasons(now - max(fulls) if fulls else None, now - max(every) if every else None)
     assert not stale, f"{target.name}: copy {site.name} must be fresh under its schedule: {'; '.join(stale)}"
 
@@ -41,8 +41,7 @@ def test_copy_is_fresh_under_its_schedule(host, target, outputs) -> None:
 @pytest.mark.requirements("EH-2.2.3", "OP-5.3")
 @pytest.mark.impact("high")
 def test_last_scheduled_backup_succeeded(host, target, outputs) -> None:
-    log = host.file(SCHEDULE_LOG)
-    runs = [json.loads(line) for line in (log.content_string if log.exists else "").splitlines() if line.strip()]
+    runs = [json.loads(line) for line in (optional_text(host, SCHEDULE_LOG) or "").splitlines() if line.strip()]
     judged = [r for r in runs if r.get("status") in ("ok", "failed")]
     if not judged:
         pytest.skip(f"{target.name}: the copy's own timer has not needed to run yet (no backup was due)")
@@ -75,7 +74,7 @@ def test_archive_reaches_the_copy(host, target, outputs) -> None:
 @pytest.mark.impact("high")
 def test_retention_is_as_configured(host, target, outputs) -> None:
     site = outputs.site_of_backup_host(target.name)
-    config = host.file("/etc/pgbackrest/pgbackrest.conf").content_string
+    config = file_text(host, "/etc/pgbackrest/pgbackrest.conf")
     wanted = f"repo{site.repository}-retention-full={site.retention_days}"
     assert wanted in config.splitlines(), (
         f"{target.name}: retention must be {site.retention_days} days as configured: {wanted} absent")
@@ -101,7 +100,7 @@ def test_repository_key_readable_only_by_owner(host, target) -> None:
 @pytest.mark.requirements("TM-5.2", "EH-1.1.2")
 @pytest.mark.impact("high")
 def test_repository_directory_is_private(host, target) -> None:
-    repo = host.file("/var/lib/pgbackrest/repo")
-    assert repo.is_directory and repo.mode == 0o700 and repo.user == "pgbackrest", (
-        f"{target.name}: /var/lib/pgbackrest/repo must be 0700 pgbackrest: {oct(repo.mode)} {repo.user}"
+    repo = path_facts(host, "/var/lib/pgbackrest/repo")
+    assert repo is not None and repo.is_directory and repo.mode == 0o700 and repo.user == "pgbackrest", (
+        f"{target.name}: /var/lib/pgbackrest/repo must be 0700 pgbackrest: {repo or 'missing'}"
     )

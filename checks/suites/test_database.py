@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from checks.suites.facts import assert_owner_only, http_answers
+from checks.suites.facts import assert_owner_only, http_answers, path_facts
 from harness.core.postgres_shell import AS_POSTGRES, psql
 from harness.core.wal_disk import (
     DEVICES_COMMAND,
@@ -72,9 +72,9 @@ def test_standby_streams_or_primary_has_a_sync_standby(host, target) -> None:
 @pytest.mark.requirements("TM-5.2", "EH-1.1.2")
 @pytest.mark.impact("high")
 def test_data_directory_is_private(host, target) -> None:
-    data = host.file(DATA_DIR)
-    assert data.is_directory and data.user == "postgres" and data.mode == 0o700, (
-        f"{target.name}: {DATA_DIR} must be 0700 postgres: {oct(data.mode)} {data.user}"
+    data = path_facts(host, DATA_DIR)
+    assert data is not None and data.is_directory and data.user == "postgres" and data.mode == 0o700, (
+        f"{target.name}: {DATA_DIR} must be 0700 postgres: {data or 'missing'}"
     )
 
 
@@ -97,7 +97,7 @@ def test_connections_are_audited(host, target) -> None:
 @pytest.mark.impact("high")
 def test_data_directory_is_encrypted_at_rest(host, target) -> None:
     """PGDATA on a dm-crypt (LUKS) device; a provider-encrypted cloud disk is invisible here: waive it, citing it."""
-    if host.file("/.dockerenv").exists:
+    if path_facts(host, "/.dockerenv") is not None:
         pytest.skip(f"{target.name} is a container of the local replica: its volumes are the machine's own disk, "
                     "not encrypted; encryption at rest is checked on real hosts")
     source = host.check_output(f"findmnt -n -o SOURCE -T {DATA_DIR}").strip()

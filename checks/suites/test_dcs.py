@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.suites.facts import http_answers
+from checks.suites.facts import http_answers, path_facts
 
 ROLE = "dcs"
 
@@ -12,9 +12,9 @@ ROLE = "dcs"
 @pytest.mark.requirements("EH-2.2.1")
 @pytest.mark.impact("high")
 def test_etcd_data_is_private(host, target) -> None:
-    data = host.file("/var/lib/etcd/data")
-    assert data.is_directory and data.mode == 0o700 and data.user == "etcd", (
-        f"{target.name}: /var/lib/etcd/data must be 0700 etcd: {oct(data.mode)} {data.user}"
+    data = path_facts(host, "/var/lib/etcd/data")
+    assert data is not None and data.is_directory and data.mode == 0o700 and data.user == "etcd", (
+        f"{target.name}: /var/lib/etcd/data must be 0700 etcd: {data or 'missing'}"
     )
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from checks.suites.facts import http_answers
+from checks.suites.facts import file_text, http_answers
 from infra.log_host import LOG_CA, LOG_PORT, RETENTION_FILE, SERVER_CONF
 from infra.thresholds import MIN_LOG_RETENTION_DAYS
 
@@ -16,7 +16,7 @@ ROLE = "log"
 @pytest.mark.requirements("GD-1.2.1", "GD-4.3")
 @pytest.mark.impact("high")
 def test_logs_are_kept_at_least_six_months(host, target) -> None:
-    config = json.loads(host.file(RETENTION_FILE).content_string)
+    config = json.loads(file_text(host, RETENTION_FILE))
     assert config["keep_days"] >= MIN_LOG_RETENTION_DAYS, (
         f"{target.name}: logs must be kept at least {MIN_LOG_RETENTION_DAYS} days: the retention job keeps "
         f"{config['keep_days']}"
@@ -30,7 +30,7 @@ def test_logs_are_kept_at_least_six_months(host, target) -> None:
 @pytest.mark.requirements("GD-1.2.1", "EH-1.2.1")
 @pytest.mark.impact("high")
 def test_receiver_speaks_tls_and_admits_only_certified_senders(host, target) -> None:
-    server = host.file(SERVER_CONF).content_string
+    server = file_text(host, SERVER_CONF)
     assert 'StreamDriver.Mode="1"' in server and 'AuthMode="x509/certvalid"' in server, (
         f"{target.name}: the log receiver must speak TLS and admit only senders the stack's CA certified: "
         f"{SERVER_CONF} does not require it"
