@@ -250,11 +250,18 @@ def _supervisor_states() -> dict[str, str]:
 
 
 def _running() -> int:
-    """Prints each service the host's manager runs, one per line (supervisord's programs, systemd's units)."""
-    if _manager() == "systemd":
-        return _run(["systemctl", "list-units", "--type=service", "--state=running", "--plain", "--no-legend",
-                     "--no-pager"])
-    print("\n".join(sorted(name for name, state in _supervisor_states().items() if state == "RUNNING")))
+    """Prints ``<manager> <service>`` for each service the host's manager runs (supervisord's programs,
+    systemd's service units without ``.service``)."""
+    kind = _manager()
+    if kind == "systemd":
+        listing = subprocess.run(["systemctl", "list-units", "--type=service", "--state=running", "--plain",
+                                  "--no-legend", "--no-pager"], capture_output=True, text=True, check=False)
+        names = [line.split()[0].removesuffix(".service") for line in listing.stdout.splitlines() if line.strip()]
+    elif kind == "supervisord":
+        names = [name for name, state in _supervisor_states().items() if state == "RUNNING"]
+    else:
+        names = []  # no manager this wrapper knows: nothing it can say runs
+    print("\n".join(f"{kind} {name}" for name in sorted(names)))
     return 0
 
 

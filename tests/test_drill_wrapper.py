@@ -152,7 +152,7 @@ def test_the_wrapper_asks_supervisord_over_its_socket_which_programs_run(wrapper
     monkeypatch.setattr(wrapper, "_manager", lambda: "supervisord")
     with _supervisord_socket(tmp_path / "supervisor.sock", answer) as requests:
         assert wrapper._running() == 0
-    assert capsys.readouterr().out.split() == ["patroni", "sshd"], "RUNNING programs only, sorted"
+    assert capsys.readouterr().out.splitlines() == ["supervisord patroni", "supervisord sshd"], "RUNNING only, sorted"
     assert b"supervisor.getAllProcessInfo" in requests[0] and requests[0].startswith(b"POST /RPC2 ")
 
 
@@ -168,3 +168,11 @@ def test_without_an_answer_on_the_socket_the_wrapper_asks_supervisorctl(wrapper,
     monkeypatch.setattr(wrapper.subprocess, "run", supervisorctl)
     assert wrapper._supervisor_states() == {"patroni": "RUNNING", "etcd": "FATAL"}
     assert asked == [["supervisorctl", "status"]]
+
+
+def test_on_a_systemd_host_the_wrapper_lists_the_running_units(wrapper, monkeypatch, capsys) -> None:
+    listing = "ssh.service loaded active running OpenBSD Secure Shell server\npatroni.service loaded active running x\n"
+    monkeypatch.setattr(wrapper, "_manager", lambda: "systemd")
+    monkeypatch.setattr(wrapper.subprocess, "run", lambda argv, **_: types.SimpleNamespace(stdout=listing))
+    assert wrapper._running() == 0
+    assert capsys.readouterr().out.splitlines() == ["systemd patroni", "systemd ssh"]
