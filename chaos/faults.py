@@ -374,11 +374,12 @@ def fill_to_full(ssh: Sessions, host: str, free_bytes: Callable[[], int]) -> int
         rest = free_bytes() - FULL_MARGIN
         if rest <= 0:
             return tries
-        fill = ssh.result(host, f"fallocate -l {rest} {FILLER}-2")
-        if fill.exit_code == 0:
+        try:
+            ssh.run(host, f"fallocate -l {rest} {FILLER}-2")
             return tries
-        if "No space left on device" not in fill.stderr:
-            raise RemoteCommandError(f"{host}: `{fill.command}` exited {fill.exit_code}: {fill.stderr.strip()[-800:]}")
+        except RemoteCommandError as exc:
+            if "No space left on device" not in str(exc):
+                raise
         ssh.run(host, f"rm -f {FILLER}-2")
     raise RemoteCommandError(f"{host}: the WAL disk had no room for a fill sized to it {FILL_TRIES} times in a row "
                              "(PostgreSQL took the room each time): it is not full")

@@ -86,7 +86,7 @@ def _shapes() -> list[tuple[Token, ...]]:
         ("true",), ("uname", re.compile("-[srm]")),
         ("date", "+%s"), ("date", "+%s.%N"), ("hostname", "-I"), ("getent", "ahostsv4", NAME),
         ("ip", "-o", "link", "show"), ("iptables", "-S"), ("tc", "qdisc", "show"), ("ss", "-Htlnu"),
-        ("supervisorctl", "status"), ("/usr/sbin/sshd", "-T"), ("ihh-manager",), ("ihh-running",),
+        ("/usr/sbin/sshd", "-T"), ("ihh-manager",), ("ihh-running",),
         # reading: metadata of any path, the content of configuration files only
         ("test", re.compile(r"-[efdxpSL]"), _one_path),
         ("stat", "-Lc", re.compile(r"%[UuGgaYsiF]( %[UuGgaYsiF])*"), _one_path),
@@ -249,6 +249,10 @@ def _supervisor_states() -> dict[str, str]:
         return {line.split()[0]: line.split()[1] for line in status.splitlines() if len(line.split()) > 1}
 
 
+def _supervisor_running() -> set[str]:
+    return {name for name, state in _supervisor_states().items() if state == "RUNNING"}
+
+
 def _running() -> int:
     """Prints ``<manager> <service>`` for each service the host's manager runs (supervisord's programs,
     systemd's service units without ``.service``)."""
@@ -258,7 +262,7 @@ def _running() -> int:
                                   "--no-legend", "--no-pager"], capture_output=True, text=True, check=False)
         names = [line.split()[0].removesuffix(".service") for line in listing.stdout.splitlines() if line.strip()]
     elif kind == "supervisord":
-        names = [name for name, state in _supervisor_states().items() if state == "RUNNING"]
+        names = list(_supervisor_running())
     else:
         names = []  # no manager this wrapper knows: nothing it can say runs
     print("\n".join(f"{kind} {name}" for name in sorted(names)))
@@ -268,7 +272,7 @@ def _running() -> int:
 def _stopped(kind: str, pairs: Sequence[str]) -> int:
     """Prints the name of each ``unit=name`` whose unit is not running."""
     if kind == "supervisord":
-        running = {name for name, state in _supervisor_states().items() if state == "RUNNING"}
+        running = _supervisor_running()
     for unit, _, name in (p.partition("=") for p in pairs):
         if kind == "systemd":
             up = subprocess.run(["systemctl", "is-active", "--quiet", unit], check=False).returncode == 0

@@ -93,7 +93,7 @@ def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> Non
     "supervisorctl stop sshd", "systemctl stop sshd", "python3 -c 'import os; os.system(\"id\")'",
     "runuser -u postgres -- pgbackrest --stanza=main info --output=json;id", "date -s @0",
     "runuser -u root -- pgbackrest info", "true ';' sh -c id", "grep -rhE x /etc/shadow",
-    "stat -Lc '%U %N' /etc/shadow",
+    "stat -Lc '%U %N' /etc/shadow", "supervisorctl status",
 ])
 def test_anything_else_is_refused(wrapper, line: str) -> None:
     assert not _allowed(wrapper, line), f"the wrapper would run {line!r}"

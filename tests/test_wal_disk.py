@@ -8,7 +8,7 @@ from chaos.experiment import parse_experiment
 from chaos.faults import FILL_TRIES, FULL_MARGIN, fill_to_full
 from chaos.journal import Activity
 from chaos.runner import _wal_alarm
-from harness.core.ssh import RemoteCommandError, Result
+from harness.core.ssh import RemoteCommandError
 from harness.core.wal_disk import DiskUsage, alarm_free_bytes, parse_statfs
 from infra.drill_access import FILLER
 from tests.test_experiments import VALID
@@ -69,16 +69,14 @@ class _FillingHost:
             self.free -= 16 * 2**20
         return seen
 
-    def result(self, host: str, command: str) -> Result:
-        self.commands.append(command)
-        size = int(command.split()[2])
-        if size > self.free:
-            return Result(host, command, 1, "", self.error)
-        self.free -= size
-        return Result(host, command, 0, "", "")
-
     def run(self, host: str, command: str) -> str:
+        """As ``Sessions.run``: a command that fails raises, naming its stderr."""
         self.commands.append(command)
+        if command.startswith("fallocate"):
+            size = int(command.split()[2])
+            if size > self.free:
+                raise RemoteCommandError(f"{host}: `{command}` exited 1: {self.error}")
+            self.free -= size
         return ""
 
 

@@ -30,27 +30,30 @@ class PathFacts:
         return f"{oct(self.mode)} {self.user} ({self.kind})"
 
 
-def path_facts(host: Any, path: str) -> PathFacts | None:
-    """What ``path`` is on ``host`` (None: it does not exist), in one root command: testinfra's File asks
-    one command per attribute, and on two cores each root command costs its host ~0.1 s of CPU."""
-    result = host.run(f"stat -Lc {shlex.quote(STAT_FORMAT)} {shlex.quote(path)}")
+def _unless_missing(host: Any, command: str) -> str | None:
+    """``command``'s output on ``host``; None when it failed because its path does not exist."""
+    result = host.run(command)
     if result.rc != 0:
         if MISSING in result.stderr:
             return None
-        raise RuntimeError(f"`stat {path}` exited {result.rc}: {result.stderr.strip()}")
-    user, mode, kind = result.stdout.strip().split(" ", 2)
+        raise RuntimeError(f"`{command}` exited {result.rc}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def path_facts(host: Any, path: str) -> PathFacts | None:
+    """What ``path`` is on ``host`` (None: it does not exist), in one root command: testinfra's File asks
+    one command per attribute, and on two cores each root command costs its host ~0.1 s of CPU."""
+    facts = _unless_missing(host, f"stat -Lc {shlex.quote(STAT_FORMAT)} {shlex.quote(path)}")
+    if facts is None:
+        return None
+    user, mode, kind = facts.strip().split(" ", 2)
     return PathFacts(user, int(mode, 8), kind)
 
 
 def optional_text(host: Any, path: str) -> str | None:
     """The content of ``path`` on ``host`` (None: it does not exist), in one root command (testinfra's File
     asks ``test -e`` first)."""
-    result = host.run(f"cat -- {shlex.quote(path)}")
-    if result.rc != 0:
-        if MISSING in result.stderr:
-            return None
-        raise RuntimeError(f"`cat {path}` exited {result.rc}: {result.stderr.strip()}")
-    return result.stdout
+    return _unless_missing(host, f"cat -- {shlex.quote(path)}")
 
 
 def file_text(host: Any, path: str) -> str:
