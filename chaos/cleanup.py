@@ -154,7 +154,8 @@ def cleanup(containers: LocalContainers | None, outputs: StackOutputs, within_se
     databases = outputs.hosts(role="database")
     with Sessions(outputs) as ssh:
         for host in databases:  # a host started just above answers SSH some seconds later
-            wait_for(f"SSH on {host.name}", lambda name=host.name: ssh.result(name, "true").exit_code == 0,
+            wait_for(f"SSH on {host.name}",
+                     lambda name=host.name: ssh.result(name, "true", timeout_s=10).exit_code == 0,
                      timeout=SSH_BACK_WITHIN_S)
         undone += remove_wal_fillers(ssh, [h.name for h in databases])
         undone += undo_clock_steps(ssh, [h.name for h in databases if not h.container])

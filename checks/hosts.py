@@ -17,7 +17,10 @@ from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
 from harness.core.outputs import StackOutputs
-from harness.core.ssh import as_root, connect
+from harness.core.ssh import as_root, connect, exchange
+
+COMMAND_TIMEOUT_S = 60.0
+"""A check's command that has not finished by then fails its check: it hangs, or the host stopped answering."""
 
 
 class VerifiedParamikoBackend(ParamikoBackend):
@@ -34,6 +37,13 @@ class VerifiedParamikoBackend(ParamikoBackend):
     @functools.cached_property
     def client(self) -> paramiko.SSHClient:  # type: ignore[override]
         return connect(self._outputs, self._name)
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        """testinfra's own exchange waits without a deadline for the command's start and its exit status."""
+        transport = self.client.get_transport()
+        if transport is None:
+            raise paramiko.SSHException(f"ssh to {self._name}: the session is closed")
+        return exchange(transport, self._name, command, COMMAND_TIMEOUT_S)
 
 
 def testinfra_host(outputs: StackOutputs, name: str) -> Host:

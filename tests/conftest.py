@@ -27,9 +27,16 @@ class LiveStack:
 
     def ensure_up(self):
         from harness.core.outputs import StackOutputs
-        from harness.provisioning.stack_ops import up
+        from harness.core.progress import say
+        from harness.provisioning.docker_apply import ForeignStackError
+        from harness.provisioning.stack_ops import down, up
 
-        result = up(self.stack)
+        try:
+            result = up(self.stack)
+        except ForeignStackError as exc:  # a killed run's (another clone's) stack: the session's is disposable
+            say(f"{exc}\ntest session: taking that stack down and making its own")
+            down(self.stack)
+            result = up(self.stack)
         self.up_seconds.append(result.seconds)
         self.brought_up = True
         return StackOutputs.load(self.stack)

@@ -13,7 +13,7 @@ import pytest
 from harness.core.database import connect as db_connect
 from harness.core.http_json import tls_context
 from harness.core.patroni import Patroni
-from harness.core.ssh import as_root
+from harness.core.ssh import RemoteCommandTimeoutError, Sessions, as_root
 from harness.core.ssh import connect as ssh_connect
 from harness.core.ssh import run as ssh_run
 from harness.core.turn import TurnError, allocate
@@ -137,6 +137,21 @@ def test_ssh_with_generated_key_on_every_host(outputs) -> None:
         finally:
             client.close()
         assert result.stdout.strip() == outputs.ssh_user, host.name
+
+
+def test_a_command_that_does_not_end_is_cut_at_its_deadline_and_the_host_answers_again(outputs) -> None:
+    """A real sshd: the command's deadline ends the wait (paramiko's own has none); the next command gets a new
+    session."""
+    host = outputs.hosts(role="av")[0].name
+    with Sessions(outputs) as ssh:
+        assert ssh.result(host, "true", root=False).exit_code == 0
+        session = ssh._open[host]
+        started = time.monotonic()
+        with pytest.raises(RemoteCommandTimeoutError, match=rf"{host}: `sleep 60` did not finish within 2 s"):
+            ssh.result(host, "sleep 60", timeout_s=2, root=False)
+        assert time.monotonic() - started < 10
+        assert ssh.result(host, "id -un", root=False).stdout.strip() == outputs.ssh_user
+        assert ssh._open[host] is not session, "a session that timed out is not reused"
 
 
 def test_each_backup_repository_accepts_a_backup(outputs) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import paramiko
 import pytest
 
@@ -50,17 +52,26 @@ class _Channel:
     def __init__(self, out: bytes) -> None:
         self.out = out
 
+    def settimeout(self, timeout: float) -> None:
+        self.timeout = timeout
+
     def exec_command(self, command: bytes) -> None:
         self.command = command
 
-    def makefile(self, mode: str) -> list[bytes]:
-        return [self.out]
+    def shutdown_write(self) -> None:
+        pass
 
-    def makefile_stderr(self, mode: str) -> list[bytes]:
-        return []
+    def makefile(self, mode: str) -> io.BytesIO:
+        return io.BytesIO(self.out)
+
+    def makefile_stderr(self, mode: str) -> io.BytesIO:
+        return io.BytesIO()
 
     def recv_exit_status(self) -> int:
         return 0
+
+    def close(self) -> None:
+        pass
 
 
 class _Transport:
@@ -70,7 +81,7 @@ class _Transport:
     def is_active(self) -> bool:
         return self.alive
 
-    def open_session(self) -> _Channel:
+    def open_session(self, timeout: float | None = None) -> _Channel:
         if not self.alive:
             raise paramiko.SSHException("SSH session not active")
         return _Channel(b"ok\n")

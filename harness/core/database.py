@@ -15,6 +15,10 @@ from harness.core.outputs import StackOutputs
 
 Target = Literal["read-write", "standby", "any"]
 
+DEAD_PEER_S = 10
+"""A member that stops answering mid-query (cut off, its host gone) ends the query with an error after about this
+long, instead of holding the harness until the kernel gives up on the connection (~15 minutes)."""
+
 
 def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: int = 3,
              members: list[str] | None = None, application_name: str = "ihh-harness") -> str:
@@ -32,6 +36,11 @@ def conninfo(outputs: StackOutputs, target: Target = "read-write", timeout_s: in
         target_session_attrs=target,
         connect_timeout=timeout_s,
         application_name=application_name,
+        keepalives=1,  # an idle connection to a vanished member: 4 + 3 x 2 s
+        keepalives_idle=4,
+        keepalives_interval=2,
+        keepalives_count=3,
+        tcp_user_timeout=DEAD_PEER_S * 1000,  # a query sent that the member never acknowledges
     )
 
 

@@ -98,4 +98,4 @@ def start(ssh: Sessions, hosts: list[Host]) -> None:
 
 def held(ssh: Sessions, host: Host) -> list[str]:
     """The services a crash marked as held stopped on ``host`` (none: no mark)."""
-    return ssh.run(host.name, "ihh-held", check=False).split()
+    return ssh.run(host.name, "ihh-held", timeout_s=30, check=False).split()

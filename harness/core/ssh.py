@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from dataclasses import dataclass
 
 import paramiko
@@ -19,6 +20,10 @@ from infra.drill_access import WRAPPER
 
 class RemoteCommandError(RuntimeError):
     """A command on a host exited non-zero; carries host, command, exit code and stderr."""
+
+
+class RemoteCommandTimeoutError(RemoteCommandError):
+    """A command on a host did not finish within its deadline: it hangs, or the host stopped answering."""
 
 
 @dataclass(frozen=True)
@@ -81,17 +86,57 @@ def _connect_once(outputs: StackOutputs, name: str, timeout_s: float) -> paramik
     return client
 
 
+def exchange(transport: paramiko.Transport, host: str, command: str | bytes, timeout_s: float,
+             stdin: str | None = None) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of ``command``, all of it within ``timeout_s`` or RemoteCommandTimeoutError.
+
+    paramiko's own waits for the command's start and for its exit status have no deadline: a host that stops
+    answering mid-command (its network cut, its container frozen) would hold the caller forever. A timer closes
+    the channel at the deadline, which wakes every one of those waits. Both outputs are read before the exit
+    status, so an output larger than the channel's window cannot stall the command.
+    """
+    channel = transport.open_session(timeout=timeout_s)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        channel.close()
+
+    timer = threading.Timer(timeout_s, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        channel.settimeout(timeout_s)
+        channel.exec_command(command)
+        if stdin is not None:
+            channel.sendall(stdin.encode())
+        channel.shutdown_write()
+        stdout = channel.makefile("rb").read()
+        stderr = channel.makefile_stderr("rb").read()
+        exit_code = channel.recv_exit_status()
+    except (OSError, paramiko.SSHException) as exc:  # socket.timeout is an OSError
+        if not expired.is_set() and not isinstance(exc, TimeoutError):
+            raise
+        expired.set()
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        channel.close()
+        shown = command.decode(errors="replace") if isinstance(command, bytes) else command
+        raise RemoteCommandTimeoutError(f"{host}: `{shown}` did not finish within {timeout_s:g} s (the command hangs, "
+                                   "or the host stopped answering)")
+    return exit_code, stdout, stderr
+
+
 def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 120.0, check: bool = True,
         stdin: str | None = None) -> Result:
-    """Run ``command`` (fed ``stdin``, when given); with ``check`` a non-zero exit raises RemoteCommandError."""
-    feed, stdout, stderr = client.exec_command(command, timeout=timeout_s)
-    if stdin is not None:
-        feed.write(stdin)
-        feed.flush()
-    feed.channel.shutdown_write()
-    exit_code = stdout.channel.recv_exit_status()
-    result = Result(host, command, exit_code, stdout.read().decode(errors="replace"),
-                    stderr.read().decode(errors="replace"))
+    """Run ``command`` (fed ``stdin``, when given) within ``timeout_s``; with ``check`` a non-zero exit raises
+    RemoteCommandError."""
+    transport = client.get_transport()
+    if transport is None:
+        raise paramiko.SSHException(f"ssh to {host}: the session is closed")
+    exit_code, stdout, stderr = exchange(transport, host, command, timeout_s, stdin)
+    result = Result(host, command, exit_code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
     if check and exit_code != 0:
         raise RemoteCommandError(f"{host}: `{command}` exited {exit_code}: {result.stderr.strip()[-800:]}")
     return result
@@ -131,7 +176,11 @@ class Sessions:
             self.forget(host)
             self._open[host] = connect(self.outputs, host)
         line = as_root(command) if root else command
-        return run(self._open[host], host, line, timeout_s=timeout_s, check=check, stdin=stdin)
+        try:
+            return run(self._open[host], host, line, timeout_s=timeout_s, check=check, stdin=stdin)
+        except RemoteCommandTimeoutError:
+            self.forget(host)  # a session that stopped answering is not reused
+            raise
 
     def forget(self, host: str) -> None:
         """Close ``host``'s session (it broke, say); the next command opens a new one."""

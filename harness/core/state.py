@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,19 @@ def generated_state(stack: str) -> dict[str, Any]:
 
 def save_generated_state(stack: str, state: dict[str, Any]) -> None:
     write_private(stack_dir(stack) / "generated.json", json.dumps(state, indent=1, sort_keys=True))
+
+
+def instance_id(stack: str) -> str:
+    """The id of this making of the stack, made with its state and gone with it: the engine's objects carry it, so
+    an ``up`` tells its own data from another checkout's stack of the same name."""
+    path = stack_dir(stack) / "instance"
+    if not path.exists():
+        write_private(path, secrets.token_hex(8) + "\n")
+    return path.read_text().strip()
+
+
+def has_generated_state(stack: str) -> bool:
+    return (STATE_ROOT / stack / "generated.json").exists()
 
 
 def outputs_path(stack: str) -> Path:

@@ -36,6 +36,8 @@ STACK_LABEL = "ihh.stack"
 MANAGED_LABEL = "ihh.managed-by"
 HASH_LABEL = "ihh.spec-hash"
 URN_LABEL = "ihh.urn"
+INSTANCE_LABEL = "ihh.instance"
+"""Which making of the stack an object belongs to: its state's instance id (``harness.core.state.instance_id``)."""
 
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
@@ -48,6 +50,10 @@ NOT_APPLIED_PREFIXES = ("tls:", "random:")
 
 class ApplyError(RuntimeError):
     """The graph cannot be applied; says which resource and why."""
+
+
+class ForeignStackError(ApplyError):
+    """The engine holds data volumes of a stack of this name that this checkout's state did not make."""
 
 
 APPLIED_INPUTS: dict[str, dict[str, frozenset[str] | None]] = {
@@ -167,9 +173,10 @@ def topological(resources: list[GraphResource]) -> list[GraphResource]:
 class DockerApplier:
     """Converges the engine to a graph for one stack."""
 
-    def __init__(self, client: docker.DockerClient, stack: str) -> None:
+    def __init__(self, client: docker.DockerClient, stack: str, instance: str | None = None) -> None:
         self.client = client
         self.stack = stack
+        self.instance = instance
         self._containers: dict[str, Any] = {}
         self._remounted: set[str] = set()
 
@@ -185,6 +192,21 @@ class DockerApplier:
 
     def existing_volumes(self) -> dict[str, Any]:
         return {v.name: v for v in self.client.volumes.list(filters=self._filters())}
+
+    def refuse_foreign(self, had_state: bool) -> None:
+        """Data volumes another making of the stack left (another checkout's, or its own before its state was
+        lost) hold a database, backups and keys made with secrets this state does not have: adopting them gives a
+        database that cannot start or authenticate, and backups it cannot decrypt. Volumes without the instance
+        label predate it: they are this state's when the state already existed."""
+        foreign = sorted(name for name, volume in self.existing_volumes().items()
+                         if (label := (volume.attrs.get("Labels") or {}).get(INSTANCE_LABEL)) != self.instance
+                         and (label is not None or not had_state))
+        if foreign:
+            raise ForeignStackError(
+                f"stack {self.stack!r}: the engine holds {len(foreign)} volume(s) of a stack of that name that this "
+                f"checkout's state did not make ({', '.join(foreign)}); their data needs secrets this state does not "
+                f"have (database passwords, the backups' cipher). Run `harness down --stack {self.stack}` to remove "
+                "that stack, or `harness up` from the checkout that made it (IHH_STATE_DIR names its state).")
 
     # ----- up ----------------------------------------------------------------------------------
     def apply(self, graph: ResourceGraph, health_timeout: float = 420.0) -> ApplyReport:
@@ -244,6 +266,8 @@ class DockerApplier:
     def _labels(self, resource: GraphResource, spec_hash: str) -> dict[str, str]:
         labels = resource.labels()
         labels.update({STACK_LABEL: self.stack, MANAGED_LABEL: "ihh", HASH_LABEL: spec_hash, URN_LABEL: resource.urn})
+        if self.instance:
+            labels[INSTANCE_LABEL] = self.instance
         return labels
 
     def _ensure_image(self, resource: GraphResource, spec_hash: str, report: ApplyReport) -> None:

@@ -9,7 +9,15 @@ from harness.core.outputs import StackOutputs, save_outputs
 from harness.core.pgbackrest import PgBackRest
 from harness.core.progress import say, step
 from harness.core.ssh import Sessions
-from harness.core.state import forget, generated_state, outputs_path, save_generated_state, stack_dir
+from harness.core.state import (
+    forget,
+    generated_state,
+    has_generated_state,
+    instance_id,
+    outputs_path,
+    save_generated_state,
+    stack_dir,
+)
 from harness.provisioning import local_disks
 from harness.provisioning.base_image import ensure_base_image
 from harness.provisioning.docker_apply import ApplyReport, DockerApplier, disk_of
@@ -85,6 +93,7 @@ def up(stack: str) -> UpResult:
         check_free_space(engine.client)
         ensure_base_image(engine.client)
         ensure_toxiproxy()
+    had_state = has_generated_state(stack)
     with step(f"run the program for stack {stack!r} and check the rules"):
         run = preview(stack)
         say(f"{len(run.graph.resources)} resources declared, no policy violation")
@@ -93,8 +102,10 @@ def up(stack: str) -> UpResult:
             f"stack {stack!r} targets {run.config.platform}; the offline executor applies docker stacks only. "
             f"Use `pulumi up -s {stack}` with the Pulumi CLI."
         )
+    applier = DockerApplier(engine.client, stack, instance_id(stack))
+    applier.refuse_foreign(had_state)
     save_generated_state(stack, run.state)
-    report = DockerApplier(engine.client, stack).apply(run.graph)
+    report = applier.apply(run.graph)
     save_outputs(stack, run.outputs)
     save_applied_graph(stack, run)
     outputs = StackOutputs.load(stack)
