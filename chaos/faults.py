@@ -27,6 +27,7 @@ from harness.core.database import connect, member_writable
 from harness.core.host_access import HostAccess
 from harness.core.http_json import write_through_uplinks
 from harness.core.media_line import IMPAIRMENTS, MediaLine, impaired
+from harness.core.netns import HostNetwork
 from harness.core.outputs import Host, StackOutputs
 from harness.core.patroni import Patroni
 from harness.core.pgbackrest import PgBackRest, switch_wal
@@ -49,7 +50,7 @@ from harness.core.wal_disk import (
     parse_statfs,
 )
 from infra.database import MAX_LAG_ON_FAILOVER
-from infra.drill_access import FILLER, QDISC_HANDLE, RULE_TAG
+from infra.drill_access import FILLER, QDISC_HANDLE, QDISC_LEAF_HANDLE, RULE_TAG
 from infra.uplinks import INGRESS_PORT, PLAIN_HTTP_PORT
 
 TOXICS = {"latency", "bandwidth", "reset_peer", "timeout", "slicer", "slow_close", "limit_data"}
@@ -557,8 +558,10 @@ def _udp_loss(ctx: FaultContext, args: Args) -> Iterator[None]:
 
 
 @contextmanager
-def _root_qdiscs(ctx: FaultContext, args: Args, *qdisc: str) -> Iterator[None]:
-    """One root qdisc with the drill's handle on every interface of the host; all removed afterwards."""
+def _root_qdiscs(ctx: FaultContext, args: Args, *qdisc: str,
+                 under: Callable[[HostNetwork, str], None] | None = None) -> Iterator[None]:
+    """One root qdisc with the drill's handle on every interface of the host (and, ``under`` it, what the fault
+    hangs below); all removed afterwards, the root taking its classes, filters and leaves with it."""
     ns = ctx.access.network(_host(ctx.outputs, args))
     applied = []
     try:
@@ -570,17 +573,38 @@ def _root_qdiscs(ctx: FaultContext, args: Args, *qdisc: str) -> Iterator[None]:
                                                 f"tc said {result.stderr.strip()!r}")
                 raise RuntimeError(f"{ns.host}: tc qdisc add {qdisc[0]} on {dev}: {result.stderr.strip()}")
             applied.append(dev)
+            if under is not None:
+                under(ns, dev)
         yield
     finally:
         for dev in applied:
             ns.remove_qdisc(dev)
 
 
+UNSHAPED_CLASS, UDP_CLASS = f"{QDISC_HANDLE}1", f"{QDISC_HANDLE}2"
+
+
+def _udp_squeezed(rate_kbit: int) -> Callable[[HostNetwork, str], None]:
+    """Below an htb root whose default class passes everything unshaped: UDP sorted (u32, IP protocol 17) into a
+    class whose token bucket squeezes it to ``rate_kbit``."""
+    def add(ns: HostNetwork, dev: str) -> None:
+        ns.run("tc", "class", "add", "dev", dev, "parent", QDISC_HANDLE, "classid", UNSHAPED_CLASS,
+               "htb", "rate", "10gbit")
+        ns.run("tc", "class", "add", "dev", dev, "parent", QDISC_HANDLE, "classid", UDP_CLASS, "htb", "rate", "10gbit")
+        ns.run("tc", "qdisc", "add", "dev", dev, "parent", UDP_CLASS, "handle", QDISC_LEAF_HANDLE,
+               "tbf", "rate", f"{rate_kbit}kbit", "burst", "16kb", "latency", "100ms")
+        ns.run("tc", "filter", "add", "dev", dev, "parent", QDISC_HANDLE, "protocol", "ip", "prio", "1",
+               "u32", "match", "ip", "protocol", "17", "0xff", "flowid", UDP_CLASS)
+    return add
+
+
 @fault("udp-rate", describe=lambda o, a: _in_netns(o, a, "udp-rate"))
 def _udp_rate(ctx: FaultContext, args: Args) -> Iterator[None]:
-    """Egress squeezed with a token bucket (tbf) on every interface of the host."""
-    rate = int(args.get("rate_kbit", 256))
-    with _root_qdiscs(ctx, args, "tbf", "rate", f"{rate}kbit", "burst", "16kb", "latency", "100ms"):
+    """The host's outgoing UDP (the media it relays) squeezed by a token bucket on every interface. Only UDP: a
+    squeeze of everything also squeezed the drill's own SSH to the host, whose commands then waited seconds on
+    retransmissions behind the media (p50 2.2 s, one in twenty 22 s)."""
+    with _root_qdiscs(ctx, args, "htb", "default", UNSHAPED_CLASS.split(":")[1],
+                      under=_udp_squeezed(int(args.get("rate_kbit", 256)))):
         yield
 
 

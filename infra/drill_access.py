@@ -35,6 +35,8 @@ RULE_TAG = "ihh-drill"
 """Prefix of the comment on every iptables rule a drill adds: ``ihh-drill:<what>``."""
 QDISC_HANDLE = "1ab:"
 """Handle of every root qdisc a drill adds."""
+QDISC_LEAF_HANDLE = "1ac:"
+"""Handle of a qdisc a drill hangs under a class of its root qdisc (the UDP squeeze's token bucket)."""
 PGBACKREST_COMMANDS = ("info", "check", "backup", "verify", "restore", "expire", "stanza-create")
 READABLE = ("/etc/os-release", "/etc/ihh/", "/etc/pgbackrest/pgbackrest.conf", "/etc/rsyslog.d/", "/opt/ihh/",
             f"{STATE_DIR}/", SCHEDULE_PATH, SCHEDULE_LOG, RETENTION_FILE, SERVER_CONF, FORWARD_CONF)
@@ -48,7 +50,8 @@ def settings() -> dict[str, object]:
     return {
         "data_dir": DATA_DIR, "wal_dir": WAL_DIR, "pg_bin": PG_BIN, "patroni_config": PATRONI_CONFIG,
         "restore_log": RESTORE_LOG, "archive_spool": ARCHIVE_SPOOL, "filler": FILLER, "held_mark": HELD_MARK,
-        "clock_mark": CLOCK_STEP_MARK, "tag": RULE_TAG, "qdisc_handle": QDISC_HANDLE, "log_dir": LOG_DIR,
+        "clock_mark": CLOCK_STEP_MARK, "tag": RULE_TAG, "qdisc_handle": QDISC_HANDLE,
+        "qdisc_leaf_handle": QDISC_LEAF_HANDLE, "log_dir": LOG_DIR,
         "readable": list(READABLE), "pgbackrest_commands": list(PGBACKREST_COMMANDS),
         "probes": sorted(hashlib.sha256(p.encode()).hexdigest() for p in PROBES),
         "services": {"supervisor": sorted({s.supervisor for s in services}),

@@ -82,6 +82,7 @@ def _qdisc(rest: Sequence[str]) -> bool:
 def _shapes() -> list[tuple[Token, ...]]:
     s = SETTINGS
     data, pg_ctl, postgres = s["data_dir"], f"{s['pg_bin']}/pg_ctl", ("runuser", "-u", "postgres", "--")
+    drill_class = re.compile(re.escape(s["qdisc_handle"]) + "[0-9]+")  # under the drills' root: gone with it
     return [
         ("true",), ("uname", re.compile("-[srm]")),
         ("date", "+%s"), ("date", "+%s.%N"), ("hostname", "-I"), ("getent", "ahostsv4", NAME),
@@ -111,6 +112,9 @@ def _shapes() -> list[tuple[Token, ...]]:
         # network faults: tagged rules and the drills' qdisc handle only
         ("iptables", re.compile("-[ID]"), _tagged_rule), ("iptables-batch",),
         ("tc", "qdisc", re.compile("add|del"), "dev", NAME, "root", "handle", s["qdisc_handle"], _qdisc),
+        ("tc", "class", "add", "dev", NAME, "parent", s["qdisc_handle"], "classid", drill_class, _qdisc),
+        ("tc", "filter", "add", "dev", NAME, "parent", s["qdisc_handle"], _qdisc),
+        ("tc", "qdisc", "add", "dev", NAME, "parent", drill_class, "handle", s["qdisc_leaf_handle"], _qdisc),
         # the project's services crashed and started again
         ("supervisorctl", re.compile("stop|start"), _services("supervisor")),
         ("supervisorctl", "signal", "KILL", _services("supervisor")),

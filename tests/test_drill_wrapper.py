@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.faults import _udp_squeezed
 from checks.suites.facts import STAT_FORMAT
 from harness.core import services
 from harness.core.outputs import StackOutputs
@@ -75,7 +76,22 @@ def _harness_commands() -> list[str]:
              "grep -rlE 'ihh-log-check[-]abc' /var/log/remote", "date +%s.%N", "stat -Lc %a /etc/ihh/tls/host.key",
              f"stat -Lc {shlex.quote(STAT_FORMAT)} /var/lib/etcd/data", "/usr/sbin/sshd -T", "ihh-running",
              *[f"python3 -c {shlex.quote(p)} '[]'" for p in PROBES]]
-    return sent
+    return sent + _udp_squeeze_commands()
+
+
+class _RecordingNetwork:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def run(self, *command: str, **options: object) -> None:
+        self.lines.append(shlex.join(command))
+
+
+def _udp_squeeze_commands() -> list[str]:
+    """What the udp-rate fault sends below its root qdisc, as it sends it."""
+    network = _RecordingNetwork()
+    _udp_squeezed(64)(network, "eth0")  # type: ignore[arg-type]
+    return [f"tc qdisc add dev eth0 root handle {QDISC_HANDLE} htb default 1", *network.lines]
 
 
 def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> None:
@@ -94,6 +110,9 @@ def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> Non
     "runuser -u postgres -- pgbackrest --stanza=main info --output=json;id", "date -s @0",
     "runuser -u root -- pgbackrest info", "true ';' sh -c id", "grep -rhE x /etc/shadow",
     "stat -Lc '%U %N' /etc/shadow", "supervisorctl status",
+    "tc class add dev eth0 parent 1: classid 1:2 htb rate 1kbit", "tc filter add dev eth0 parent ffff: protocol ip",
+    "tc qdisc add dev eth0 parent 1:2 handle 1ac: tbf rate 1kbit burst 1kb latency 1ms",
+    f"tc class add dev eth0 parent {QDISC_HANDLE} classid 1:2 htb rate 1kbit", "tc filter del dev eth0",
 ])
 def test_anything_else_is_refused(wrapper, line: str) -> None:
     assert not _allowed(wrapper, line), f"the wrapper would run {line!r}"
