@@ -114,18 +114,17 @@ def exchange(transport: paramiko.Transport, host: str, command: str | bytes, tim
         stdout = channel.makefile("rb").read()
         stderr = channel.makefile_stderr("rb").read()
         exit_code = channel.recv_exit_status()
+        if not expired.is_set():  # finished before the deadline (the timer may fire between here and cancel)
+            return exit_code, stdout, stderr
     except (OSError, paramiko.SSHException) as exc:  # socket.timeout is an OSError
         if not expired.is_set() and not isinstance(exc, TimeoutError):
             raise
-        expired.set()
     finally:
         timer.cancel()
-    if expired.is_set():
-        channel.close()
-        shown = command.decode(errors="replace") if isinstance(command, bytes) else command
-        raise RemoteCommandTimeoutError(f"{host}: `{shown}` did not finish within {timeout_s:g} s (the command hangs, "
-                                   "or the host stopped answering)")
-    return exit_code, stdout, stderr
+    channel.close()
+    shown = command.decode(errors="replace") if isinstance(command, bytes) else command
+    raise RemoteCommandTimeoutError(f"{host}: `{shown}` did not finish within {timeout_s:g} s (the command hangs, "
+                                    "or the host stopped answering)")
 
 
 def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 120.0, check: bool = True,
