@@ -581,7 +581,9 @@ def _root_qdiscs(ctx: FaultContext, args: Args, *qdisc: str,
             ns.remove_qdisc(dev)
 
 
-UNSHAPED_CLASS, UDP_CLASS = f"{QDISC_HANDLE}1", f"{QDISC_HANDLE}2"
+UNSHAPED_MINOR = "1"
+"""The htb root's default class: everything the squeeze does not sort out passes it unshaped."""
+UNSHAPED_CLASS, UDP_CLASS = f"{QDISC_HANDLE}{UNSHAPED_MINOR}", f"{QDISC_HANDLE}2"
 
 
 def _udp_squeezed(rate_kbit: int) -> Callable[[HostNetwork, str], None]:
@@ -603,7 +605,7 @@ def _udp_rate(ctx: FaultContext, args: Args) -> Iterator[None]:
     """The host's outgoing UDP (the media it relays) squeezed by a token bucket on every interface. Only UDP: a
     squeeze of everything also squeezed the drill's own SSH to the host, whose commands then waited seconds on
     retransmissions behind the media (p50 2.2 s, one in twenty 22 s)."""
-    with _root_qdiscs(ctx, args, "htb", "default", UNSHAPED_CLASS.split(":")[1],
+    with _root_qdiscs(ctx, args, "htb", "default", UNSHAPED_MINOR,
                       under=_udp_squeezed(int(args.get("rate_kbit", 256)))):
         yield
 

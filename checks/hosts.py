@@ -17,7 +17,7 @@ from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
 from harness.core.outputs import StackOutputs
-from harness.core.ssh import as_root, connect, exchange
+from harness.core.ssh import as_root, connect, exchange, transport_of
 
 COMMAND_TIMEOUT_S = 60.0
 """A check's command that has not finished by then fails its check: it hangs, or the host stopped answering."""
@@ -40,10 +40,7 @@ class VerifiedParamikoBackend(ParamikoBackend):
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
         """testinfra's own exchange waits without a deadline for the command's start and its exit status."""
-        transport = self.client.get_transport()
-        if transport is None:
-            raise paramiko.SSHException(f"ssh to {self._name}: the session is closed")
-        return exchange(transport, self._name, command, COMMAND_TIMEOUT_S)
+        return exchange(transport_of(self.client, self._name), self._name, command, COMMAND_TIMEOUT_S)
 
 
 def testinfra_host(outputs: StackOutputs, name: str) -> Host:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.faults import _udp_squeezed
+from chaos.faults import UNSHAPED_MINOR, _udp_squeezed
 from checks.suites.facts import STAT_FORMAT
 from harness.core import services
 from harness.core.outputs import StackOutputs
@@ -91,7 +91,7 @@ def _udp_squeeze_commands() -> list[str]:
     """What the udp-rate fault sends below its root qdisc, as it sends it."""
     network = _RecordingNetwork()
     _udp_squeezed(64)(network, "eth0")  # type: ignore[arg-type]
-    return [f"tc qdisc add dev eth0 root handle {QDISC_HANDLE} htb default 1", *network.lines]
+    return [f"tc qdisc add dev eth0 root handle {QDISC_HANDLE} htb default {UNSHAPED_MINOR}", *network.lines]
 
 
 def test_every_command_the_harness_sends_is_one_the_wrapper_runs(wrapper) -> None:

@@ -86,6 +86,14 @@ def _connect_once(outputs: StackOutputs, name: str, timeout_s: float) -> paramik
     return client
 
 
+def transport_of(client: paramiko.SSHClient, host: str) -> paramiko.Transport:
+    """The client's transport, or SSHException when its session is closed."""
+    transport = client.get_transport()
+    if transport is None:
+        raise paramiko.SSHException(f"ssh to {host}: the session is closed")
+    return transport
+
+
 def exchange(transport: paramiko.Transport, host: str, command: str | bytes, timeout_s: float,
              stdin: str | None = None) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, stderr) of ``command``, all of it within ``timeout_s`` or RemoteCommandTimeoutError.
@@ -131,10 +139,7 @@ def run(client: paramiko.SSHClient, host: str, command: str, timeout_s: float = 
         stdin: str | None = None) -> Result:
     """Run ``command`` (fed ``stdin``, when given) within ``timeout_s``; with ``check`` a non-zero exit raises
     RemoteCommandError."""
-    transport = client.get_transport()
-    if transport is None:
-        raise paramiko.SSHException(f"ssh to {host}: the session is closed")
-    exit_code, stdout, stderr = exchange(transport, host, command, timeout_s, stdin)
+    exit_code, stdout, stderr = exchange(transport_of(client, host), host, command, timeout_s, stdin)
     result = Result(host, command, exit_code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
     if check and exit_code != 0:
         raise RemoteCommandError(f"{host}: `{command}` exited {exit_code}: {result.stderr.strip()[-800:]}")

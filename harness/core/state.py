@@ -53,7 +53,7 @@ def instance_id(stack: str) -> str:
 
 
 def has_generated_state(stack: str) -> bool:
-    return (STATE_ROOT / stack / "generated.json").exists()
+    return bool(generated_state(stack))
 
 
 def outputs_path(stack: str) -> Path:
